@@ -1,0 +1,92 @@
+from datetime import datetime
+from uuid import UUID
+
+from ninja import Router, Schema
+from pydantic import Field
+
+from generation.models import GenerativeModel
+from generation.posture import model_posture
+from generation.services import model_register
+from mintmark.pagination import PageQuery, page_schema, paginate
+from orgs.access import ADMIN, ALL_ROLES, require_role
+from policies.selectors import policy_active_rules
+
+router = Router(tags=["models"])
+
+
+class PostureOut(Schema):
+    usable: bool = Field(..., description="May be used under the org's active policy.")
+    commercial: bool
+    non_commercial: bool
+    reasons: list[str]
+    datasets: list[dict]
+
+
+class ModelOut(Schema):
+    id: UUID
+    name: str
+    version: str
+    family: str
+    weights_sha256: str
+    trained_on: list[UUID]
+    model_card: str
+    created_at: datetime
+    licence_posture: PostureOut
+
+
+class ModelIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    version: str = Field(..., min_length=1, max_length=50)
+    family: str
+    local_path: str = Field(..., min_length=1, max_length=1000)
+    trained_on: list[UUID] = Field(default_factory=list)
+    model_card: str = Field("", max_length=100_000)
+
+
+def _model_out(model: GenerativeModel, rules) -> dict:
+    return {
+        "id": model.id,
+        "name": model.name,
+        "version": model.version,
+        "family": model.family,
+        "weights_sha256": model.weights_sha256,
+        "trained_on": [d.pk for d in model.trained_on.all()],
+        "model_card": model.model_card,
+        "created_at": model.created_at,
+        "licence_posture": model_posture(model=model, rules=rules).as_dict(),
+    }
+
+
+@router.get("/models", response=page_schema(ModelOut))
+def models_list(request, page: PageQuery):
+    membership = require_role(request, ALL_ROLES)
+    rules = policy_active_rules(org=membership.org)
+    queryset = (
+        GenerativeModel.objects.for_org(membership.org)
+        .prefetch_related("trained_on")
+        .order_by("-created_at")
+    )
+    return paginate(queryset, page, lambda m: _model_out(m, rules))
+
+
+@router.post("/models", response={201: ModelOut})
+def models_register(request, body: ModelIn):
+    membership = require_role(request, ADMIN)
+    model = model_register(
+        org=membership.org,
+        actor=request.auth,
+        name=body.name,
+        version=body.version,
+        family=body.family,
+        local_path=body.local_path,
+        dataset_ids=body.trained_on,
+        model_card=body.model_card,
+    )
+    return 201, _model_out(model, policy_active_rules(org=membership.org))
+
+
+@router.get("/models/{model_id}", response=ModelOut)
+def models_get(request, model_id: UUID):
+    membership = require_role(request, ALL_ROLES)
+    model = GenerativeModel.objects.get_for_org(membership.org, pk=model_id)
+    return _model_out(model, policy_active_rules(org=membership.org))

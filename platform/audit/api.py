@@ -1,0 +1,77 @@
+from datetime import datetime
+from typing import Literal
+
+from django.http import StreamingHttpResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from audit.export import FORMATS, export_lines
+from audit.selectors import audit_events, audit_verify, event_record
+from mintmark.pagination import PageParams, paginate
+from orgs.access import ADMIN_AUDITOR, require_role
+
+router = Router(tags=["audit"])
+
+
+class EventFilters(PageParams):
+    action: str | None = Field(None, max_length=100, description="exact, or a prefix ending in '.'")
+    actor: str | None = Field(None, max_length=200, description="username, or 'system'")
+    subject_type: str | None = Field(None, max_length=100)
+    subject_id: str | None = Field(None, max_length=100)
+    since: datetime | None = None
+    until: datetime | None = None
+    format: Literal["json", "jsonl", "csv"] = "json"
+
+
+class EventOut(Schema):
+    org: str
+    seq: int
+    actor: int | None
+    actor_label: str
+    action: str
+    subject_type: str
+    subject_id: str
+    data: dict
+    created_at: str
+    prev_hash: str
+    hash: str
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    count: int
+
+
+class VerifyOut(Schema):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None
+    head_hash: str
+    reason: str | None
+
+
+@router.get("/events", response=EventPage)
+def events_list(request, filters: Query[EventFilters]):
+    """Newest first, paged; `format=jsonl` or `csv` exports every matching event in seq order."""
+    membership = require_role(request, ADMIN_AUDITOR)
+    queryset = audit_events(
+        org=membership.org,
+        **filters.model_dump(
+            include={"action", "actor", "subject_type", "subject_id", "since", "until"}
+        ),
+    )
+    if filters.format != "json":
+        rows = queryset.order_by("seq").iterator(chunk_size=2000)
+        response = StreamingHttpResponse(
+            export_lines(rows, filters.format), content_type=FORMATS[filters.format]
+        )
+        filename = f"audit-{membership.org.slug}.{filters.format}"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return paginate(queryset.order_by("-seq"), filters, event_record)
+
+
+@router.get("/verify", response=VerifyOut)
+def verify(request):
+    membership = require_role(request, ADMIN_AUDITOR)
+    return audit_verify(org=membership.org).__dict__

@@ -1,0 +1,46 @@
+"""Audit exports as JSON Lines or CSV, streamed in seq order."""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+
+from audit.selectors import event_record
+
+CSV_COLUMNS = (
+    "seq",
+    "created_at",
+    "actor",
+    "actor_label",
+    "action",
+    "subject_type",
+    "subject_id",
+    "data",
+    "prev_hash",
+    "hash",
+    "org",
+)
+FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+
+
+def export_lines(events: Iterable, fmt: str) -> Iterator[str]:
+    if fmt == "jsonl":
+        for event in events:
+            yield json.dumps(event_record(event), sort_keys=True, ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    for event in events:
+        record = event_record(event)
+        record["data"] = json.dumps(record["data"], sort_keys=True, ensure_ascii=False)
+        writer.writerow([record[column] for column in CSV_COLUMNS])
+        yield flush()

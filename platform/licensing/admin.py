@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from licensing.models import ConsentRecord, Dataset, DatasetItem, Licence
+
+
+@admin.register(Licence)
+class LicenceAdmin(admin.ModelAdmin):
+    list_display = ("key", "org", "allows_training", "allows_commercial", "expires_at")
+    list_filter = ("org", "allows_training", "allows_commercial")
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ("name", "org", "created_at")
+    list_filter = ("org",)
+
+
+@admin.register(DatasetItem)
+class DatasetItemAdmin(admin.ModelAdmin):
+    list_display = ("sha256", "dataset", "licence", "consent", "created_at")
+    list_filter = ("consent", "dataset")
+    search_fields = ("sha256", "source_url", "creator")
+    readonly_fields = ("sha256", "phash", "dhash", "whash", "file_key")
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    list_display = ("item", "kind", "requested_by", "created_at")
+    list_filter = ("kind",)

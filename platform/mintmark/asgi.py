@@ -1,0 +1,9 @@
+import os
+
+from mintmark import paths  # noqa: F401
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mintmark.settings")
+
+from django.core.asgi import get_asgi_application
+
+application = get_asgi_application()

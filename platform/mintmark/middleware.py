@@ -1,0 +1,40 @@
+from http import HTTPStatus
+
+from django.conf import settings
+from django.http import JsonResponse
+
+
+def _json_error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+class ApiGuardMiddleware:
+    """Two guarantees for everything under /api/:
+
+    - a body whose declared size exceeds the upload cap is refused before Django reads it, so
+      an oversized upload costs neither memory nor disk;
+    - every error is JSON {"error", "detail"}, including the few that Django or the router
+      answer before our handlers run (405, a CSRF 403, a bad Host 400)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        limit = settings.MAX_UPLOAD_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            return _json_error(
+                413, "body_too_large", f"The request body is {length} bytes; the limit is {limit}."
+            )
+        response = self.get_response(request)
+        is_json = response.get("Content-Type", "").startswith("application/json")
+        if response.status_code >= 400 and not is_json and not response.streaming:
+            phrase = HTTPStatus(response.status_code).phrase
+            code = phrase.lower().replace(" ", "_").replace("-", "_")
+            return _json_error(response.status_code, code, f"{phrase}.")
+        return response

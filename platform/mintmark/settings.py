@@ -1,0 +1,202 @@
+"""Mintmark settings. Every value comes from the environment; with nothing set, the embedded
+default runs on one machine: a SQLite file, a filesystem Celery broker and local files under
+MINTMARK_DATA_DIR."""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from kombu import Queue
+
+from mintmark.env import env_bool, env_int, env_list, env_secret, env_str
+from mintmark.logs import structured_logging
+from mintmark.paths import REPO_DIR
+
+DATA_DIR = Path(env_str("MINTMARK_DATA_DIR", str(REPO_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _embedded_secret_key() -> str:
+    # Generated once per data folder so sessions survive restarts of the embedded default.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("MINTMARK_SECRET_KEY") or _embedded_secret_key()
+DEBUG = env_bool("MINTMARK_DEBUG", False)
+ALLOWED_HOSTS = env_list("MINTMARK_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("MINTMARK_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "ninja",
+    "orgs",
+    "policies",
+    "licensing",
+    "audit",
+    "portal",
+    "generation",
+    "moderation",
+    "provenance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "mintmark.middleware.ApiGuardMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mintmark.urls"
+WSGI_APPLICATION = "mintmark.wsgi.application"
+ASGI_APPLICATION = "mintmark.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'mintmark.sqlite3'}"),
+        conn_max_age=env_int("MINTMARK_DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of failing
+    # with "database is locked" when a read-then-write transaction (an audit append) upgrades.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# Request bodies: JSON and form fields up to 2 MiB, uploads (dataset items, edit inputs) up to
+# MINTMARK_MAX_UPLOAD_MB; larger bodies are refused with 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MINTMARK_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+MAX_UPLOAD_BYTES = env_int("MINTMARK_MAX_UPLOAD_MB", 20, minimum=1) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+
+# Storage: quarantine (never served) and release are separate stores, so a bug in serving code
+# cannot reach a file that has not passed the gates.
+STORAGE_BACKEND = env_str("MINTMARK_STORAGE", "local")
+if STORAGE_BACKEND == "local":
+    _file_store = "django.core.files.storage.FileSystemStorage"
+
+    def _local_store(name: str) -> dict:
+        return {"BACKEND": _file_store, "OPTIONS": {"location": str(DATA_DIR / "files" / name)}}
+
+    _stores = {
+        name: _local_store(name) for name in ("default", "quarantine", "release", "datasets")
+    }
+elif STORAGE_BACKEND == "s3":
+
+    def _s3_store(name: str) -> dict:
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": env_str(f"MINTMARK_S3_BUCKET_{name.upper()}", f"mintmark-{name}"),
+                "endpoint_url": env_str("MINTMARK_S3_ENDPOINT_URL") or None,
+                "access_key": env_secret("MINTMARK_S3_ACCESS_KEY"),
+                "secret_key": env_secret("MINTMARK_S3_SECRET_KEY"),
+                "region_name": env_str("MINTMARK_S3_REGION") or None,
+                "default_acl": None,
+                "querystring_auth": True,
+                "file_overwrite": True,
+            },
+        }
+
+    _stores = {name: _s3_store(name) for name in ("default", "quarantine", "release", "datasets")}
+else:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"MINTMARK_STORAGE={STORAGE_BACKEND!r}: use 'local' or 's3'")
+
+STORAGES = {
+    **_stores,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Celery. Job state lives in the database, so there is no result backend.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = DATA_DIR / "broker"
+    for sub in ("queue", "processed", "control"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_QUEUES = (Queue("gpu"), Queue("gates"))
+CELERY_TASK_DEFAULT_QUEUE = "gates"
+CELERY_TASK_ROUTES = {
+    "generation.*": {"queue": "gpu"},
+    "moderation.*": {"queue": "gates"},
+    "provenance.*": {"queue": "gates"},
+    "mintmark.*": {"queue": "gates"},
+}
+# A task is acknowledged only after it finished, and a task whose worker died is requeued:
+# tasks are idempotent (DESIGN.md), so redelivery is safe and loss is not.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("MINTMARK_CELERY_EAGER", False)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Platform rules.
+API_TOKEN_TOUCH_SECONDS = 60
+AUDIT_EXPORT_MAX_ROWS = env_int("MINTMARK_AUDIT_EXPORT_MAX_ROWS", 1_000_000, minimum=1)
+
+LOGGING = structured_logging(
+    json=env_str("MINTMARK_LOG_FORMAT", "console") == "json",
+    level=env_str("MINTMARK_LOG_LEVEL", "INFO"),
+)

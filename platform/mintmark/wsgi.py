@@ -1,0 +1,9 @@
+import os
+
+from mintmark import paths  # noqa: F401
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mintmark.settings")
+
+from django.core.wsgi import get_wsgi_application
+
+application = get_wsgi_application()

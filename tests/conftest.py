@@ -1,0 +1,66 @@
+"""Shared personas: an org 'acme' with one user per role, and an outsider admin of 'globex'.
+Clients authenticate with real API tokens, the way SDKs do."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from orgs.models import Membership, Organization
+from orgs.services import member_add, org_create, token_create
+
+PASSWORD = "correct-horse-battery-9"
+ROLES = ("admin", "staff", "reviewer", "auditor")
+
+
+@dataclass
+class Persona:
+    membership: Membership
+    token: str
+
+    @property
+    def user(self):
+        return self.membership.user
+
+    @property
+    def org(self) -> Organization:
+        return self.membership.org
+
+    def client(self) -> Client:
+        return Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {self.token}")
+
+
+def make_persona(org: Organization, role: str, email: str) -> Persona:
+    membership = member_add(org=org, actor=None, email=email, role=role, password=PASSWORD)
+    return Persona(membership, token_create(membership=membership, name="tests").secret)
+
+
+@pytest.fixture
+def acme(db) -> Organization:
+    return org_create(name="Acme")
+
+
+@pytest.fixture
+def globex(db) -> Organization:
+    return org_create(name="Globex")
+
+
+@pytest.fixture
+def personas(acme, globex) -> dict[str, Persona]:
+    people = {role: make_persona(acme, role, f"{role}@acme.test") for role in ROLES}
+    people["outsider"] = make_persona(globex, "admin", "admin@globex.test")
+    return people
+
+
+@pytest.fixture
+def anon() -> Client:
+    return Client(HTTP_HOST="localhost")
+
+
+def requires_vendor(vendor: str):
+    return pytest.mark.skipif(connection.vendor != vendor, reason=f"needs {vendor}")
+
+
+postgres_only = requires_vendor("postgresql")
+sqlite_only = requires_vendor("sqlite")
