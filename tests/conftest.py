@@ -36,6 +36,20 @@ def make_persona(org: Organization, role: str, email: str) -> Persona:
     return Persona(membership, token_create(membership=membership, name="tests").secret)
 
 
+@pytest.fixture(autouse=True)
+def isolated_storage(settings, tmp_path):
+    """Every test writes its files under its own temporary folder."""
+    store = "django.core.files.storage.FileSystemStorage"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        **{
+            name: {"BACKEND": store, "OPTIONS": {"location": str(tmp_path / "files" / name)}}
+            for name in ("default", "quarantine", "release", "datasets")
+        },
+    }
+    return tmp_path / "files"
+
+
 @pytest.fixture
 def acme(db) -> Organization:
     return org_create(name="Acme")
