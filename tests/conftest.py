@@ -37,6 +37,12 @@ def make_persona(org: Organization, role: str, email: str) -> Persona:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness would dominate the suite; what is tested is the flow.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def isolated_storage(settings, tmp_path):
     """Every test writes its files under its own temporary folder."""
     store = "django.core.files.storage.FileSystemStorage"

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "mintmark",  # operator commands: worker, serve
     "orgs",
     "policies",
     "licensing",
@@ -113,6 +114,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Serve app static files (the API docs' assets) straight from the apps too, so the embedded
+# default works before collectstatic has run.
+WHITENOISE_USE_FINDERS = True
 
 # Request bodies: JSON and form fields up to 2 MiB, uploads (dataset items, edit inputs) up to
 # MINTMARK_MAX_UPLOAD_MB; larger bodies are refused with 413.
@@ -161,7 +166,7 @@ STORAGES = {
 }
 
 # Celery. Job state lives in the database, so there is no result backend.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
     for sub in ("queue", "processed", "control"):
