@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from mintmark.errors import ApiError
+from mintmark.parsing import ApiParser
 from orgs.auth import API_AUTH
 
 api = NinjaAPI(
@@ -19,6 +20,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=ApiParser(),
 )
 
 
@@ -65,6 +67,14 @@ def _http_error(request, exc: HttpError):
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request, exc):
     return error_response(request, 413, "body_too_large", str(exc))
+
+
+@api.exception_handler(OverflowError)
+def _out_of_range(request, exc):
+    # A date or number the database cannot represent (e.g. 0001-01-01T00:00+05:00 in UTC).
+    return error_response(
+        request, 422, "invalid_request", "A value in the request is out of range."
+    )
 
 
 def _register_routers() -> None:

@@ -4,7 +4,8 @@ from pydantic import Field
 
 class PageParams(Schema):
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    # Bounded so a huge offset is a 422, not a database overflow (500).
+    offset: int = Field(0, ge=0, le=2**31 - 1)
 
 
 def paginate(queryset, params: PageParams, serialize) -> dict:

@@ -1,0 +1,432 @@
+"""The access matrix: every API route, every caller, own org and other org.
+
+Routes are enumerated from the ninja API object itself, so a route added without an entry in
+MATRIX below fails here until someone decides who may call it."""
+
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import pytest
+from django.test import Client
+
+from mintmark import health
+from mintmark.api import api
+from orgs.services import member_add, token_create
+from policies.models import Policy
+from policies.services import policy_create
+from tests.mm_api_support import assert_error, make_dataset, make_model, model_folder, png_upload
+
+HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+# The schema and the interactive docs are open to anyone and are checked separately.
+EXCLUDED = {("GET", "/api/openapi.json"), ("GET", "/api/docs")}
+
+
+def _normalise(path: str) -> str:
+    return re.sub(r"\{\w+:(\w+)\}", r"{\1}", path)
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """(METHOD, /api/path) of every operation the API serves, from its routers and its schema."""
+    routes = set()
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            parts = [part.strip("/") for part in (prefix, path) if part.strip("/")]
+            full = _normalise("/api/" + "/".join(parts))
+            for operation in path_view.operations:
+                routes.update((method.upper(), full) for method in operation.methods)
+    for path, operations in api.get_openapi_schema()["paths"].items():
+        routes.update(
+            (method.upper(), _normalise(path))
+            for method in operations
+            if method.upper() in HTTP_METHODS
+        )
+    return routes - EXCLUDED
+
+
+# ---------------------------------------------------------------------------------------------
+# The world every matrix case runs in: acme and globex each with a spare member, a dataset with
+# one item, and a model trained on it.
+
+
+@dataclass
+class OrgObjects:
+    org: object
+    victim: object  # a staff membership that PATCH/DELETE may act on
+    dataset: object
+    item: object
+    model: object
+
+
+class World:
+    def __init__(self, personas, root):
+        self.personas = personas
+        self.root = root
+        self.counter = itertools.count(1)
+        self.orgs = {}
+        for slug, persona in (("acme", personas["admin"]), ("globex", personas["outsider"])):
+            org = persona.org
+            victim = member_add(org=org, actor=None, email=f"victim@{slug}.test", role="staff")
+            dataset, (item,) = make_dataset(org, name=f"{slug} photos", seeds=(hash(slug) % 997,))
+            model = make_model(org, root, name=f"{slug}-model", datasets=[dataset])
+            self.orgs[slug] = OrgObjects(org, victim, dataset, item, model)
+
+
+class Ctx:
+    """What one request of a matrix case targets: objects of the caller's own org ('own'),
+    of the other org ('other'), or ids that exist nowhere ('missing')."""
+
+    def __init__(self, world: World, persona, caller_slug: str, mode: str):
+        self.world = world
+        self.persona = persona
+        self.caller_slug = caller_slug
+        self.mode = mode
+        other_slug = "globex" if caller_slug == "acme" else "acme"
+        self.target_slug = {"own": caller_slug, "other": other_slug, "missing": None}[mode]
+        self.n = next(world.counter)
+
+    @property
+    def target(self) -> OrgObjects | None:
+        return self.world.orgs.get(self.target_slug)
+
+    def _id(self, attr: str):
+        return uuid.uuid4() if self.target is None else getattr(self.target, attr).pk
+
+    @property
+    def member_id(self):
+        return self._id("victim")
+
+    @property
+    def dataset_id(self):
+        return self._id("dataset")
+
+    @property
+    def item_id(self):
+        return self._id("item")
+
+    @property
+    def model_id(self):
+        return self._id("model")
+
+    @cached_property
+    def token_id(self):
+        if self.target is None:
+            return uuid.uuid4()
+        if self.mode == "own" and self.persona is not None:
+            return token_create(membership=self.persona.membership, name="to revoke").token.pk
+        # Someone else's token: the target org's spare member's.
+        return token_create(membership=self.target.victim, name="not yours").token.pk
+
+    @cached_property
+    def policy_version(self) -> int:
+        if self.target is None:
+            return 10_000
+        if self.mode == "own":
+            return 1
+        # A version that exists in the target org but not in the caller's.
+        caller_org = self.world.orgs[self.caller_slug].org
+        caller_top = Policy.objects.for_org(caller_org).count()
+        while Policy.objects.for_org(self.target.org).count() <= caller_top:
+            policy_create(org=self.target.org, actor=None, rules={}, note="matrix")
+        return caller_top + 1
+
+    @property
+    def own_dataset_id(self):
+        return self.world.orgs[self.caller_slug].dataset.pk
+
+
+@dataclass
+class Req:
+    method: str
+    path: str
+    json: dict | None = None
+    multipart: dict | None = None
+
+
+def send(client: Client, req: Req):
+    method = getattr(client, req.method.lower())
+    if req.multipart is not None:
+        return method(req.path, data=req.multipart)
+    if req.json is not None:
+        return method(req.path, data=json.dumps(req.json), content_type="application/json")
+    return method(req.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may call what (API.md). `scoped`: the path names an object of an org, so the case is also
+# run against the other org's object and against an id that exists nowhere.
+
+ANYONE = frozenset({"anyone"})
+MEMBERS = frozenset({"admin", "staff", "reviewer", "auditor"})
+ADMIN = frozenset({"admin"})
+ADMIN_AUDITOR = frozenset({"admin", "auditor"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset
+    ok: int
+    build: Callable[[Ctx], Req]
+    scoped: bool = False
+
+
+def _get(path: str) -> Callable[[Ctx], Req]:
+    return lambda c: Req("GET", path)
+
+
+def _licence_body(c: Ctx) -> dict:
+    return {
+        "key": f"custom-{c.n}",
+        "name": "Custom licence",
+        "custom_text": "You may train on it.",
+        "allows_training": True,
+        "allows_commercial": False,
+        "requires_attribution": False,
+    }
+
+
+def _model_body(c: Ctx) -> dict:
+    return {
+        "name": f"registered-{c.n}",
+        "version": "1",
+        "family": "sd15",
+        "local_path": str(model_folder(c.world.root, f"registered-{c.n}")),
+        "trained_on": [str(c.own_dataset_id)],
+    }
+
+
+MATRIX: dict[tuple[str, str], Rule] = {
+    ("GET", "/api/health"): Rule(ANYONE, 200, _get("/api/health")),
+    ("GET", "/api/me"): Rule(MEMBERS, 200, _get("/api/me")),
+    # members: admin only
+    ("GET", "/api/members"): Rule(ADMIN, 200, _get("/api/members")),
+    ("POST", "/api/members"): Rule(
+        ADMIN,
+        201,
+        lambda c: Req("POST", "/api/members", {"email": f"new{c.n}@x.test", "role": "staff"}),
+    ),
+    ("PATCH", "/api/members/{member_id}"): Rule(
+        ADMIN,
+        200,
+        lambda c: Req("PATCH", f"/api/members/{c.member_id}", {"role": "reviewer"}),
+        scoped=True,
+    ),
+    ("DELETE", "/api/members/{member_id}"): Rule(
+        ADMIN, 204, lambda c: Req("DELETE", f"/api/members/{c.member_id}"), scoped=True
+    ),
+    # tokens: any member, own tokens only
+    ("GET", "/api/tokens"): Rule(MEMBERS, 200, _get("/api/tokens")),
+    ("POST", "/api/tokens"): Rule(
+        MEMBERS, 201, lambda c: Req("POST", "/api/tokens", {"name": f"cli {c.n}"})
+    ),
+    ("DELETE", "/api/tokens/{token_id}"): Rule(
+        MEMBERS, 204, lambda c: Req("DELETE", f"/api/tokens/{c.token_id}"), scoped=True
+    ),
+    # policies: read all members, write admin
+    ("GET", "/api/policies"): Rule(MEMBERS, 200, _get("/api/policies")),
+    ("POST", "/api/policies"): Rule(
+        ADMIN, 201, lambda c: Req("POST", "/api/policies", {"rules": {"max_steps": 30}})
+    ),
+    ("GET", "/api/policies/{version}"): Rule(
+        MEMBERS, 200, lambda c: Req("GET", f"/api/policies/{c.policy_version}"), scoped=True
+    ),
+    # licences, datasets, items: read admin + auditor, write admin
+    ("GET", "/api/licences"): Rule(ADMIN_AUDITOR, 200, _get("/api/licences")),
+    ("POST", "/api/licences"): Rule(
+        ADMIN, 201, lambda c: Req("POST", "/api/licences", _licence_body(c))
+    ),
+    ("GET", "/api/datasets"): Rule(ADMIN_AUDITOR, 200, _get("/api/datasets")),
+    ("POST", "/api/datasets"): Rule(
+        ADMIN, 201, lambda c: Req("POST", "/api/datasets", {"name": f"set {c.n}"})
+    ),
+    ("GET", "/api/datasets/{dataset_id}"): Rule(
+        ADMIN_AUDITOR, 200, lambda c: Req("GET", f"/api/datasets/{c.dataset_id}"), scoped=True
+    ),
+    ("GET", "/api/datasets/{dataset_id}/items"): Rule(
+        ADMIN_AUDITOR,
+        200,
+        lambda c: Req("GET", f"/api/datasets/{c.dataset_id}/items"),
+        scoped=True,
+    ),
+    ("POST", "/api/datasets/{dataset_id}/items"): Rule(
+        ADMIN,
+        201,
+        lambda c: Req(
+            "POST",
+            f"/api/datasets/{c.dataset_id}/items",
+            multipart={"image": png_upload(seed=10_000 + c.n), "licence": "CC0-1.0"},
+        ),
+        scoped=True,
+    ),
+    ("POST", "/api/datasets/{dataset_id}/items/{item_id}/opt-out"): Rule(
+        ADMIN,
+        201,
+        lambda c: Req(
+            "POST",
+            f"/api/datasets/{c.dataset_id}/items/{c.item_id}/opt-out",
+            {"requested_by": "owner@example.com", "reason": "asked"},
+        ),
+        scoped=True,
+    ),
+    # models: read all members, register admin
+    ("GET", "/api/models"): Rule(MEMBERS, 200, _get("/api/models")),
+    ("POST", "/api/models"): Rule(ADMIN, 201, lambda c: Req("POST", "/api/models", _model_body(c))),
+    ("GET", "/api/models/{model_id}"): Rule(
+        MEMBERS, 200, lambda c: Req("GET", f"/api/models/{c.model_id}"), scoped=True
+    ),
+    # audit: admin + auditor
+    ("GET", "/api/audit/events"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/events")),
+    ("GET", "/api/audit/verify"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/verify")),
+}
+
+CALLERS = ("anonymous", "admin", "staff", "reviewer", "auditor", "outsider")
+
+
+@pytest.fixture
+def world(personas, tmp_path, monkeypatch) -> World:
+    # Health pings Celery workers with a 2 s timeout; none run in tests, and the answer is
+    # not what this module checks.
+    monkeypatch.setattr(health, "_workers", lambda: "not checked here")
+    return World(personas, tmp_path / "models")
+
+
+def _assert_success(response, status: int) -> None:
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    if status != 204:
+        assert response["Content-Type"].startswith("application/json")
+        response.json()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", sorted(api_routes()), ids=lambda route: " ".join(route))
+def test_access(route, caller, world, anon):
+    rule = MATRIX.get(route)
+    assert rule is not None, (
+        f"{route[0]} {route[1]} has no entry in the access matrix "
+        "(tests/test_access_matrix.py MATRIX): decide who may call it and add one"
+    )
+    persona = None if caller == "anonymous" else world.personas[caller]
+    client = anon if persona is None else persona.client()
+    caller_slug = "globex" if caller == "outsider" else "acme"
+    role = None if persona is None else persona.membership.role
+    permitted = rule.roles == ANYONE or role in rule.roles
+
+    own = send(client, rule.build(Ctx(world, persona, caller_slug, "own")))
+    if permitted:
+        _assert_success(own, rule.ok)
+    elif persona is None:
+        assert_error(own, 401, "not_authenticated")
+    else:
+        assert_error(own, 403, "forbidden")
+
+    if not rule.scoped:
+        return
+    other = send(client, rule.build(Ctx(world, persona, caller_slug, "other")))
+    missing = send(client, rule.build(Ctx(world, persona, caller_slug, "missing")))
+    if persona is None:
+        assert_error(other, 401, "not_authenticated")
+        assert_error(missing, 401, "not_authenticated")
+    elif permitted:
+        # Another org's object is exactly as unknown as one that does not exist.
+        assert_error(other, 404, "not_found")
+        assert_error(missing, 404, "not_found")
+        assert other.json()["error"] == missing.json()["error"]
+    else:
+        # The role is refused before any lookup, identically for every id: nothing about the
+        # other org's object (or its existence) is disclosed.
+        assert_error(other, 403, "forbidden")
+        assert_error(missing, 403, "forbidden")
+        assert other.json() == missing.json()
+
+
+def test_matrix_has_no_stale_entries():
+    stale = set(MATRIX) - api_routes()
+    assert not stale, f"MATRIX names routes the API no longer serves: {sorted(stale)}"
+
+
+def test_schema_and_docs_are_reachable(anon):
+    schema = anon.get("/api/openapi.json")
+    assert schema.status_code == 200
+    assert "/api/me" in schema.json()["paths"]
+    docs = anon.get("/api/docs")
+    assert docs.status_code == 200
+    assert docs["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("role", ["admin", "staff", "reviewer", "auditor"])
+def test_another_members_token_in_the_same_org_is_404(personas, role):
+    caller = personas[role]
+    others = [p for name, p in personas.items() if name not in (role, "outsider")]
+    for other in others:
+        token = other.membership.user.api_tokens.get()
+        response = caller.client().delete(f"/api/tokens/{token.pk}")
+        assert_error(response, 404, "not_found")
+        token.refresh_from_db()
+        assert token.revoked_at is None
+
+
+def test_lists_never_show_another_orgs_objects(world):
+    acme_admin = world.personas["admin"].client()
+    globex = world.orgs["globex"]
+    foreign = {
+        "/api/members": str(globex.victim.pk),
+        "/api/datasets": str(globex.dataset.pk),
+        "/api/models": str(globex.model.pk),
+        f"/api/datasets/{world.orgs['acme'].dataset.pk}/items": str(globex.item.pk),
+    }
+    for path, foreign_id in foreign.items():
+        body = acme_admin.get(path).json()
+        assert body["count"] >= 1
+        assert foreign_id not in {item["id"] for item in body["items"]}, path
+    policies = acme_admin.get("/api/policies").json()
+    assert {p["id"] for p in policies["items"]}.isdisjoint(
+        str(p.pk) for p in Policy.objects.for_org(globex.org)
+    )
+    licences = acme_admin.get("/api/licences").json()["items"]
+    assert all(lic["id"] not in {str(x.pk) for x in globex.org.licences.all()} for lic in licences)
+    audit = acme_admin.get("/api/audit/events?limit=200").json()
+    assert audit["count"] >= 1
+    assert {event["org"] for event in audit["items"]} == {str(world.orgs["acme"].org.pk)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Session (cookie) auth, as the portal uses it.
+
+
+@pytest.fixture
+def session_client(personas) -> Client:
+    client = Client(HTTP_HOST="localhost", enforce_csrf_checks=True)
+    client.force_login(personas["admin"].user)
+    return client
+
+
+def test_session_auth_works_for_a_get(session_client):
+    response = session_client.get("/api/me")
+    assert response.status_code == 200
+    assert response.json()["role"] == "admin"
+
+
+def test_session_post_without_csrf_token_is_refused(session_client, personas):
+    tokens_before = personas["admin"].user.api_tokens.count()
+    response = session_client.post(
+        "/api/tokens", data=json.dumps({"name": "x"}), content_type="application/json"
+    )
+    assert_error(response, 403)
+    assert personas["admin"].user.api_tokens.count() == tokens_before
+
+
+def test_session_post_with_csrf_token_is_accepted(session_client, personas):
+    # The portal's login page hands out the CSRF cookie; scripts echo it in X-CSRFToken.
+    session_client.get("/login/")
+    csrf = session_client.cookies["csrftoken"].value
+    response = session_client.post(
+        "/api/tokens",
+        data=json.dumps({"name": "from the portal"}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
+    assert response.status_code == 201, response.content
