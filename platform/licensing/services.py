@@ -182,14 +182,18 @@ def dataset_import(
     rows_iter = iter(progress(rows))
     # Committed in batches: an interrupted import keeps what it finished, and its re-run skips it.
     while chunk := list(islice(rows_iter, IMPORT_BATCH)):
+        # Every image of the batch is read and hashed before any file is stored, so an
+        # unreadable one refuses the batch without leaving orphaned files behind.
+        hashed = []
+        for row in chunk:
+            data = (folder / row.file).read_bytes()
+            try:
+                hashed.append((row, image_hashes(data), data))
+            except UnreadableImage as exc:
+                raise ManifestError(f"row {row.line} ({row.file}): {exc}") from None
         with transaction.atomic():
             added = []
-            for row in chunk:
-                data = (folder / row.file).read_bytes()
-                try:
-                    hashes = image_hashes(data)
-                except UnreadableImage as exc:
-                    raise ManifestError(f"row {row.line} ({row.file}): {exc}") from None
+            for row, hashes, data in hashed:
                 if hashes.sha256 in present:
                     report.skipped += 1
                     continue
