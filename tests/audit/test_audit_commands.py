@@ -5,13 +5,11 @@ API, JSON Lines or CSV) re-verifies offline with nothing but audit.chain."""
 import csv
 import io
 import json
-from contextlib import contextmanager
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from audit import triggers
 from audit.chain import ChainLink, verify_chain
 from audit.models import AuditEvent
 from audit.selectors import audit_verify
@@ -25,30 +23,12 @@ from orgs.services import (
     token_revoke,
 )
 from policies.services import policy_create
+from tests.db_support import triggers_bypassed
 from tests.mm_api_support import make_model, png_bytes
 
 pytestmark = pytest.mark.django_db
 
 CHAIN_FIELDS = ("prev_hash", "hash")
-
-
-@contextmanager
-def triggers_bypassed():
-    """Direct database access with the append-only triggers off (see test_audit_db)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = replica")
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SET session_replication_role = origin")
-    else:
-        triggers.uninstall(connection)
-        try:
-            yield
-        finally:
-            triggers.install(connection)
 
 
 def run(*args) -> str:

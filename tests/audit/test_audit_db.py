@@ -3,40 +3,19 @@ database itself (whatever the client), a row forged with the triggers bypassed i
 verification, and concurrent appends never fork the chain (PostgreSQL)."""
 
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from itertools import pairwise
 from threading import Barrier
 
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from audit import triggers
 from audit.chain import GENESIS_HASH, event_hash
 from audit.models import AuditEvent
 from audit.selectors import audit_verify
 from audit.services import SYSTEM_ACTOR, audit_append, event_payload
 from orgs.services import org_create
 from tests.conftest import postgres_only
-
-
-@contextmanager
-def triggers_bypassed():
-    """What an attacker with direct database access could do: switch the append-only triggers
-    off (PostgreSQL: replica mode skips ordinary triggers; SQLite: drop them) and back on."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = replica")
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SET session_replication_role = origin")
-    else:
-        triggers.uninstall(connection)
-        try:
-            yield
-        finally:
-            triggers.install(connection)
+from tests.db_support import triggers_bypassed
 
 
 def chain(org) -> list[AuditEvent]:

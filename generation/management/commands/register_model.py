@@ -10,7 +10,8 @@ from generation.models import GenerativeModel
 from generation.services import model_register
 from licensing.models import Dataset
 from mintmark.errors import ApiError
-from orgs.models import Membership, Organization
+from orgs.management.actor import command_actor
+from orgs.models import Organization
 
 
 class Command(BaseCommand):
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(slug=org).first()
         if organization is None:
             raise CommandError(f"No organization with slug {org!r}.")
-        actor = _admin_member(organization, opts.get("actor"))
+        actor = command_actor(organization, opts.get("actor"))
         dataset_ids = []
         for dataset_name in dict.fromkeys(datasets):
             dataset = Dataset.objects.for_org(organization).filter(name=dataset_name).first()
@@ -79,19 +80,3 @@ class Command(BaseCommand):
         self.stdout.write(f"Registered {model} ({family_name}) in {organization.slug}")
         self.stdout.write(f"id: {model.pk}")
         self.stdout.write(f"weights sha256: {model.weights_sha256}")
-
-
-def _admin_member(org: Organization, username: str | None):
-    if username is None:
-        return None
-    membership = (
-        Membership.objects.for_org(org)
-        .select_related("user")
-        .filter(user__username__iexact=username.strip())
-        .first()
-    )
-    if membership is None:
-        raise CommandError(f"{username!r} is not a member of {org.slug}.")
-    if membership.role != Membership.Role.ADMIN:
-        raise CommandError(f"{username!r} is {membership.role} of {org.slug}; this needs admin.")
-    return membership.user

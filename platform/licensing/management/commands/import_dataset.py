@@ -15,24 +15,8 @@ from licensing.manifest import ManifestError
 from licensing.models import Dataset
 from licensing.services import dataset_create, dataset_import
 from mintmark.errors import ApiError
-from orgs.models import Membership, Organization
-
-
-def admin_member(org: Organization, username: str | None):
-    """The user a command acts as: None (the platform itself) or an admin of the org."""
-    if username is None:
-        return None
-    membership = (
-        Membership.objects.for_org(org)
-        .select_related("user")
-        .filter(user__username__iexact=username.strip())
-        .first()
-    )
-    if membership is None:
-        raise CommandError(f"{username!r} is not a member of {org.slug}.")
-    if membership.role != Membership.Role.ADMIN:
-        raise CommandError(f"{username!r} is {membership.role} of {org.slug}; this needs admin.")
-    return membership.user
+from orgs.management.actor import command_actor
+from orgs.models import Organization
 
 
 class Command(BaseCommand):
@@ -69,7 +53,7 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(slug=org).first()
         if organization is None:
             raise CommandError(f"No organization with slug {org!r}.")
-        user = admin_member(organization, actor)
+        user = command_actor(organization, actor)
         target = Dataset.objects.for_org(organization).filter(name=dataset.strip()).first()
         if target is None and not create:
             raise CommandError(
