@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from generation.models import GenerativeModel
@@ -82,7 +82,7 @@ def models_register(request, body: ModelIn):
         dataset_ids=body.trained_on,
         model_card=body.model_card,
     )
-    return 201, _model_out(model, policy_active_rules(org=membership.org))
+    return Status(201, _model_out(model, policy_active_rules(org=membership.org)))
 
 
 @router.get("/models/{model_id}", response=ModelOut)

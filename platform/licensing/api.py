@@ -2,7 +2,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -117,7 +117,7 @@ def licences_list(request, page: PageQuery):
 def licences_create(request, body: LicenceIn):
     membership = require_role(request, ADMIN)
     fields = body.model_dump()
-    return 201, licence_create(org=membership.org, actor=request.auth, **fields)
+    return Status(201, licence_create(org=membership.org, actor=request.auth, **fields))
 
 
 @router.get("/datasets", response=page_schema(DatasetOut))
@@ -134,7 +134,7 @@ def datasets_create(request, body: DatasetIn):
     dataset = dataset_create(
         org=membership.org, actor=request.auth, name=body.name, description=body.description
     )
-    return 201, _dataset_out(dataset)
+    return Status(201, _dataset_out(dataset))
 
 
 @router.get("/datasets/{dataset_id}", response=DatasetOut)
@@ -182,7 +182,7 @@ def items_add(
         creator=creator,
         caption=caption,
     )
-    return 201, _item_out(item)
+    return Status(201, _item_out(item))
 
 
 @router.post("/datasets/{dataset_id}/items/{item_id}/opt-out", response={201: ConsentOut})
@@ -197,11 +197,14 @@ def items_opt_out(request, dataset_id: UUID, item_id: UUID, body: OptOutIn):
         requested_by=body.requested_by,
         reason=body.reason,
     )
-    return 201, {
-        "id": record.id,
-        "item": item.id,
-        "kind": record.kind,
-        "requested_by": record.requested_by,
-        "reason": record.reason,
-        "created_at": record.created_at,
-    }
+    return Status(
+        201,
+        {
+            "id": record.id,
+            "item": item.id,
+            "kind": record.kind,
+            "requested_by": record.requested_by,
+            "reason": record.reason,
+            "created_at": record.created_at,
+        },
+    )

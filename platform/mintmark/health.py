@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from mintmark.celery import app as celery_app
 
@@ -82,4 +82,4 @@ def health(request):
     }
     # The platform can take requests when its database and broker work; the rest degrade it.
     serving = checks["database"]["ok"] and checks["broker"]["ok"]
-    return (200 if serving else 503), {"ok": all(c["ok"] for c in checks.values()), **checks}
+    return Status(200 if serving else 503, {"ok": all(c["ok"] for c in checks.values()), **checks})

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from mintmark.errors import ApiError
@@ -118,7 +118,7 @@ def members_add(request, body: MemberIn):
         role=body.role,
         password=body.password,
     )
-    return 201, _member_out(added)
+    return Status(201, _member_out(added))
 
 
 @router.patch("/members/{member_id}", response=MemberOut)
@@ -133,7 +133,7 @@ def members_remove(request, member_id: UUID):
     membership = require_role(request, ADMIN)
     target = Membership.objects.get_for_org(membership.org, pk=member_id)
     member_remove(membership=target, actor=request.auth)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/tokens", response=page_schema(TokenOut))
@@ -147,7 +147,7 @@ def tokens_list(request, page: PageQuery):
 def tokens_create(request, body: TokenIn):
     membership = require_role(request, ALL_ROLES)
     issued = token_create(membership=membership, name=body.name)
-    return 201, {**TokenOut.from_orm(issued.token).model_dump(), "token": issued.secret}
+    return Status(201, {**TokenOut.from_orm(issued.token).model_dump(), "token": issued.secret})
 
 
 @router.delete("/tokens/{token_id}", response={204: None})
@@ -158,4 +158,4 @@ def tokens_revoke(request, token_id: UUID):
     if token is None:
         raise ApiError(404, "not_found", "No such token.")
     token_revoke(membership=membership, token=token)
-    return 204, None
+    return Status(204, None)

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from mintmark.pagination import PageQuery, page_schema, paginate
@@ -60,7 +60,7 @@ def policies_list(request, page: PageQuery):
 def policies_create(request, body: PolicyIn):
     membership = require_role(request, ADMIN)
     policy = policy_create(org=membership.org, actor=request.auth, rules=body.rules, note=body.note)
-    return 201, _policy_out(policy, policy.version)
+    return Status(201, _policy_out(policy, policy.version))
 
 
 @router.get("/policies/{version}", response=PolicyOut)
