@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from generation.models import GenerativeModel
+from generation.models import Asset, GenerationJob, GenerativeModel
 
 
 @admin.register(GenerativeModel)
@@ -8,3 +8,34 @@ class GenerativeModelAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "family", "org", "created_at")
     list_filter = ("family", "org")
     readonly_fields = ("weights_sha256",)
+
+
+class AssetInline(admin.TabularInline):
+    model = Asset
+    extra = 0
+    can_delete = False
+    readonly_fields = ("index", "seed", "state", "sha256", "quarantine_key", "release_key")
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "org", "user", "model", "state", "num_images", "created_at")
+    list_filter = ("state", "mode", "org")
+    search_fields = ("id", "prompt", "user__username")
+    readonly_fields = ("state", "claimed_by", "attempts", "quota_images", "seeds", "error")
+    inlines = [AssetInline]
+
+
+@admin.register(Asset)
+class AssetAdmin(admin.ModelAdmin):
+    list_display = ("id", "job", "index", "state", "created_at")
+    list_filter = ("state",)
+    readonly_fields = (
+        "state",
+        "sha256",
+        "phash",
+        "dhash",
+        "whash",
+        "quarantine_key",
+        "release_key",
+    )

@@ -1,8 +1,9 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 
-from orgs.scoping import OrgScopedQuerySet
+from orgs.scoping import OrgScopedQuerySet, scoped_queryset
 
 
 class GenerativeModel(models.Model):
@@ -37,3 +38,112 @@ class GenerativeModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}:{self.version}"
+
+
+class GenerationJob(models.Model):
+    """One request: a prompt and parameters that produce `num_images` assets. State changes
+    happen only in generation/transitions.py."""
+
+    class State(models.TextChoices):
+        QUEUED = "QUEUED"
+        RUNNING = "RUNNING"
+        GATING = "GATING"
+        IN_REVIEW = "IN_REVIEW"
+        RELEASED = "RELEASED"
+        BLOCKED = "BLOCKED"
+        REJECTED = "REJECTED"
+        FAILED = "FAILED"
+        CANCELLED = "CANCELLED"
+
+    class Mode(models.TextChoices):
+        TEXT_TO_IMAGE = "text-to-image"
+        IMAGE_TO_IMAGE = "image-to-image"
+        INPAINT = "inpaint"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generation_jobs"
+    )
+    model = models.ForeignKey(GenerativeModel, on_delete=models.PROTECT, related_name="jobs")
+    policy = models.ForeignKey("policies.Policy", on_delete=models.PROTECT, related_name="jobs")
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    steps = models.PositiveIntegerField()
+    guidance_scale = models.FloatField()
+    scheduler = models.CharField(max_length=32)
+    strength = models.FloatField(null=True, blank=True)
+    num_images = models.PositiveIntegerField()
+    context = models.CharField(max_length=32, blank=True)
+    seeds = models.JSONField(help_text="One seed per image, drawn at submit when not given.")
+    input_image_key = models.CharField(max_length=300, blank=True)
+    mask_image_key = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    progress_step = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # The Celery task id of the run that holds this job: its redelivery may take the job back,
+    # any other task leaves it alone.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    # Images this job holds against the monthly quota; zero once it FAILED or was CANCELLED.
+    quota_images = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    generated_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["org", "created_at"]),
+            models.Index(fields=["org", "user", "created_at"]),
+            models.Index(fields=["state", "model", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.state})"
+
+
+class Asset(models.Model):
+    """One generated image. Its file lives in quarantine storage until it is released."""
+
+    class State(models.TextChoices):
+        QUARANTINED = "QUARANTINED"
+        IN_REVIEW = "IN_REVIEW"
+        BLOCKED = "BLOCKED"
+        REJECTED = "REJECTED"
+        RELEASED = "RELEASED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(GenerationJob, on_delete=models.PROTECT, related_name="assets")
+    index = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUARANTINED)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    phash = models.CharField(max_length=16)
+    dhash = models.CharField(max_length=16)
+    whash = models.CharField(max_length=16)
+    quarantine_key = models.CharField(max_length=300)
+    release_key = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped_queryset("job__org").as_manager()
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            # A redelivered task writes the same (job, index) again instead of a second asset.
+            models.UniqueConstraint(fields=["job", "index"], name="asset_one_per_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"asset {self.pk} ({self.state})"

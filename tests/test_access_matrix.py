@@ -12,14 +12,26 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.test import Client
 
+from generation.models import Asset, GenerationJob
+from generation.submission import JobRequest, job_submit
+from generation.transitions import job_transition
 from mintmark import health
 from mintmark.api import api
 from orgs.services import member_add, token_create
 from policies.models import Policy
 from policies.services import policy_create
-from tests.mm_api_support import assert_error, make_dataset, make_model, model_folder, png_upload
+from tests.mm_api_support import (
+    assert_error,
+    make_dataset,
+    make_model,
+    model_folder,
+    png_bytes,
+    png_upload,
+)
 
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 # The schema and the interactive docs are open to anyone and are checked separately.
@@ -60,6 +72,36 @@ class OrgObjects:
     dataset: object
     item: object
     model: object
+    submitter: object  # the membership that owns the org's jobs
+    asset: object  # a RELEASED asset of one of the submitter's jobs
+
+
+def _job(membership, model, *, cancelled=False):
+    job = job_submit(
+        membership=membership,
+        req=JobRequest(prompt="a red cube", model=str(model), width=64, height=64, steps=4),
+    )
+    if cancelled:
+        job_transition(job_id=job.pk, to=GenerationJob.State.CANCELLED)
+    return job
+
+
+def _released_asset(job):
+    key = storages["release"].save(f"released/{job.pk}/0.png", ContentFile(png_bytes(1)))
+    return Asset.objects.create(
+        job=job,
+        index=0,
+        seed=job.seeds[0],
+        width=64,
+        height=64,
+        sha256="0" * 64,
+        phash="0" * 16,
+        dhash="0" * 16,
+        whash="0" * 16,
+        quarantine_key="",
+        release_key=key,
+        state=Asset.State.RELEASED,
+    )
 
 
 class World:
@@ -73,7 +115,9 @@ class World:
             victim = member_add(org=org, actor=None, email=f"victim@{slug}.test", role="staff")
             dataset, (item,) = make_dataset(org, name=f"{slug} photos", seeds=(hash(slug) % 997,))
             model = make_model(org, root, name=f"{slug}-model", datasets=[dataset])
-            self.orgs[slug] = OrgObjects(org, victim, dataset, item, model)
+            submitter = (personas["staff"] if slug == "acme" else persona).membership
+            asset = _released_asset(_job(submitter, model))
+            self.orgs[slug] = OrgObjects(org, victim, dataset, item, model, submitter, asset)
 
 
 class Ctx:
@@ -135,6 +179,31 @@ class Ctx:
         return caller_top + 1
 
     @property
+    def asset_id(self):
+        return self._id("asset")
+
+    def _job_for(self, *, cancelled: bool):
+        if self.target is None:
+            return uuid.uuid4()
+        owner = self.target.submitter
+        if self.mode == "own" and self.persona and self.persona.membership.role in SUBMITTERS:
+            owner = self.persona.membership
+        return _job(owner, self.target.model, cancelled=cancelled).pk
+
+    @cached_property
+    def job_id(self):
+        return self._job_for(cancelled=False)
+
+    @cached_property
+    def ended_job_id(self):
+        # The event stream of a finished job ends at once; a live one would stream for minutes.
+        return self._job_for(cancelled=True)
+
+    @property
+    def own_model_name(self) -> str:
+        return self.world.orgs[self.caller_slug].model.name
+
+    @property
     def own_dataset_id(self):
         return self.world.orgs[self.caller_slug].dataset.pk
 
@@ -164,6 +233,7 @@ ANYONE = frozenset({"anyone"})
 MEMBERS = frozenset({"admin", "staff", "reviewer", "auditor"})
 ADMIN = frozenset({"admin"})
 ADMIN_AUDITOR = frozenset({"admin", "auditor"})
+SUBMITTERS = frozenset({"admin", "staff"})
 
 
 @dataclass(frozen=True)
@@ -172,6 +242,7 @@ class Rule:
     ok: int
     build: Callable[[Ctx], Req]
     scoped: bool = False
+    content_type: str = "application/json"
 
 
 def _get(path: str) -> Callable[[Ctx], Req]:
@@ -278,6 +349,40 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/models/{model_id}"): Rule(
         MEMBERS, 200, lambda c: Req("GET", f"/api/models/{c.model_id}"), scoped=True
     ),
+    # generations: submit and cancel staff + admin; read every member (staff: their own jobs)
+    ("POST", "/api/generations"): Rule(
+        SUBMITTERS,
+        202,
+        lambda c: Req(
+            "POST",
+            "/api/generations",
+            {"prompt": "a cube", "model": c.own_model_name, "width": 64, "height": 64},
+        ),
+    ),
+    ("GET", "/api/generations"): Rule(MEMBERS, 200, _get("/api/generations")),
+    ("GET", "/api/generations/{job_id}"): Rule(
+        MEMBERS, 200, lambda c: Req("GET", f"/api/generations/{c.job_id}"), scoped=True
+    ),
+    ("GET", "/api/generations/{job_id}/events"): Rule(
+        MEMBERS,
+        200,
+        lambda c: Req("GET", f"/api/generations/{c.ended_job_id}/events"),
+        scoped=True,
+        content_type="text/event-stream",
+    ),
+    ("POST", "/api/generations/{job_id}/cancel"): Rule(
+        SUBMITTERS, 200, lambda c: Req("POST", f"/api/generations/{c.job_id}/cancel"), scoped=True
+    ),
+    ("GET", "/api/assets/{asset_id}"): Rule(
+        MEMBERS, 200, lambda c: Req("GET", f"/api/assets/{c.asset_id}"), scoped=True
+    ),
+    ("GET", "/api/assets/{asset_id}/file"): Rule(
+        MEMBERS,
+        200,
+        lambda c: Req("GET", f"/api/assets/{c.asset_id}/file"),
+        scoped=True,
+        content_type="image/png",
+    ),
     # audit: admin + auditor
     ("GET", "/api/audit/events"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/events")),
     ("GET", "/api/audit/verify"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/verify")),
@@ -294,11 +399,13 @@ def world(personas, tmp_path, monkeypatch) -> World:
     return World(personas, tmp_path / "models")
 
 
-def _assert_success(response, status: int) -> None:
-    assert response.status_code == status, (response.status_code, response.content[:500])
+def _assert_success(response, status: int, content_type: str) -> None:
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert response.status_code == status, (response.status_code, body[:500])
     if status != 204:
-        assert response["Content-Type"].startswith("application/json")
-        response.json()
+        assert response["Content-Type"].startswith(content_type)
+        if content_type == "application/json":
+            json.loads(body)
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -317,7 +424,7 @@ def test_access(route, caller, world, anon):
 
     own = send(client, rule.build(Ctx(world, persona, caller_slug, "own")))
     if permitted:
-        _assert_success(own, rule.ok)
+        _assert_success(own, rule.ok, rule.content_type)
     elif persona is None:
         assert_error(own, 401, "not_authenticated")
     else:

@@ -1,19 +1,14 @@
 """Content and perceptual hashes of an image file (plain module, no Django)."""
 
 import hashlib
-import io
-import warnings
 from dataclasses import dataclass
 
 import imagehash
 from PIL import Image
 
-# Refuse decompression bombs outright rather than let Pillow merely warn about them.
-MAX_PIXELS = 64_000_000
+from mintmark.imageio import UnreadableImage, open_image
 
-
-class UnreadableImage(ValueError):
-    pass
+__all__ = ["ImageHashes", "UnreadableImage", "image_hashes", "perceptual_hashes"]
 
 
 @dataclass(frozen=True)
@@ -27,30 +22,21 @@ class ImageHashes:
     format: str
 
 
+def perceptual_hashes(image: Image.Image) -> dict[str, str]:
+    """64-bit pHash, dHash and wHash as 16 hex digits each."""
+    return {
+        "phash": str(imagehash.phash(image)),
+        "dhash": str(imagehash.dhash(image)),
+        "whash": str(imagehash.whash(image)),
+    }
+
+
 def image_hashes(data: bytes) -> ImageHashes:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                if probe.width * probe.height > MAX_PIXELS:
-                    raise UnreadableImage(
-                        f"image is {probe.width}x{probe.height}, over the {MAX_PIXELS:,} pixel cap"
-                    )
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                fmt = image.format or ""
-                rgb = image.convert("RGB")
-    except UnreadableImage:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
-        raise UnreadableImage(f"not a readable image: {exc}") from None
+    rgb, fmt = open_image(data)
     return ImageHashes(
         sha256=hashlib.sha256(data).hexdigest(),
-        phash=str(imagehash.phash(rgb)),
-        dhash=str(imagehash.dhash(rgb)),
-        whash=str(imagehash.whash(rgb)),
+        **perceptual_hashes(rgb),
         width=rgb.width,
         height=rgb.height,
-        format=fmt.lower(),
+        format=fmt,
     )

@@ -80,6 +80,7 @@ def _out_of_range(request, exc):
 def _register_routers() -> None:
     from audit.api import router as audit_router
     from generation.api import router as generation_router
+    from generation.jobs_api import router as jobs_router
     from licensing.api import router as licensing_router
     from mintmark.health import router as health_router
     from orgs.api import router as orgs_router
@@ -89,6 +90,7 @@ def _register_routers() -> None:
     api.add_router("/", policies_router)
     api.add_router("/", licensing_router)
     api.add_router("/", generation_router)
+    api.add_router("/", jobs_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", health_router)
 

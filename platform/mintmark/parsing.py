@@ -8,7 +8,7 @@ from ninja.parser import Parser
 from mintmark.errors import ApiError
 
 
-def _refuse_nul(value) -> None:
+def refuse_nul(value) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ApiError(
@@ -16,22 +16,22 @@ def _refuse_nul(value) -> None:
             )
     elif isinstance(value, dict):
         for key, item in value.items():
-            _refuse_nul(key)
-            _refuse_nul(item)
+            refuse_nul(key)
+            refuse_nul(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            _refuse_nul(item)
+            refuse_nul(item)
 
 
 class ApiParser(Parser):
     def parse_body(self, request):
         # ninja answers any exception here as 400 "Cannot parse request body".
         data = super().parse_body(request)
-        _refuse_nul(data)
+        refuse_nul(data)
         return data
 
     def parse_querydict(self, data, list_fields, request):
         # Query strings and form fields (uploaded files are not str and pass untouched).
         result = super().parse_querydict(data, list_fields, request)
-        _refuse_nul(result)
+        refuse_nul(result)
         return result

@@ -197,6 +197,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("MINTMARK_CELERY_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# GPU workers: how many images one pipeline call may hold, how long a run waits for compatible
+# jobs to join it, and how much memory resident models may take before the least recently used
+# one is unloaded.
+GPU_MAX_BATCH_IMAGES = env_int("MINTMARK_GPU_MAX_BATCH", 8, minimum=1)
+GPU_BATCH_WINDOW_MS = env_int("MINTMARK_GPU_BATCH_WINDOW_MS", 25)
+MODEL_CACHE_BYTES = env_int("MINTMARK_MODEL_CACHE_MB", 8192, minimum=1) * 1024 * 1024
+# Progress rows are written at most this often per batch.
+PROGRESS_MIN_INTERVAL_S = 0.25
+
 # Platform rules.
 API_TOKEN_TOUCH_SECONDS = 60
 AUDIT_EXPORT_MAX_ROWS = env_int("MINTMARK_AUDIT_EXPORT_MAX_ROWS", 1_000_000, minimum=1)

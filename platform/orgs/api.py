@@ -9,7 +9,8 @@ from mintmark.pagination import PageQuery, page_schema, paginate
 from orgs.access import ADMIN, ALL_ROLES, request_membership, require_role
 from orgs.models import ApiToken, Membership
 from orgs.services import member_add, member_remove, member_role_update, token_create, token_revoke
-from policies.selectors import policy_active
+from generation.quota import quota_usage
+from policies.selectors import policy_active_rules
 
 router = Router(tags=["organization"])
 
@@ -21,9 +22,13 @@ class OrgOut(Schema):
 
 
 class QuotaOut(Schema):
-    policy_version: int
-    org_monthly_images: int
-    user_monthly_images: int
+    period_start: datetime
+    org_limit: int
+    org_used: int
+    org_left: int
+    user_limit: int
+    user_used: int
+    user_left: int
 
 
 class MeOut(Schema):
@@ -81,8 +86,8 @@ def _member_out(membership: Membership) -> dict:
 
 
 def _quota(membership: Membership) -> dict:
-    policy = policy_active(org=membership.org)
-    return {"policy_version": policy.version, **policy.rules["quota"]}
+    rules = policy_active_rules(org=membership.org)
+    return quota_usage(org=membership.org, user=membership.user, rules=rules)
 
 
 @router.get("/me", response=MeOut)

@@ -1,0 +1,253 @@
+"""Submitting and cancelling generation jobs: everything checked synchronously in the request
+(role is the API's), so a refused request leaves no job, no file and no quota spent."""
+
+import io
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+
+from audit.services import audit_append
+from generation.models import GenerationJob, GenerativeModel
+from generation.posture import model_posture
+from generation.quota import quota_check
+from generation.schedulers import DEFAULT_SCHEDULER, SCHEDULER_CLASSES
+from generation.transitions import TERMINAL, job_transition
+from mintmark.errors import ApiError
+from mintmark.imageio import UnreadableImage, open_image
+from orgs.models import Membership, Organization
+from policies.rules import DEPLOYMENT_CONTEXTS, PolicyRules
+from policies.selectors import policy_active
+
+Mode = GenerationJob.Mode
+MAX_SEED = 2**63 - 1
+# Latent diffusion works on 1/8-size latents; below 32 px there is nothing left to denoise.
+MIN_SIZE = 32
+# Edit inputs above this are refused before decoding (decompression bombs).
+MAX_INPUT_PIXELS = 16_000_000
+
+
+@dataclass
+class JobRequest:
+    prompt: str
+    model: str
+    mode: str = Mode.TEXT_TO_IMAGE
+    negative_prompt: str = ""
+    width: int | None = None
+    height: int | None = None
+    steps: int = 25
+    guidance_scale: float = 7.5
+    scheduler: str = DEFAULT_SCHEDULER
+    seed: int | None = None
+    num_images: int = 1
+    context: str = ""
+    strength: float | None = None
+    image: bytes | None = None
+    mask: bytes | None = None
+
+
+def _model_for(org: Organization, ref: str) -> GenerativeModel:
+    """A model by id, by name:version, or by name (its newest version)."""
+    models = GenerativeModel.objects.for_org(org)
+    name, _, version = ref.partition(":")
+    found = models.filter(name=name, version=version).first() if version else None
+    if found is None:
+        found = models.filter(name=ref).order_by("-created_at").first()
+    if found is None:
+        try:
+            found = models.filter(pk=uuid.UUID(ref)).first()
+        except ValueError:
+            found = None
+    if found is None:
+        raise ApiError(422, "unknown_model", f"No model {ref!r} in this organization.")
+    return found
+
+
+def _decode(data: bytes, what: str):
+    try:
+        image, _ = open_image(data, max_pixels=MAX_INPUT_PIXELS)
+    except UnreadableImage as exc:
+        raise ApiError(422, f"invalid_{what}", f"The {what}: {exc}.") from None
+    return image
+
+
+def _check_parameters(req: JobRequest, rules: PolicyRules) -> None:
+    prompt = req.prompt.strip()
+    if not prompt:
+        raise ApiError(422, "invalid_prompt", "The prompt is empty.")
+    if len(prompt) > rules.prompt.max_length:
+        raise ApiError(
+            422,
+            "invalid_prompt",
+            f"The prompt has {len(prompt)} characters; the policy allows {rules.prompt.max_length}.",
+        )
+    if len(req.negative_prompt) > rules.prompt.max_length:
+        raise ApiError(422, "invalid_prompt", "The negative prompt is too long.")
+    for name, value, limit in (
+        ("width", req.width, rules.max_width),
+        ("height", req.height, rules.max_height),
+    ):
+        if value is None or value < MIN_SIZE or value % 8:
+            raise ApiError(
+                422, "invalid_size", f"{name} must be a multiple of 8, at least {MIN_SIZE}."
+            )
+        if value > limit:
+            raise ApiError(422, "invalid_size", f"{name} {value} is over the policy's {limit}.")
+    if not 1 <= req.steps <= rules.max_steps:
+        raise ApiError(422, "invalid_steps", f"steps must be 1 to {rules.max_steps}.")
+    if not 1 <= req.num_images <= rules.max_images_per_job:
+        raise ApiError(
+            422, "invalid_num_images", f"num_images must be 1 to {rules.max_images_per_job}."
+        )
+    if not 0.0 <= req.guidance_scale <= 30.0:
+        raise ApiError(422, "invalid_guidance", "guidance_scale must be between 0 and 30.")
+    if req.scheduler not in SCHEDULER_CLASSES:
+        raise ApiError(
+            422, "invalid_scheduler", f"scheduler must be one of {', '.join(SCHEDULER_CLASSES)}."
+        )
+    if req.seed is not None and not 0 <= req.seed <= MAX_SEED - req.num_images:
+        raise ApiError(422, "invalid_seed", f"seed must be 0 to {MAX_SEED - req.num_images}.")
+    if req.context and req.context not in DEPLOYMENT_CONTEXTS:
+        raise ApiError(
+            422, "invalid_context", f"context must be one of {', '.join(DEPLOYMENT_CONTEXTS)}."
+        )
+
+
+def _check_inputs(req: JobRequest) -> tuple[bytes | None, bytes | None]:
+    """Decodes edit inputs, takes the job's size from the image when none was given, and
+    returns the inputs re-encoded as PNG (never the uploaded bytes)."""
+    if req.mode == Mode.TEXT_TO_IMAGE:
+        if req.image is not None or req.mask is not None:
+            raise ApiError(422, "unexpected_image", "text-to-image takes no image or mask.")
+        return None, None
+    if req.image is None:
+        raise ApiError(422, "missing_image", f"{req.mode} needs an image upload.")
+    image = _decode(req.image, "image")
+    req.width = req.width or image.width
+    req.height = req.height or image.height
+    if (image.width, image.height) != (req.width, req.height):
+        raise ApiError(
+            422,
+            "size_mismatch",
+            f"The image is {image.width}x{image.height}; the job asks for "
+            f"{req.width}x{req.height}.",
+        )
+    mask = None
+    if req.mode == Mode.INPAINT:
+        if req.mask is None:
+            raise ApiError(422, "missing_mask", "inpaint needs a mask upload.")
+        mask = _decode(req.mask, "mask")
+        if mask.size != image.size:
+            raise ApiError(
+                422,
+                "mask_size_mismatch",
+                f"The mask is {mask.width}x{mask.height}; the image is {image.width}x{image.height}.",
+            )
+    elif req.mask is not None:
+        raise ApiError(422, "unexpected_mask", "Only inpaint takes a mask.")
+    if req.strength is None:
+        req.strength = 0.75
+    if not 0.0 < req.strength <= 1.0:
+        raise ApiError(422, "invalid_strength", "strength must be in (0, 1].")
+    return _png(image), (_png(mask) if mask is not None else None)
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
+    """Checks a request against the org's active policy, the model's licence posture and the
+    quota, then creates the job (QUEUED) and queues it for a GPU worker once committed."""
+    org, user = membership.org, membership.user
+    if req.mode not in Mode.values:
+        raise ApiError(422, "invalid_mode", f"mode must be one of {', '.join(Mode.values)}.")
+    policy = policy_active(org=org)
+    rules = PolicyRules.model_validate(policy.rules)
+    model = _model_for(org, req.model)
+    posture = model_posture(model=model, rules=rules)
+    if not posture.usable:
+        raise ApiError(
+            409,
+            "model_not_licensed",
+            f"{model} may not be used under policy v{policy.version}: "
+            + "; ".join(posture.reasons),
+            reasons=posture.reasons,
+        )
+    if req.mode == Mode.TEXT_TO_IMAGE:
+        req.width = req.width or 512
+        req.height = req.height or 512
+    image_png, mask_png = _check_inputs(req)
+    _check_parameters(req, rules)
+    first_seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED - 64)
+    with transaction.atomic():
+        Organization.objects.select_for_update().only("id").get(pk=org.pk)
+        quota_check(org=org, user=user, rules=rules, images=req.num_images)
+        job = GenerationJob(
+            org=org,
+            user=user,
+            model=model,
+            policy=policy,
+            prompt=req.prompt.strip(),
+            negative_prompt=req.negative_prompt,
+            mode=req.mode,
+            width=req.width,
+            height=req.height,
+            steps=req.steps,
+            guidance_scale=req.guidance_scale,
+            scheduler=req.scheduler,
+            strength=req.strength if req.mode != Mode.TEXT_TO_IMAGE else None,
+            num_images=req.num_images,
+            context=req.context,
+            seeds=[first_seed + i for i in range(req.num_images)],
+            quota_images=req.num_images,
+        )
+        store = storages["quarantine"]
+        if image_png is not None:
+            job.input_image_key = store.save(f"inputs/{job.pk}/image.png", ContentFile(image_png))
+        if mask_png is not None:
+            job.mask_image_key = store.save(f"inputs/{job.pk}/mask.png", ContentFile(mask_png))
+        job.save(force_insert=True)
+        audit_append(
+            org=org,
+            actor=user,
+            action="generation.submitted",
+            subject=job,
+            data={
+                "model": str(model),
+                "policy_version": policy.version,
+                "mode": job.mode,
+                "prompt": job.prompt,
+                "negative_prompt": job.negative_prompt,
+                "size": [job.width, job.height],
+                "steps": job.steps,
+                "guidance_scale": job.guidance_scale,
+                "scheduler": job.scheduler,
+                "strength": job.strength,
+                "seeds": job.seeds,
+                "context": job.context,
+            },
+        )
+        transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id) -> None:
+    from generation.tasks import run_job
+
+    run_job.delay(str(job_id))
+
+
+def job_cancel(*, job: GenerationJob, actor) -> GenerationJob:
+    if job.state in TERMINAL:
+        raise ApiError(409, "job_finished", f"The job already ended {job.state}.")
+    cancelled = job_transition(job_id=job.pk, to=GenerationJob.State.CANCELLED, actor=actor)
+    if cancelled is None:
+        job.refresh_from_db()
+        raise ApiError(409, "job_finished", f"The job already ended {job.state}.")
+    return cancelled

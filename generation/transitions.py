@@ -1,0 +1,83 @@
+"""The one place where a generation job changes state.
+
+Every change runs under `select_for_update`, checks that the move is allowed from the state
+the row is in now, and is a no-op otherwise, so a task that runs twice (a redelivery after a
+worker died) cannot release, fail or bill twice. Each change writes its audit event in the same
+transaction."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_append
+from generation.models import GenerationJob
+
+State = GenerationJob.State
+
+TERMINAL = frozenset({State.RELEASED, State.BLOCKED, State.REJECTED, State.FAILED, State.CANCELLED})
+ALLOWED = {
+    State.QUEUED: {State.RUNNING, State.FAILED, State.CANCELLED},
+    # RUNNING → QUEUED hands a job back (split after running out of GPU memory, stale claim).
+    State.RUNNING: {State.QUEUED, State.GATING, State.FAILED, State.CANCELLED},
+    State.GATING: {State.IN_REVIEW, State.RELEASED, State.BLOCKED, State.FAILED, State.CANCELLED},
+    State.IN_REVIEW: {State.RELEASED, State.REJECTED, State.BLOCKED, State.FAILED, State.CANCELLED},
+}
+# Quota is given back when a job produced nothing the org keeps (README: "Quota").
+RELEASES_QUOTA = frozenset({State.FAILED, State.CANCELLED})
+
+
+def job_transition(
+    *, job_id, to: str, actor=None, reason: str = "", data: dict | None = None, **fields
+) -> GenerationJob | None:
+    """Moves the job to `to` if that is allowed from its current state; returns the job, or
+    None when the move does not apply (already there, already finished, not allowed)."""
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().select_related("org").get(pk=job_id)
+        if to not in ALLOWED.get(job.state, ()):
+            return None
+        previous = job.state
+        now = timezone.now()
+        job.state = to
+        for name, value in fields.items():
+            setattr(job, name, value)
+        if to == State.RUNNING:
+            job.started_at = job.started_at or now
+            job.heartbeat_at = now
+            job.attempts += 1
+        if to == State.GATING:
+            job.generated_at = now
+        if to == State.QUEUED:
+            job.claimed_by = ""
+        if to in TERMINAL:
+            job.finished_at = now
+        if to == State.FAILED:
+            job.error = reason
+        if to in RELEASES_QUOTA:
+            job.quota_images = 0
+        job.save()
+        audit_append(
+            org=job.org,
+            actor=actor,
+            action=f"generation.{to.lower()}",
+            subject=job,
+            data={"from": previous, "reason": reason, **(data or {})},
+        )
+    return job
+
+
+def jobs_claim(*, job_ids, task_id: str) -> list[GenerationJob]:
+    """Claims jobs for one GPU run: QUEUED jobs, and RUNNING jobs this same task had claimed
+    before (its message was redelivered because the worker running it died)."""
+    claimed = []
+    for job_id in job_ids:
+        with transaction.atomic():
+            job = GenerationJob.objects.select_for_update().get(pk=job_id)
+            if job.state == State.RUNNING and job.claimed_by == task_id:
+                job.attempts += 1
+                job.heartbeat_at = timezone.now()
+                job.save(update_fields=["attempts", "heartbeat_at"])
+                claimed.append(job)
+                continue
+        job = job_transition(job_id=job_id, to=State.RUNNING, claimed_by=task_id)
+        if job is not None:
+            claimed.append(job)
+    return claimed

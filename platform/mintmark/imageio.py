@@ -1,0 +1,39 @@
+"""Opening untrusted image bytes (plain module): refuse what is not an image, is truncated, or
+would decompress to more pixels than the cap, before any of it is decoded in full."""
+
+import io
+import warnings
+
+from PIL import Image
+
+DEFAULT_MAX_PIXELS = 64_000_000
+
+
+class UnreadableImage(ValueError):
+    pass
+
+
+def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, str]:
+    """The image as RGB, and its format ('png', 'jpeg', …)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                if probe.width * probe.height > max_pixels:
+                    raise UnreadableImage(
+                        f"image is {probe.width}x{probe.height}, over the {max_pixels:,} pixel cap"
+                    )
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                return image.convert("RGB"), (image.format or "").lower()
+    except UnreadableImage:
+        raise
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ) as exc:
+        raise UnreadableImage(f"not a readable image: {exc}") from None
