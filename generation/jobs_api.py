@@ -13,8 +13,8 @@ from generation.selectors import assets_visible, jobs_visible
 from generation.submission import JobRequest, job_cancel, job_submit
 from generation.transitions import TERMINAL
 from mintmark.errors import ApiError
-from mintmark.parsing import refuse_nul
 from mintmark.pagination import PageQuery, page_schema, paginate
+from mintmark.parsing import refuse_nul
 from orgs.access import ALL_ROLES, require_role
 from orgs.models import Membership
 from policies.services import validation_message

@@ -82,7 +82,8 @@ def _check_parameters(req: JobRequest, rules: PolicyRules) -> None:
         raise ApiError(
             422,
             "invalid_prompt",
-            f"The prompt has {len(prompt)} characters; the policy allows {rules.prompt.max_length}.",
+            f"The prompt has {len(prompt)} characters; "
+            f"the policy allows {rules.prompt.max_length}.",
         )
     if len(req.negative_prompt) > rules.prompt.max_length:
         raise ApiError(422, "invalid_prompt", "The negative prompt is too long.")
@@ -144,7 +145,8 @@ def _check_inputs(req: JobRequest) -> tuple[bytes | None, bytes | None]:
             raise ApiError(
                 422,
                 "mask_size_mismatch",
-                f"The mask is {mask.width}x{mask.height}; the image is {image.width}x{image.height}.",
+                f"The mask is {mask.width}x{mask.height}; "
+                f"the image is {image.width}x{image.height}.",
             )
     elif req.mask is not None:
         raise ApiError(422, "unexpected_mask", "Only inpaint takes a mask.")

@@ -4,12 +4,12 @@ from uuid import UUID
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from generation.quota import quota_usage
 from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
 from orgs.access import ADMIN, ALL_ROLES, request_membership, require_role
 from orgs.models import ApiToken, Membership
 from orgs.services import member_add, member_remove, member_role_update, token_create, token_revoke
-from generation.quota import quota_usage
 from policies.selectors import policy_active_rules
 
 router = Router(tags=["organization"])
