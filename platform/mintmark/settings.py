@@ -208,7 +208,6 @@ PROGRESS_MIN_INTERVAL_S = 0.25
 
 # Platform rules.
 API_TOKEN_TOUCH_SECONDS = 60
-AUDIT_EXPORT_MAX_ROWS = env_int("MINTMARK_AUDIT_EXPORT_MAX_ROWS", 1_000_000, minimum=1)
 
 LOGGING = structured_logging(
     json=env_str("MINTMARK_LOG_FORMAT", "console") == "json",
