@@ -154,6 +154,9 @@ def _check_inputs(req: JobRequest) -> tuple[bytes | None, bytes | None]:
         req.strength = 0.75
     if not 0.0 < req.strength <= 1.0:
         raise ApiError(422, "invalid_strength", "strength must be in (0, 1].")
+    if int(req.steps * req.strength) < 1:
+        # An edit runs int(steps x strength) denoising steps; zero would return the input.
+        raise ApiError(422, "invalid_strength", "steps x strength must be at least 1.")
     return _png(image), (_png(mask) if mask is not None else None)
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from audit import triggers
 from orgs.models import Membership, Organization
 from orgs.services import member_add, org_create, token_create
 
@@ -84,3 +85,18 @@ def requires_vendor(vendor: str):
 
 postgres_only = requires_vendor("postgresql")
 sqlite_only = requires_vendor("sqlite")
+
+
+@pytest.fixture
+def _triggers_back_after_flush(django_db_blocker):
+    yield
+    with django_db_blocker.unblock():
+        triggers.install(connection)
+
+
+@pytest.fixture
+def live_db(_triggers_back_after_flush, transactional_db):
+    """Committed data a worker process can see. The append-only triggers are lifted only for
+    the test database's teardown flush (SQLite flushes with DELETE) and put back after it."""
+    yield
+    triggers.uninstall(connection)

@@ -1,0 +1,394 @@
+"""The GPU worker's inference code (plain module, no Django): load a registered model's diffusers
+folder once its weights' digest checks out, keep it resident, and run a batch of compatible
+requests as one denoising call whose images are each what that request alone would give.
+
+Single-threaded by design: one worker process drives one GPU and runs one batch at a time, so
+pipelines and their schedulers are swapped in place without locks."""
+
+import gc
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+
+import diffusers
+import torch
+from diffusers import (
+    AutoPipelineForImage2Image,
+    AutoPipelineForInpainting,
+    AutoPipelineForText2Image,
+    DiffusionPipeline,
+)
+from PIL import Image
+
+from generation.schedulers import SCHEDULER_CLASSES
+from generation.weights import WeightsError, weights_sha256
+
+TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT = "text-to-image", "image-to-image", "inpaint"
+MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT)
+EDIT_MODES = (IMAGE_TO_IMAGE, INPAINT)
+MAX_SEED = 2**63  # exclusive; the web side draws seeds below it
+
+# Names a job may ask for → diffusers classes. The names live in generation/schedulers.py so the
+# web process validates requests against the same list without importing torch.
+SCHEDULERS: dict[str, type] = {
+    name: getattr(diffusers, class_name) for name, class_name in SCHEDULER_CLASSES.items()
+}
+
+
+# What Stable Diffusion folders ship in their scheduler config, for folders that leave a key out:
+# without them DDIM would clip its x0 prediction to [-1, 1] (meant for pixels, not latents) and
+# PNDM would run Runge-Kutta warm-up steps, which fail below 4 steps.
+LATENT_SCHEDULER_DEFAULTS = {
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+}
+
+
+def scheduler_names() -> tuple[str, ...]:
+    return tuple(SCHEDULERS)
+
+
+class ModelLoadError(Exception):
+    """The model's folder could not be turned into a pipeline; the message says why."""
+
+
+class WeightsMismatch(ModelLoadError):
+    """The folder's weights are not the ones the model was registered with."""
+
+
+class Cancelled(Exception):
+    """`should_cancel` asked the batch to stop; its images are discarded."""
+
+
+class OutOfMemory(Exception):
+    """The accelerator ran out of memory; a smaller batch may fit."""
+
+
+def device_default() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def free_memory() -> None:
+    """Returns cached accelerator memory after an out-of-memory error or an eviction."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """Everything that must be equal for requests (of the same model) to share a pipeline call."""
+
+    mode: str
+    width: int
+    height: int
+    steps: int
+    guidance_scale: float
+    scheduler: str
+    strength: float | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 8 or value % 8:
+                raise ValueError(f"{name} must be a positive multiple of 8, not {value!r}")
+        if not _is_int(self.steps) or self.steps < 1:
+            raise ValueError(f"steps must be at least 1, not {self.steps!r}")
+        guidance = self.guidance_scale
+        if not isinstance(guidance, int | float) or not math.isfinite(guidance) or guidance < 0:
+            raise ValueError(f"guidance_scale must be 0 or more, not {self.guidance_scale!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(
+                f"unknown scheduler {self.scheduler!r}; known: {', '.join(scheduler_names())}"
+            )
+        if self.mode == TEXT_TO_IMAGE:
+            if self.strength is not None:
+                raise ValueError("strength applies only to image-to-image and inpaint")
+        elif self.strength is None or not 0 < self.strength <= 1:
+            raise ValueError(f"{self.mode} needs a strength in (0, 1], not {self.strength!r}")
+        elif self.denoising_steps < 1:
+            # diffusers runs int(steps * strength) steps of an edit and fails when that is 0.
+            raise ValueError(
+                f"steps * strength must be at least 1 ({self.steps} * {self.strength} is not)"
+            )
+
+    @property
+    def denoising_steps(self) -> int:
+        """Scheduler steps actually run: an edit starts part-way, at `strength` of the noise."""
+        if self.strength is None:
+            return self.steps
+        return min(int(self.steps * self.strength), self.steps)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class ImageRequest:
+    """One image of a batch: its own prompt and seed, and for edits its input image and mask."""
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int = 0
+    init_image: Image.Image | None = None
+    mask_image: Image.Image | None = None
+
+    def __post_init__(self):
+        if not _is_int(self.seed) or not 0 <= self.seed < MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, 2**63), not {self.seed!r}")
+
+
+def _scheduler_base_config(config) -> dict:
+    config = dict(config)
+    # Keys the folder left out are listed in `_use_default_values`, and `from_config` drops them
+    # so that each class uses its own default; the latent-diffusion defaults must not be dropped.
+    used_defaults = set(config.get("_use_default_values", ()))
+    for key, value in LATENT_SCHEDULER_DEFAULTS.items():
+        if key not in config or key in used_defaults:
+            config[key] = value
+            used_defaults.discard(key)
+    config["_use_default_values"] = sorted(used_defaults)
+    return config
+
+
+def _module_bytes(module: torch.nn.Module) -> int:
+    tensors = chain(module.parameters(), module.buffers())
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+
+
+class LoadedModel:
+    """A resident model: its text-to-image pipeline and, derived on first use, the
+    image-to-image and inpainting pipelines on the same weights (`from_pipe` shares the
+    components; nothing is copied)."""
+
+    def __init__(self, pipeline: DiffusionPipeline, *, sha256: str = ""):
+        self.sha256 = sha256
+        self._pipelines: dict[str, DiffusionPipeline] = {TEXT_TO_IMAGE: pipeline}
+        # Every scheduler is built from the folder's own scheduler config (its noise schedule,
+        # prediction type, timestep spacing), never from whichever one was swapped in last.
+        self._scheduler_config = _scheduler_base_config(pipeline.scheduler.config)
+        self._schedulers: dict[tuple[str, str], object] = {}
+        pipeline.set_progress_bar_config(disable=True)
+        self.nbytes = sum(
+            _module_bytes(component)
+            for component in pipeline.components.values()
+            if isinstance(component, torch.nn.Module)
+        )
+
+    @property
+    def text_to_image(self) -> DiffusionPipeline:
+        return self._pipelines[TEXT_TO_IMAGE]
+
+    def pipeline_for(self, mode: str, scheduler_name: str) -> DiffusionPipeline:
+        """The pipeline for `mode`, with the named scheduler set on it.
+
+        The scheduler is swapped in place on a pipeline shared by every batch of this model;
+        that is safe only because a worker runs one batch at a time. Each (mode, scheduler)
+        pair keeps its own scheduler instance: schedulers carry per-call state (step and begin
+        index, multistep history), which pipelines of different modes must not share."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        if scheduler_name not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {scheduler_name!r}")
+        pipe = self._pipelines.get(mode)
+        if pipe is None:
+            auto = (
+                AutoPipelineForImage2Image if mode == IMAGE_TO_IMAGE else AutoPipelineForInpainting
+            )
+            try:
+                pipe = auto.from_pipe(self.text_to_image)
+            except ValueError as exc:
+                name = type(self.text_to_image).__name__
+                raise ModelLoadError(f"{name} has no {mode} pipeline: {exc}") from exc
+            pipe.set_progress_bar_config(disable=True)
+            self._pipelines[mode] = pipe
+        scheduler = self._schedulers.get((mode, scheduler_name))
+        if scheduler is None:
+            scheduler = SCHEDULERS[scheduler_name].from_config(self._scheduler_config)
+            self._schedulers[(mode, scheduler_name)] = scheduler
+        pipe.scheduler = scheduler
+        return pipe
+
+
+class PipelineCache:
+    """Models kept resident on `device`, least recently used evicted once their total size
+    passes `max_bytes` (the model just loaded always stays, even alone over the limit).
+
+    Eviction happens after a load, so `max_bytes` must leave room on the device for one more
+    model while the others are still resident. On CUDA models run in float16, the UNet in
+    channels-last memory format; attention uses PyTorch's scaled_dot_product_attention, which
+    diffusers 0.42 selects by default (`AttnProcessor2_0`), so nothing is set for it here."""
+
+    def __init__(self, max_bytes: int, device: str | torch.device = "cpu", dtype=None):
+        self.max_bytes = max_bytes
+        self.device = torch.device(device)
+        if dtype is None:
+            dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.dtype = dtype
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+
+    def __contains__(self, key) -> bool:
+        return str(key) in self._models
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def keys(self) -> list[str]:
+        """Resident models' keys, least recently used first."""
+        return list(self._models)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(model.nbytes for model in self._models.values())
+
+    def get(self, key, folder, expected_sha256: str) -> LoadedModel:
+        """The resident model under `key`, loading it from `folder` first if needed.
+
+        The folder's weights are hashed and compared with `expected_sha256` before anything
+        is loaded from it, so a swapped or altered folder never runs under a registered model's
+        name. A resident model is not re-hashed: its weights were read when they matched."""
+        key = str(key)
+        model = self._models.get(key)
+        if model is not None and model.sha256 == expected_sha256:
+            self._models.move_to_end(key)
+            return model
+        if model is not None:
+            self._evict(key)
+        model = self._load(Path(folder), expected_sha256)
+        self._models[key] = model
+        while self.total_bytes > self.max_bytes and len(self._models) > 1:
+            self._evict(next(iter(self._models)))
+        return model
+
+    def _evict(self, key: str) -> None:
+        del self._models[key]
+        free_memory()
+
+    def _load(self, folder: Path, expected_sha256: str) -> LoadedModel:
+        try:
+            actual = weights_sha256(folder)
+        except (WeightsError, OSError) as exc:
+            raise ModelLoadError(str(exc)) from exc
+        if actual != expected_sha256:
+            raise WeightsMismatch(
+                f"weights in {folder} have sha256 {actual}, registered {expected_sha256}"
+            )
+        try:
+            # `dtype`, not `torch_dtype`: diffusers 0.42 deprecates the latter.
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                folder, dtype=self.dtype, local_files_only=True
+            )
+            pipe.to(self.device)
+        except Exception as exc:
+            # Anything from a corrupt model_index.json to a missing component or an
+            # out-of-memory while moving to the device: the model cannot be used as it is.
+            free_memory()  # what a half-moved pipeline left on the device
+            raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
+        unet = getattr(pipe, "unet", None)
+        if self.device.type == "cuda" and unet is not None:
+            unet.to(memory_format=torch.channels_last)
+        return LoadedModel(pipe, sha256=actual)
+
+
+def _check_requests(spec: BatchSpec, requests: list[ImageRequest]) -> None:
+    if not requests:
+        raise ValueError("a batch needs at least one request")
+    size = (spec.width, spec.height)
+    for index, request in enumerate(requests):
+        init, mask = request.init_image, request.mask_image
+        if spec.mode == TEXT_TO_IMAGE:
+            if init is not None or mask is not None:
+                raise ValueError(f"request {index}: text-to-image takes no input image or mask")
+            continue
+        if not isinstance(init, Image.Image):
+            raise ValueError(f"request {index}: {spec.mode} needs an input image")
+        if init.size != size:
+            # Resizing here would silently change what the user asked to edit.
+            raise ValueError(
+                f"request {index}: input image is {init.width}x{init.height}, "
+                f"the batch is {spec.width}x{spec.height}"
+            )
+        if spec.mode == INPAINT:
+            if not isinstance(mask, Image.Image):
+                raise ValueError(f"request {index}: inpaint needs a mask")
+            if mask.size != init.size:
+                raise ValueError(
+                    f"request {index}: mask is {mask.width}x{mask.height}, "
+                    f"input image is {init.width}x{init.height}"
+                )
+        elif mask is not None:
+            raise ValueError(f"request {index}: image-to-image takes no mask")
+
+
+def run_batch(
+    model: LoadedModel,
+    spec: BatchSpec,
+    requests: list[ImageRequest],
+    *,
+    on_step: Callable[[int, int], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> list[Image.Image]:
+    """Runs every request as one pipeline call and returns their images, in order.
+
+    Each image gets its own generator seeded with its request's seed, so its initial noise
+    (and, for edits, its VAE sample and any ancestral noise) is what it would be alone.
+    `on_step(done, total)` follows the denoising loop; `total` is the loop's true length
+    (an edit runs int(steps * strength) steps; second-order schedulers take extra passes).
+    When `should_cancel()` returns True the loop stops at the next step and `Cancelled` is
+    raised."""
+    # 1. Check inputs
+    _check_requests(spec, requests)
+    if should_cancel is not None and should_cancel():
+        raise Cancelled
+    pipe = model.pipeline_for(spec.mode, spec.scheduler)
+
+    # 2. Prepare arguments. Generators live on the CPU: the same seed gives the same initial
+    # noise on any device, which is what makes a seed reproducible for provenance.
+    kwargs = {
+        "prompt": [request.prompt for request in requests],
+        "negative_prompt": [request.negative_prompt for request in requests],
+        "num_inference_steps": spec.steps,
+        "guidance_scale": spec.guidance_scale,
+        "generator": [torch.Generator("cpu").manual_seed(request.seed) for request in requests],
+        "output_type": "pil",
+    }
+    if spec.mode != IMAGE_TO_IMAGE:
+        # Image-to-image pipelines take their size from the input image (checked above).
+        kwargs.update(width=spec.width, height=spec.height)
+    if spec.mode in EDIT_MODES:
+        kwargs["image"] = [request.init_image.convert("RGB") for request in requests]
+        kwargs["strength"] = spec.strength
+    if spec.mode == INPAINT:
+        kwargs["mask_image"] = [request.mask_image.convert("L") for request in requests]
+
+    # 3. Progress and cancellation, checked after every step of the denoising loop
+    cancelled = False
+
+    def step_end(pipeline, step_index, timestep, callback_kwargs):
+        nonlocal cancelled
+        if on_step is not None:
+            total = getattr(pipeline, "_num_timesteps", None) or spec.denoising_steps
+            on_step(step_index + 1, total)
+        if should_cancel is not None and not cancelled and should_cancel():
+            cancelled = True
+            # diffusers' pipelines skip the remaining steps once `_interrupt` is set.
+            pipeline._interrupt = True
+        return {}
+
+    # 4. Denoise and decode
+    try:
+        images = pipe(**kwargs, callback_on_step_end=step_end).images
+    except torch.OutOfMemoryError as exc:
+        raise OutOfMemory(str(exc)) from exc
+    if cancelled:
+        raise Cancelled
+    if len(images) != len(requests):
+        raise RuntimeError(f"the pipeline returned {len(images)} images for {len(requests)}")
+    return images

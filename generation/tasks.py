@@ -1,0 +1,11 @@
+from celery import shared_task
+
+
+@shared_task(name="generation.run_job", bind=True, acks_late=True)
+def run_job(self, job_id: str) -> None:
+    """Thin: the job id in, one service call. A redelivered message (same task id) may take
+    back the batch its first delivery had claimed."""
+    # Imported here so that queueing a job from the web process does not load torch.
+    from generation.worker import job_run
+
+    job_run(job_id=job_id, task_id=self.request.id)

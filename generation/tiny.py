@@ -1,0 +1,179 @@
+"""Tiny, randomly initialised but complete diffusers pipelines, built from configs in code the way
+diffusers' own fast tests build them (plain module, no Django, no downloads).
+
+They run every code path of a real Stable Diffusion / SDXL checkpoint — tokenizer, text
+encoder(s), UNet with cross-attention, VAE, scheduler — in a few milliseconds per step on a CPU,
+so tests and the dev demo exercise the worker without real weights. Their images are noise-like;
+what matters is that they are deterministic for a given seed. Sizes must be multiples of 8 (the
+VAE downsamples by 2, the UNet once more by 2); 32 to 64 px is the intended range."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from diffusers import (
+    AutoencoderKL,
+    DDIMScheduler,
+    DiffusionPipeline,
+    EulerDiscreteScheduler,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+from generation.tokenizer import VOCAB_SIZE, clip_tokenizer
+
+# The scheduler config SD 1.x and SDXL folders ship: their training noise schedule plus the keys
+# other schedulers read when built from it (`from_config` keeps keys a class does not take).
+SCHEDULER_CONFIG = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "prediction_type": "epsilon",
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+}
+
+
+def _text_config(*, projection_dim: int = 32) -> CLIPTextConfig:
+    return CLIPTextConfig(
+        vocab_size=VOCAB_SIZE,  # the real CLIP ids, so the real tokenizer can feed it
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=projection_dim,
+        hidden_act="gelu",
+        layer_norm_eps=1e-5,
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=49407,
+    )
+
+
+def _vae(**overrides) -> AutoencoderKL:
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=4,
+        latent_channels=4,
+        sample_size=64,
+        **overrides,
+    )
+
+
+def _seeded(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    # Each component draws from its own freshly seeded generator (as diffusers' tests do), so
+    # changing one component's config leaves the others' weights unchanged; fork_rng keeps the
+    # caller's global RNG state untouched.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build().eval()
+
+
+def tiny_sd_pipeline(seed: int = 0) -> StableDiffusionPipeline:
+    """An SD 1.x-shaped pipeline: CLIP text encoder (hidden size 32), a 2-block UNet, a 2-block
+    VAE, DDIM, no safety checker."""
+    unet = _seeded(
+        seed,
+        lambda: UNet2DConditionModel(
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            norm_num_groups=8,
+            attention_head_dim=4,
+            cross_attention_dim=32,
+        ),
+    )
+    vae = _seeded(seed, _vae)
+    text_encoder = _seeded(seed, lambda: CLIPTextModel(_text_config()))
+    scheduler = DDIMScheduler.from_config(SCHEDULER_CONFIG)
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=clip_tokenizer(),
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
+    )
+
+
+def tiny_sdxl_pipeline(seed: int = 0) -> StableDiffusionXLPipeline:
+    """An SDXL-shaped pipeline: two text encoders (the second with a projection, whose pooled
+    output and the size/crop "time ids" condition the UNet through `text_time` embeddings)."""
+    time_embed_dim, pooled_dim = 8, 32
+    unet = _seeded(
+        seed,
+        lambda: UNet2DConditionModel(
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            norm_num_groups=8,
+            attention_head_dim=(2, 4),
+            use_linear_projection=True,
+            transformer_layers_per_block=(1, 2),
+            # Both encoders' hidden states are concatenated: 32 + 32.
+            cross_attention_dim=64,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=time_embed_dim,
+            # Six time ids (original size, crop corner, target size), each embedded in
+            # `time_embed_dim`, plus the pooled text embedding.
+            projection_class_embeddings_input_dim=6 * time_embed_dim + pooled_dim,
+        ),
+    )
+    vae = _seeded(seed, lambda: _vae(scaling_factor=0.13025, force_upcast=True))
+    text_encoder = _seeded(seed, lambda: CLIPTextModel(_text_config()))
+    text_encoder_2 = _seeded(
+        seed + 1, lambda: CLIPTextModelWithProjection(_text_config(projection_dim=pooled_dim))
+    )
+    scheduler = EulerDiscreteScheduler.from_config(SCHEDULER_CONFIG)
+    return StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=clip_tokenizer(),
+        tokenizer_2=clip_tokenizer(),
+        unet=unet,
+        scheduler=scheduler,
+        image_encoder=None,
+        feature_extractor=None,
+    )
+
+
+TINY_BUILDERS: dict[str, Callable[[int], DiffusionPipeline]] = {
+    "sd15": tiny_sd_pipeline,
+    "sdxl": tiny_sdxl_pipeline,
+}
+
+
+def save_tiny_pipeline(folder: Path, family: str = "sd15", seed: int = 0) -> Path:
+    """Builds the tiny pipeline of `family` ("sd15" or "sdxl") and saves it as a diffusers folder
+    with safetensors weights; the same family and seed always give the same weight files."""
+    if family not in TINY_BUILDERS:
+        raise ValueError(
+            f"no tiny pipeline for family {family!r}; known: {', '.join(TINY_BUILDERS)}"
+        )
+    folder = Path(folder)
+    TINY_BUILDERS[family](seed).save_pretrained(folder, safe_serialization=True)
+    return folder

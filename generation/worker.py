@@ -1,0 +1,251 @@
+"""What a GPU worker does with one task: claim the job and compatible queued jobs, run them as
+one pipeline call, store the images in quarantine and hand them to the gates."""
+
+import hashlib
+import io
+import time
+from dataclasses import dataclass
+
+import structlog
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from generation import pipelines
+from generation.models import Asset, GenerationJob
+from generation.transitions import job_transition, jobs_claim
+from licensing.hashing import perceptual_hashes
+from moderation.stage import gates_submit
+
+log = structlog.get_logger(__name__)
+State = GenerationJob.State
+
+_cache: pipelines.PipelineCache | None = None
+
+
+def pipeline_cache() -> pipelines.PipelineCache:
+    # One per worker process: models stay resident between tasks.
+    global _cache
+    if _cache is None:
+        _cache = pipelines.PipelineCache(
+            max_bytes=settings.MODEL_CACHE_BYTES, device=pipelines.device_default()
+        )
+    return _cache
+
+
+COMPATIBLE_FIELDS = (
+    "model_id",
+    "mode",
+    "width",
+    "height",
+    "steps",
+    "guidance_scale",
+    "scheduler",
+    "strength",
+)
+
+
+def _compatible_queued(primary: GenerationJob, room: int) -> list:
+    """Ids of queued jobs that can share the primary's pipeline call, oldest first, up to
+    `room` images."""
+    same = {name: getattr(primary, name) for name in COMPATIBLE_FIELDS}
+    candidates = (
+        GenerationJob.objects.filter(state=State.QUEUED, **same)
+        .exclude(pk=primary.pk)
+        .order_by("created_at")
+        .values_list("pk", "num_images")[:64]
+    )
+    chosen = []
+    for job_id, images in candidates:
+        if images <= room:
+            chosen.append(job_id)
+            room -= images
+    return chosen
+
+
+def _gather(primary: GenerationJob) -> list:
+    room = settings.GPU_MAX_BATCH_IMAGES - primary.num_images
+    ids = [primary.pk, *_compatible_queued(primary, room)] if room > 0 else [primary.pk]
+    if room > 0 and len(ids) == 1 and settings.GPU_BATCH_WINDOW_MS:
+        # A short wait lets requests submitted together share one call.
+        time.sleep(settings.GPU_BATCH_WINDOW_MS / 1000)
+        ids += _compatible_queued(primary, room)
+    return ids
+
+
+@dataclass
+class _Progress:
+    job_ids: list
+    last_write: float = 0.0
+    last_check: float = 0.0
+    cancelled: bool = False
+
+    def on_step(self, step: int, total: int) -> None:
+        now = time.monotonic()
+        if step < total and now - self.last_write < settings.PROGRESS_MIN_INTERVAL_S:
+            return
+        self.last_write = now
+        GenerationJob.objects.filter(pk__in=self.job_ids, state=State.RUNNING).update(
+            progress_step=step, progress_total=total, heartbeat_at=timezone.now()
+        )
+
+    def should_cancel(self) -> bool:
+        # A batch stops early only when every job in it was cancelled; otherwise the others'
+        # images are still wanted and the cancelled job's are discarded afterwards.
+        now = time.monotonic()
+        if now - self.last_check >= settings.PROGRESS_MIN_INTERVAL_S:
+            self.last_check = now
+            running = GenerationJob.objects.filter(pk__in=self.job_ids, state=State.RUNNING)
+            self.cancelled = not running.exists()
+        return self.cancelled
+
+
+def _load_input(key: str) -> Image.Image | None:
+    if not key:
+        return None
+    with storages["quarantine"].open(key) as handle:
+        return Image.open(io.BytesIO(handle.read())).convert("RGB")
+
+
+def _requests(jobs: list[GenerationJob]) -> list[pipelines.ImageRequest]:
+    requests = []
+    for job in jobs:
+        init, mask = _load_input(job.input_image_key), _load_input(job.mask_image_key)
+        for seed in job.seeds:
+            requests.append(
+                pipelines.ImageRequest(
+                    prompt=job.prompt,
+                    negative_prompt=job.negative_prompt,
+                    seed=seed,
+                    init_image=init,
+                    mask_image=mask,
+                )
+            )
+    return requests
+
+
+def _spec(job: GenerationJob) -> pipelines.BatchSpec:
+    return pipelines.BatchSpec(
+        mode=job.mode,
+        width=job.width,
+        height=job.height,
+        steps=job.steps,
+        guidance_scale=job.guidance_scale,
+        scheduler=job.scheduler,
+        strength=job.strength,
+    )
+
+
+def _run_splitting(model, spec, requests, progress) -> list[Image.Image]:
+    """One call for the whole batch; on running out of GPU memory, halves until it fits."""
+    try:
+        return pipelines.run_batch(
+            model, spec, requests, on_step=progress.on_step, should_cancel=progress.should_cancel
+        )
+    except pipelines.OutOfMemory:
+        if len(requests) == 1:
+            raise
+        half = len(requests) // 2
+        log.warning("gpu out of memory, splitting batch", images=len(requests))
+        pipelines.free_memory()
+        return _run_splitting(model, spec, requests[:half], progress) + _run_splitting(
+            model, spec, requests[half:], progress
+        )
+
+
+def _store(job: GenerationJob, index: int, seed: int, image: Image.Image) -> None:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    store = storages["quarantine"]
+    # Keyed by job and index: a retried run overwrites its own file instead of adding one.
+    key = f"outputs/{job.pk}/{index}.png"
+    if store.exists(key):
+        store.delete(key)
+    store.save(key, ContentFile(data))
+    Asset.objects.update_or_create(
+        job=job,
+        index=index,
+        defaults={
+            "seed": seed,
+            "width": image.width,
+            "height": image.height,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "quarantine_key": key,
+            "state": Asset.State.QUARANTINED,
+            **perceptual_hashes(image),
+        },
+    )
+
+
+def _fail(jobs, reason: str) -> None:
+    for job in jobs:
+        job_transition(job_id=job.pk, to=State.FAILED, reason=reason)
+
+
+def job_run(*, job_id, task_id: str) -> None:
+    """Runs the job (and compatible queued jobs) once; safe to call again for the same task."""
+    primary = GenerationJob.objects.select_related("model").filter(pk=job_id).first()
+    if primary is None:
+        log.warning("job vanished", job_id=str(job_id))
+        return
+    redelivered = primary.state == State.RUNNING and primary.claimed_by == task_id
+    if primary.state != State.QUEUED and not redelivered:
+        return
+    if redelivered:
+        ids = list(
+            GenerationJob.objects.filter(state=State.RUNNING, claimed_by=task_id).values_list(
+                "pk", flat=True
+            )
+        )
+    else:
+        ids = _gather(primary)
+    jobs = jobs_claim(job_ids=ids, task_id=task_id)
+    if not jobs:
+        return
+    jobs.sort(key=lambda job: job.created_at)
+    log.info("gpu batch", jobs=len(jobs), images=sum(job.num_images for job in jobs))
+    model_row = primary.model
+    try:
+        model = pipeline_cache().get(
+            key=str(model_row.pk),
+            folder=model_row.local_path,
+            expected_sha256=model_row.weights_sha256,
+        )
+    except pipelines.ModelLoadError as exc:
+        _fail(jobs, f"model {model_row} could not be loaded: {exc}")
+        return
+    progress = _Progress(job_ids=[job.pk for job in jobs])
+    try:
+        images = _run_splitting(model, _spec(primary), _requests(jobs), progress)
+    except pipelines.Cancelled:
+        return
+    except pipelines.OutOfMemory as exc:
+        _fail(jobs, f"out of GPU memory even for a single image: {exc}")
+        return
+    except (ValueError, pipelines.ModelLoadError) as exc:
+        # The request cannot run on this model (no edit pipeline, inputs it refuses): the job
+        # ends FAILED with the reason and the worker goes on with the next one.
+        _fail(jobs, f"{type(exc).__name__}: {exc}")
+        return
+    offset = 0
+    for job in jobs:
+        produced = images[offset : offset + job.num_images]
+        offset += job.num_images
+        with transaction.atomic():
+            current = GenerationJob.objects.select_for_update().get(pk=job.pk)
+            if current.state != State.RUNNING or current.claimed_by != task_id:
+                continue
+            for index, (seed, image) in enumerate(zip(job.seeds, produced, strict=True)):
+                _store(job, index, seed, image)
+            moved = job_transition(
+                job_id=job.pk,
+                to=State.GATING,
+                progress_step=current.progress_total,
+                data={"assets": job.num_images},
+            )
+        if moved is not None:
+            gates_submit(job=moved)
