@@ -1,13 +1,17 @@
-"""Seeds the demo organization of the embedded default: org "Demo" (slug demo) and one login per
-role. Idempotent: a second run creates nothing and prints the same logins.
+"""Seeds the demo organization of the embedded default: org "Demo" (slug demo), one login per
+role, and a tiny demo model with the small CC0 dataset it is registered as trained on, so a
+generation request runs end to end. Idempotent: a second run creates nothing and prints the
+same logins.
 
 The demo password is public (it is printed and written in the README): never run this against a
 database that real people use."""
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from generation.demo import demo_model_ensure
 from mintmark.errors import ApiError
 from orgs.models import Membership, Organization
 from orgs.services import member_add, org_create
@@ -47,9 +51,14 @@ class Command(BaseCommand):
             with transaction.atomic():
                 org = self._org()
                 rows = [self._login(org, role, password) for role in DEMO_ROLES]
+                model = demo_model_ensure(org=org, root=settings.DATA_DIR / "models")
         except ApiError as exc:
             raise CommandError(f"{exc.code}: {exc.detail}") from None
         self._print(org, rows, url)
+        self.stdout.write(
+            f"Demo model: {model} (random weights: its images are noise; it is there to try "
+            "the platform end to end)"
+        )
 
     def _org(self) -> Organization:
         org = Organization.objects.filter(slug=DEMO_ORG_SLUG).first()
