@@ -10,7 +10,8 @@ from mintmark.pagination import PageQuery, page_schema, paginate
 from orgs.access import ADMIN, ALL_ROLES, request_membership, require_role
 from orgs.models import ApiToken, Membership
 from orgs.services import member_add, member_remove, member_role_update, token_create, token_revoke
-from policies.selectors import policy_active_rules
+from policies.rules import PolicyRules
+from policies.selectors import policy_active
 
 router = Router(tags=["organization"])
 
@@ -22,6 +23,7 @@ class OrgOut(Schema):
 
 
 class QuotaOut(Schema):
+    policy_version: int
     period_start: datetime
     org_limit: int
     org_used: int
@@ -86,8 +88,10 @@ def _member_out(membership: Membership) -> dict:
 
 
 def _quota(membership: Membership) -> dict:
-    rules = policy_active_rules(org=membership.org)
-    return quota_usage(org=membership.org, user=membership.user, rules=rules)
+    policy = policy_active(org=membership.org)
+    rules = PolicyRules.model_validate(policy.rules)
+    usage = quota_usage(org=membership.org, user=membership.user, rules=rules)
+    return {"policy_version": policy.version, **usage}
 
 
 @router.get("/me", response=MeOut)
