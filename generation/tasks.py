@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 
 
 @shared_task(name="generation.run_job", bind=True, acks_late=True)
@@ -9,3 +12,10 @@ def run_job(self, job_id: str) -> None:
     from generation.worker import job_run
 
     job_run(job_id=job_id, task_id=self.request.id)
+
+
+@shared_task(name="generation.sweep_stale", acks_late=True)
+def sweep_stale() -> int:
+    from generation.sweep import jobs_requeue_stale
+
+    return jobs_requeue_stale(stale_after=timedelta(minutes=settings.STALE_JOB_MINUTES))

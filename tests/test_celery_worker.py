@@ -25,7 +25,8 @@ def test_queues_and_delivery_guarantees():
 @pytest.mark.parametrize(
     ("task", "queue"),
     [
-        ("generation.run_batch", "gpu"),
+        ("generation.run_job", "gpu"),
+        ("generation.sweep_stale", "gates"),
         ("moderation.run_gates", "gates"),
         ("provenance.stamp", "gates"),
         ("mintmark.sweep", "gates"),

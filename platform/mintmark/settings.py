@@ -2,6 +2,7 @@
 default runs on one machine: a SQLite file, a filesystem Celery broker and local files under
 MINTMARK_DATA_DIR."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -97,8 +98,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not the in-memory default, so that worker processes started by the tests share
-    # the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-mintmark.sqlite3")}
+    # the test database; named per test run so that two runs on one machine do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-mintmark-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -186,6 +187,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_QUEUES = (Queue("gpu"), Queue("gates"))
 CELERY_TASK_DEFAULT_QUEUE = "gates"
 CELERY_TASK_ROUTES = {
+    # Exact names win over the patterns below: the sweep is bookkeeping, not GPU work.
+    "generation.sweep_stale": {"queue": "gates"},
     "generation.*": {"queue": "gpu"},
     "moderation.*": {"queue": "gates"},
     "provenance.*": {"queue": "gates"},
@@ -199,6 +202,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("MINTMARK_CELERY_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Run by the one worker started with `--beat` (manage.py worker --beat; serve does it).
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-jobs": {"task": "generation.sweep_stale", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# A RUNNING job whose worker has not written a heartbeat for this long is queued again.
+STALE_JOB_MINUTES = env_int("MINTMARK_STALE_JOB_MINUTES", 10, minimum=1)
 
 # GPU workers: how many images one pipeline call may hold, how long a run waits for compatible
 # jobs to join it, and how much memory resident models may take before the least recently used

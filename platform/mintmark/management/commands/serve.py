@@ -59,7 +59,7 @@ def gunicorn_argv(*, host: str, port: int, workers: int, threads: int) -> list[s
 
 
 def worker_argv(*, concurrency: int | None) -> list[str]:
-    argv = [sys.executable, str(MANAGE_PY), "worker", "--queues", "gpu,gates"]
+    argv = [sys.executable, str(MANAGE_PY), "worker", "--queues", "gpu,gates", "--beat"]
     if concurrency is not None:
         argv += ["--concurrency", str(concurrency)]
     return argv

@@ -27,6 +27,7 @@ def worker_argv(
     loglevel: str,
     hostname: str | None,
     pool: str | None,
+    beat: bool = False,
 ) -> list[str]:
     argv = [
         "worker",
@@ -45,6 +46,8 @@ def worker_argv(
         argv += ["--concurrency", str(concurrency)]
     if pool:
         argv += ["--pool", pool]
+    if beat:
+        argv.append("--beat")
     return argv
 
 
@@ -77,8 +80,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--pool", default=None, choices=POOLS, help="execution pool (default: prefork)"
         )
+        parser.add_argument(
+            "--beat",
+            action="store_true",
+            help="also run the periodic tasks (the stale-job sweep); exactly one worker should",
+        )
 
-    def handle(self, *args, queues, concurrency, loglevel, hostname, pool, **options):
+    def handle(self, *args, queues, concurrency, loglevel, hostname, pool, beat, **options):
         if concurrency is not None and concurrency < 1:
             raise CommandError("--concurrency must be at least 1")
         argv = worker_argv(
@@ -87,6 +95,7 @@ class Command(BaseCommand):
             loglevel=loglevel,
             hostname=hostname,
             pool=pool,
+            beat=beat,
         )
         from mintmark.celery import app
 
