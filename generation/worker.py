@@ -1,6 +1,7 @@
 """What a GPU worker does with one task: claim the job and compatible queued jobs, run them as
 one pipeline call, store the images in quarantine and hand them to the gates."""
 
+import dataclasses
 import hashlib
 import io
 import time
@@ -36,16 +37,10 @@ def pipeline_cache() -> pipelines.PipelineCache:
     return _cache
 
 
-COMPATIBLE_FIELDS = (
-    "model_id",
-    "mode",
-    "width",
-    "height",
-    "steps",
-    "guidance_scale",
-    "scheduler",
-    "strength",
-)
+# Jobs may share a pipeline call when they use the same model and every BatchSpec field is
+# equal; BatchSpec's fields are job fields of the same names.
+SPEC_FIELDS = tuple(field.name for field in dataclasses.fields(pipelines.BatchSpec))
+COMPATIBLE_FIELDS = ("model_id", *SPEC_FIELDS)
 
 
 def _compatible_queued(primary: GenerationJob, room: int) -> list:
@@ -128,15 +123,7 @@ def _requests(jobs: list[GenerationJob]) -> list[pipelines.ImageRequest]:
 
 
 def _spec(job: GenerationJob) -> pipelines.BatchSpec:
-    return pipelines.BatchSpec(
-        mode=job.mode,
-        width=job.width,
-        height=job.height,
-        steps=job.steps,
-        guidance_scale=job.guidance_scale,
-        scheduler=job.scheduler,
-        strength=job.strength,
-    )
+    return pipelines.BatchSpec(**{name: getattr(job, name) for name in SPEC_FIELDS})
 
 
 def _run_splitting(model, spec, requests, progress) -> list[Image.Image]:
