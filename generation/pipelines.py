@@ -6,6 +6,7 @@ Single-threaded by design: one worker process drives one GPU and runs one batch 
 pipelines and their schedulers are swapped in place without locks."""
 
 import gc
+import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -283,7 +284,7 @@ class PipelineCache:
         try:
             # `dtype`, not `torch_dtype`: diffusers 0.42 deprecates the latter.
             pipe = AutoPipelineForText2Image.from_pretrained(
-                folder, dtype=self.dtype, local_files_only=True
+                folder, dtype=self.dtype, local_files_only=True, **_without_safety_checker(folder)
             )
             pipe.to(self.device)
         except Exception as exc:
@@ -295,6 +296,19 @@ class PipelineCache:
         if self.device.type == "cuda" and unet is not None:
             unet.to(memory_format=torch.channels_last)
         return LoadedModel(pipe, sha256=actual)
+
+
+def _without_safety_checker(folder: Path) -> dict:
+    """SD 1.x folders may ship diffusers' safety checker, which blacks out flagged images
+    silently and records nothing. Mintmark's image gate judges every output instead, with the
+    org's thresholds and an audited result, so the built-in one is not loaded."""
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+    except (OSError, ValueError):
+        return {}  # from_pretrained reports a broken folder with its own message
+    if "safety_checker" in index:
+        return {"safety_checker": None, "requires_safety_checker": False}
+    return {}
 
 
 def _check_requests(spec: BatchSpec, requests: list[ImageRequest]) -> None:

@@ -93,3 +93,36 @@ def test_building_leaves_the_global_rng_alone():
 def test_unknown_family_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no tiny pipeline for family 'flux'"):
         save_tiny_pipeline(tmp_path, "flux")
+
+
+def test_a_shipped_safety_checker_is_not_loaded(tmp_path):
+    """The platform's audited image gate judges outputs; diffusers' checker would black out
+    images silently, so a folder that ships one loads without it."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    from generation.pipelines import PipelineCache
+    from generation.tiny import tiny_sd_pipeline
+    from generation.weights import weights_sha256
+
+    pipe = tiny_sd_pipeline()
+    tiny = {
+        "hidden_size": 32,
+        "intermediate_size": 37,
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+    }
+    config = CLIPConfig(
+        text_config=tiny,
+        vision_config={**tiny, "image_size": 32, "patch_size": 4},
+        projection_dim=32,
+    )
+    pipe.register_modules(
+        safety_checker=StableDiffusionSafetyChecker(config),
+        feature_extractor=CLIPImageProcessor(crop_size=32, size=32),
+    )
+    folder = tmp_path / "with-checker"
+    pipe.save_pretrained(folder, safe_serialization=True)
+    assert (folder / "safety_checker").is_dir()
+    loaded = PipelineCache(max_bytes=1 << 30).get("m", folder, weights_sha256(folder))
+    assert loaded.text_to_image.safety_checker is None
