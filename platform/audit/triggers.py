@@ -17,8 +17,15 @@ POSTGRES_CREATE = [
     BEFORE UPDATE OR DELETE ON {TABLE}
     FOR EACH ROW EXECUTE FUNCTION mintmark_audit_append_only();
     """,
+    # TRUNCATE fires no row trigger, so it gets a statement trigger of its own.
+    f"""
+    CREATE TRIGGER audit_event_no_truncate
+    BEFORE TRUNCATE ON {TABLE}
+    FOR EACH STATEMENT EXECUTE FUNCTION mintmark_audit_append_only();
+    """,
 ]
 POSTGRES_DROP = [
+    f"DROP TRIGGER IF EXISTS audit_event_no_truncate ON {TABLE};",
     f"DROP TRIGGER IF EXISTS audit_event_append_only ON {TABLE};",
     "DROP FUNCTION IF EXISTS mintmark_audit_append_only();",
 ]

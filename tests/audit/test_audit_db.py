@@ -111,6 +111,18 @@ def test_raw_sql_update_and_delete_fail(acme_events, acme, sql):
     assert audit_verify(org=acme).ok
 
 
+@postgres_only
+@pytest.mark.django_db
+def test_truncate_fails_on_postgres(acme_events, acme):
+    before = len(chain(acme))
+    # The test's own inserts leave deferred foreign-key checks pending, and PostgreSQL refuses
+    # TRUNCATE while any are; run them first so that the refusal seen is the trigger's.
+    raw("SET CONSTRAINTS ALL IMMEDIATE")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        raw("TRUNCATE audit_auditevent CASCADE")
+    assert len(chain(acme)) == before
+
+
 @pytest.mark.django_db
 def test_orm_update_and_delete_fail(acme_events, acme):
     event = acme_events[-1]
@@ -138,7 +150,7 @@ def test_triggers_are_installed_after_migrate():
         cursor.execute(sql)
         names = {row[0] for row in cursor.fetchall() if not row[0].startswith("RI_")}
     expected = (
-        {"audit_event_append_only"}
+        {"audit_event_append_only", "audit_event_no_truncate"}
         if connection.vendor == "postgresql"
         else {"audit_event_no_update", "audit_event_no_delete"}
     )
@@ -204,8 +216,7 @@ WRITERS = 50
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_appends_keep_a_contiguous_chain():
+def test_concurrent_appends_keep_a_contiguous_chain(live_db):
     org = org_create(name="Busy")
     before = AuditEvent.objects.for_org(org).count()
     start = Barrier(WRITERS)
@@ -231,8 +242,7 @@ def test_concurrent_appends_keep_a_contiguous_chain():
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_append_outside_a_transaction_is_refused():
+def test_append_outside_a_transaction_is_refused(live_db):
     org = org_create(name="Loose")
     with pytest.raises(RuntimeError, match="inside the transaction"):
         audit_append(org=org, actor=None, action="test.loose")
