@@ -15,6 +15,7 @@ from generation.models import GenerationJob, GenerativeModel
 from generation.posture import model_posture
 from generation.quota import quota_check
 from generation.schedulers import DEFAULT_SCHEDULER, SCHEDULER_CLASSES
+from generation.tasks import run_job
 from generation.transitions import TERMINAL, job_transition
 from mintmark.errors import ApiError
 from mintmark.imageio import UnreadableImage, open_image
@@ -238,14 +239,8 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
                 "context": job.context,
             },
         )
-        transaction.on_commit(lambda: _enqueue(job.pk))
+        transaction.on_commit(lambda: run_job.delay(str(job.pk)))
     return job
-
-
-def _enqueue(job_id) -> None:
-    from generation.tasks import run_job
-
-    run_job.delay(str(job_id))
 
 
 def job_cancel(*, job: GenerationJob, actor) -> GenerationJob:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.models import GenerationJob
+from generation.tasks import run_job
 from generation.transitions import job_transition
 
 State = GenerationJob.State
@@ -28,11 +29,5 @@ def jobs_requeue_stale(*, stale_after: timedelta) -> int:
             )
             if moved is not None:
                 requeued += 1
-                transaction.on_commit(lambda job_id=job_id: _enqueue(job_id))
+                transaction.on_commit(lambda job_id=job_id: run_job.delay(str(job_id)))
     return requeued
-
-
-def _enqueue(job_id) -> None:
-    from generation.tasks import run_job
-
-    run_job.delay(str(job_id))
