@@ -16,13 +16,14 @@ REQ_HASH := $(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.mintmark-requirements-$(REQ_HASH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install setup run test lint
+.PHONY: help install optional setup run test lint
 
 help:
 	@echo "make run    set up (venv, requirements, migrate, static files, demo org) and serve"
 	@echo "            on http://$(HOST):$(PORT)/ with a Celery worker; HOST=, PORT= change it"
 	@echo "make test   set up the venv and run the tests (PYTEST_ARGS='-k audit' passes options)"
 	@echo "make lint   ruff check and ruff format --check"
+	@echo "make optional  install the optional plug-ins (NudeNet, AGPL-3.0)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,10 @@ $(STAMP): | $(PY)
 	touch $@
 
 install: $(STAMP)
+
+# Optional plug-ins (requirements-optional.txt says why they are not installed by default).
+optional: install
+	$(PY) -m pip install -r requirements-optional.txt
 
 setup: install
 	$(MANAGE) migrate --noinput
