@@ -15,6 +15,7 @@ from generation.transitions import TERMINAL
 from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
 from mintmark.parsing import refuse_nul
+from moderation.api import GateResultOut, gate_result_out
 from orgs.access import ALL_ROLES, require_role
 from orgs.models import Membership
 from policies.services import validation_message
@@ -42,9 +43,13 @@ class GenerationIn(Schema):
     strength: float | None = None
 
 
-class GateResultOut(Schema):
-    gate: str
-    verdict: str
+class StampOut(Schema):
+    watermark_payload: str
+    watermark_algorithm: str
+    manifest_label: str
+    certificate_serial: str
+    sha256: str
+    released_at: datetime | None
 
 
 class AssetOut(Schema):
@@ -59,6 +64,8 @@ class AssetOut(Schema):
     phash: str
     created_at: datetime
     gate_results: list[GateResultOut]
+    review: dict | None
+    provenance: StampOut | None
 
 
 class ProgressOut(Schema):
@@ -105,7 +112,38 @@ def _asset_out(asset: Asset) -> dict:
         "sha256": asset.sha256,
         "phash": asset.phash,
         "created_at": asset.created_at,
-        "gate_results": [],
+        "gate_results": _latest_results(asset),
+        "review": _review_summary(asset),
+        "provenance": _stamp_out(asset),
+    }
+
+
+def _latest_results(asset: Asset) -> list[dict]:
+    """The newest result of each gate (a retried evaluation adds rows; the last one counts)."""
+    latest = {}
+    for result in sorted(asset.gate_results.all(), key=lambda r: r.created_at):
+        latest[result.gate] = result
+    return [gate_result_out(result) for result in latest.values()]
+
+
+def _review_summary(asset: Asset) -> dict | None:
+    review = getattr(asset, "review", None)
+    if review is None:
+        return None
+    return {"decision": review.decision, "reason": review.reason, "at": review.created_at}
+
+
+def _stamp_out(asset: Asset) -> dict | None:
+    stamp = getattr(asset, "stamp", None)
+    if stamp is None or stamp.released_at is None:
+        return None
+    return {
+        "watermark_payload": f"{stamp.payload:x}",
+        "watermark_algorithm": stamp.watermark_algorithm,
+        "manifest_label": stamp.manifest_label,
+        "certificate_serial": stamp.certificate_serial,
+        "sha256": stamp.sha256,
+        "released_at": stamp.released_at,
     }
 
 
@@ -142,7 +180,11 @@ def _job_out(job: GenerationJob) -> dict:
 
 
 def _jobs(membership):
-    return jobs_visible(membership=membership).select_related("user", "model", "policy")
+    return (
+        jobs_visible(membership=membership)
+        .select_related("user", "model", "policy")
+        .prefetch_related("assets__gate_results", "assets__stamp", "assets__review")
+    )
 
 
 def _request_from(request) -> JobRequest:
@@ -202,7 +244,7 @@ def generations_create(request):
 @router.get("/generations", response=page_schema(JobOut))
 def generations_list(request, page: PageQuery):
     membership = require_role(request, ALL_ROLES)
-    jobs = _jobs(membership).prefetch_related("assets").order_by("-created_at")
+    jobs = _jobs(membership).order_by("-created_at")
     return paginate(jobs, page, _job_out)
 
 

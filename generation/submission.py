@@ -19,6 +19,7 @@ from generation.tasks import run_job
 from generation.transitions import TERMINAL, job_transition
 from mintmark.errors import ApiError
 from mintmark.imageio import UnreadableImage, open_image
+from moderation.screening import prompt_result_store, prompt_screen, submitter_check
 from orgs.models import Membership, Organization
 from policies.rules import DEPLOYMENT_CONTEXTS, PolicyRules
 from policies.selectors import policy_active
@@ -173,6 +174,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
     org, user = membership.org, membership.user
     if req.mode not in Mode.values:
         raise ApiError(422, "invalid_mode", f"mode must be one of {', '.join(Mode.values)}.")
+    submitter_check(org=org, user=user)
     policy = policy_active(org=org)
     rules = PolicyRules.model_validate(policy.rules)
     model = _model_for(org, req.model)
@@ -190,6 +192,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
         req.height = req.height or 512
     image_png, mask_png = _check_inputs(req)
     _check_parameters(req, rules)
+    verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)
     first_seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED - 64)
     with transaction.atomic():
         Organization.objects.select_for_update().only("id").get(pk=org.pk)
@@ -219,6 +222,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
         if mask_png is not None:
             job.mask_image_key = store.save(f"inputs/{job.pk}/mask.png", ContentFile(mask_png))
         job.save(force_insert=True)
+        prompt_result_store(job=job, verdict=verdict)
         audit_append(
             org=org,
             actor=user,
@@ -237,6 +241,11 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
                 "strength": job.strength,
                 "seeds": job.seeds,
                 "context": job.context,
+                "prompt_gate": {
+                    "verdict": verdict.verdict,
+                    "category": verdict.category,
+                    "version": verdict.gate_version,
+                },
             },
         )
         transaction.on_commit(lambda: run_job.delay(str(job.pk)))

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_append
-from generation.models import GenerationJob
+from generation.models import Asset, GenerationJob
 
 State = GenerationJob.State
 
@@ -81,3 +81,54 @@ def jobs_claim(*, job_ids, task_id: str) -> list[GenerationJob]:
         if job is not None:
             claimed.append(job)
     return claimed
+
+
+AssetState = Asset.State
+ASSET_ALLOWED = {
+    AssetState.QUARANTINED: {AssetState.IN_REVIEW, AssetState.BLOCKED, AssetState.RELEASED},
+    AssetState.IN_REVIEW: {AssetState.RELEASED, AssetState.REJECTED},
+}
+ASSET_PENDING = frozenset({AssetState.QUARANTINED})
+
+
+def asset_transition(
+    *, asset_id, to: str, actor=None, reason: str = "", data: dict | None = None, **fields
+) -> Asset | None:
+    """Moves one asset to `to` if allowed from its current state, writes its audit event, and
+    settles its job in the same transaction; None when the move does not apply. A release is
+    one call: the caller passes the release key and digests as `fields`."""
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().select_related("job__org").get(pk=asset_id)
+        if to not in ASSET_ALLOWED.get(asset.state, ()):
+            return None
+        previous = asset.state
+        asset.state = to
+        for name, value in fields.items():
+            setattr(asset, name, value)
+        asset.save()
+        audit_append(
+            org=asset.job.org,
+            actor=actor,
+            action=f"asset.{to.lower()}",
+            subject=asset,
+            data={"from": previous, "job": str(asset.job_id), "reason": reason, **(data or {})},
+        )
+        job_settle(job_id=asset.job_id)
+    return asset
+
+
+def job_settle(*, job_id) -> GenerationJob | None:
+    """Derives a gated job's state from its assets: still gating while any is quarantined, in
+    review while any is held, otherwise released if one was released, else blocked/rejected."""
+    states = set(Asset.objects.filter(job_id=job_id).values_list("state", flat=True))
+    if not states or states & ASSET_PENDING:
+        return None
+    if AssetState.IN_REVIEW in states:
+        target = State.IN_REVIEW
+    elif AssetState.RELEASED in states:
+        target = State.RELEASED
+    elif AssetState.BLOCKED in states:
+        target = State.BLOCKED
+    else:
+        target = State.REJECTED
+    return job_transition(job_id=job_id, to=target, data={"assets": sorted(states)})

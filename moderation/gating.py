@@ -1,31 +1,196 @@
-"""Deciding what leaves quarantine. No release gate is installed yet (prompt, image safety,
-memorization and provenance stamping are later work), so nothing is released: a job waits in
-GATING with its assets QUARANTINED, and the audit log says why. Fail closed."""
+"""Deciding what leaves quarantine: runs the policy's gates over a job's quarantined assets,
+stores and audits every result, applies the one decision function, and hands approved assets
+to provenance stamping. Fail closed: an asset whose gates did not all answer, or whose stamping
+failed, stays quarantined and the job is retried; after the last retry it ends FAILED."""
 
 import structlog
+from django.conf import settings
+from django.core.files.storage import storages
 from django.db import transaction
 
 from audit.services import audit_append
-from generation.models import GenerationJob
+from generation.models import Asset, GenerationJob
+from generation.transitions import asset_transition, job_transition
+from mintmark.imageio import open_image
+from moderation.abuse import abuse_record
+from moderation.catalogs import training_catalog, training_item_describe
+from moderation.decision import APPROVE, BLOCK, HOLD, REVIEW, decide
+from moderation.gates import GateContext, GateRun, gate_run
+from moderation.image_gate import ImageSafetyGate
+from moderation.image_safety import ClassifierUnavailable, load_classifier
+from moderation.memorization import MemorizationGate
+from moderation.models import AbuseEvent, GateResult, Review
+from moderation.screening import PROMPT_GATE
+from policies.rules import PolicyRules
+from provenance.release import StampingError, asset_release
 
 log = structlog.get_logger(__name__)
+State = GenerationJob.State
+AssetState = Asset.State
+
+
+class GatesIncomplete(RuntimeError):
+    """Some asset could not be decided or stamped this time; the message says which and why."""
+
+
+def _image_safety_gate(rules: PolicyRules) -> ImageSafetyGate:
+    loaded, unavailable = [], {}
+    for name in rules.image_safety.required_classifiers:
+        try:
+            loaded.append(load_classifier(name, clip_model_dir=settings.CLIP_MODEL_DIR))
+        except ClassifierUnavailable as exc:
+            unavailable[name] = str(exc)
+    return ImageSafetyGate(loaded, unavailable)
+
+
+def gates_for(rules: PolicyRules) -> list:
+    """The image gates a policy runs, in order. Tests replace this to fault a gate."""
+    return [
+        _image_safety_gate(rules),
+        MemorizationGate(training_catalog, training_item_describe),
+    ]
+
+
+def _review_reasons(job: GenerationJob, rules: PolicyRules) -> list[str]:
+    reasons = []
+    if job.context and job.context in rules.review_contexts:
+        reasons.append(f"the deployment context {job.context!r} requires human review")
+    prompt = job.gate_results.filter(asset=None, gate=PROMPT_GATE).order_by("-created_at").first()
+    if prompt is not None and prompt.verdict == GateResult.Verdict.REVIEW:
+        reasons.append(f"prompt: {prompt.reason}")
+    return reasons
+
+
+def _record(job: GenerationJob, asset: Asset, runs: list[GateRun], decision) -> None:
+    for run in runs:
+        outcome = run.outcome
+        GateResult.objects.create(
+            job=job,
+            asset=asset,
+            gate=run.gate,
+            gate_version=run.version,
+            verdict=run.verdict,
+            reason=outcome.reason if outcome is not None else run.error,
+            scores=dict(outcome.scores) if outcome is not None else {},
+            details=dict(outcome.details) if outcome is not None else {},
+            duration_ms=round(run.duration_ms, 2),
+        )
+    audit_append(
+        org=job.org,
+        actor=None,
+        action="gates.evaluated",
+        subject=asset,
+        data={
+            "job": str(job.pk),
+            "decision": decision.action,
+            "reasons": list(decision.reasons),
+            "results": [
+                {"gate": run.gate, "version": run.version, "verdict": run.verdict} for run in runs
+            ],
+        },
+    )
+
+
+def _evaluate(job, asset, gates, context, rules, review_reasons) -> str | None:
+    """Gates one asset; returns a problem to retry for, or None when it was decided."""
+    data = storages["quarantine"].open(asset.quarantine_key).read()
+    image, _ = open_image(data)
+    runs = [gate_run(gate, image, context, timeout_s=settings.GATE_TIMEOUT_S) for gate in gates]
+    decision = decide(runs, required=[gate.name for gate in gates], review_reasons=review_reasons)
+    with transaction.atomic():
+        _record(job, asset, runs, decision)
+        reason = "; ".join(decision.reasons)
+        if decision.action == BLOCK:
+            asset_transition(asset_id=asset.pk, to=AssetState.BLOCKED, reason=reason)
+            blocking = next(run for run in runs if run.verdict == "block")
+            abuse_record(
+                org=job.org,
+                user=job.user,
+                kind=AbuseEvent.Kind.IMAGE_BLOCKED,
+                category=blocking.gate,
+                rules=rules,
+                job=job,
+                asset=asset,
+            )
+        elif decision.action == REVIEW:
+            asset_transition(asset_id=asset.pk, to=AssetState.IN_REVIEW, reason=reason)
+    if decision.action == HOLD:
+        return f"asset {asset.index}: {reason}"
+    if decision.action == APPROVE:
+        return _release(asset)
+    return None
+
+
+def _release(asset: Asset) -> str | None:
+    try:
+        asset_release(asset_id=asset.pk)
+    except StampingError as exc:
+        return f"asset {asset.index}: stamping failed: {exc}"
+    return None
 
 
 def job_evaluate(*, job_id) -> None:
-    job = GenerationJob.objects.select_related("org").filter(pk=job_id).first()
+    """Gates every quarantined asset of a job and releases approved ones (those approved by a
+    reviewer too). Raises GatesIncomplete when something must be tried again."""
+    job = (
+        GenerationJob.objects.select_related("org", "user", "policy", "model")
+        .filter(pk=job_id)
+        .first()
+    )
     if job is None:
         log.warning("job vanished before gating", job_id=str(job_id))
         return
-    if job.state != GenerationJob.State.GATING:
+    if job.state not in (State.GATING, State.IN_REVIEW):
+        return
+    rules = PolicyRules.model_validate(job.policy.rules)
+    problems = []
+    pending = list(job.assets.filter(state=AssetState.QUARANTINED).order_by("index"))
+    if pending:
+        gates = gates_for(rules)
+        context = GateContext(
+            job_id=str(job.pk),
+            model_id=str(job.model_id),
+            dataset_ids=tuple(str(pk) for pk in job.model.trained_on.values_list("pk", flat=True)),
+            rules=rules,
+        )
+        review_reasons = _review_reasons(job, rules)
+        for asset in pending:
+            problem = _evaluate(job, asset, gates, context, rules, review_reasons)
+            if problem:
+                problems.append(problem)
+    approved = Asset.objects.filter(
+        job=job, state=AssetState.IN_REVIEW, review__decision=Review.Decision.APPROVE
+    ).order_by("index")
+    for asset in approved:
+        problem = _release(asset)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise GatesIncomplete("; ".join(problems))
+
+
+def gating_give_up(*, job_id, reason: str) -> None:
+    """After the last retry: the job ends FAILED with the reason; its undecided assets stay
+    quarantined (never released). A job that already released some images keeps them and ends
+    RELEASED, the reason recorded."""
+    released = Asset.objects.filter(job_id=job_id, state=AssetState.RELEASED).exists()
+    target = State.RELEASED if released else State.FAILED
+    moved = job_transition(
+        job_id=job_id, to=target, reason=reason, error=reason, data={"gates_gave_up": True}
+    )
+    if moved is None:
         return
     with transaction.atomic():
         audit_append(
-            org=job.org,
+            org=moved.org,
             actor=None,
-            action="gates.held",
-            subject=job,
-            data={
-                "reason": "no release gates are installed; assets stay quarantined",
-                "assets": [str(pk) for pk in job.assets.values_list("pk", flat=True)],
-            },
+            action="gates.gave_up",
+            subject=moved,
+            data={"reason": reason, "ended": target},
         )
+
+
+def retry_delay(attempt: int) -> int:
+    """Seconds before retry number `attempt` (0-based): exponential, capped at 2**10 times the
+    base."""
+    return settings.GATE_RETRY_BASE_S * 2 ** min(attempt, 10)

@@ -83,6 +83,7 @@ def _register_routers() -> None:
     from generation.jobs_api import router as jobs_router
     from licensing.api import router as licensing_router
     from mintmark.health import router as health_router
+    from moderation.api import router as moderation_router
     from orgs.api import router as orgs_router
     from policies.api import router as policies_router
 
@@ -91,6 +92,7 @@ def _register_routers() -> None:
     api.add_router("/", licensing_router)
     api.add_router("/", generation_router)
     api.add_router("/", jobs_router)
+    api.add_router("/", moderation_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", health_router)
 

@@ -219,6 +219,25 @@ MODEL_CACHE_BYTES = env_int("MINTMARK_MODEL_CACHE_MB", 8192, minimum=1) * 1024 *
 # Progress rows are written at most this often per batch.
 PROGRESS_MIN_INTERVAL_S = 0.25
 
+# Release gates (CPU workers, queue "gates"). A gate that gives no answer within the timeout
+# counts as failed; a job whose gates or stamping keep failing is retried with exponential
+# backoff (base seconds, doubled per attempt) and ends FAILED after the last retry, its assets
+# still quarantined.
+GATE_TIMEOUT_S = env_int("MINTMARK_GATE_TIMEOUT_S", 60, minimum=1)
+GATE_RETRIES = env_int("MINTMARK_GATE_RETRIES", 4)
+GATE_RETRY_BASE_S = env_int("MINTMARK_GATE_RETRY_BASE_S", 10)
+# A local folder with CLIP weights (transformers format) for the `clip_concepts` classifier.
+CLIP_MODEL_DIR = env_str("MINTMARK_CLIP_MODEL_DIR") or None
+
+# Provenance. Org signing keys live encrypted under DATA_DIR/keys (manage.py provenance_init);
+# the passphrase that encrypts them comes from MINTMARK_SIGNING_KEY_PASSPHRASE(_FILE), else it
+# is derived from SECRET_KEY. MINTMARK_SIGNER names a factory `module:function(org)` returning a
+# signer when keys live in a KMS/HSM instead.
+SIGNING_KEY_PASSPHRASE = env_secret("MINTMARK_SIGNING_KEY_PASSPHRASE")
+SIGNER_FACTORY = env_str("MINTMARK_SIGNER") or None
+# Largest image /api/verify decodes (pixels); larger uploads are refused before decoding.
+VERIFY_MAX_PIXELS = env_int("MINTMARK_VERIFY_MAX_PIXELS", 40_000_000, minimum=1)
+
 # Platform rules.
 API_TOKEN_TOUCH_SECONDS = 60
 

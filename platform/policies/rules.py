@@ -81,10 +81,26 @@ class MemorizationRules(_Strict):
     embedding_similarity: float | None = Field(None, ge=0.0, le=1.0)
 
 
+# What an anonymous caller of /api/verify learns about an image this platform issued.
+DISCLOSABLE = ("org", "model", "created_at", "policy_version", "datasets")
+
+
 class ProvenanceRules(_Strict):
-    watermark: bool = True
-    c2pa: bool = True
+    # Every released image is watermarked and carries signed content credentials; the schema
+    # records that rather than letting a policy switch disclosure off.
+    watermark: Literal[True] = True
+    c2pa: Literal[True] = True
     training_and_mining: Literal["allowed", "notAllowed", "constrained"] = "notAllowed"
+    public_disclosure: list[Literal[DISCLOSABLE]] = Field(
+        default_factory=lambda: ["org", "model", "created_at"]
+    )
+
+
+class AbuseRules(_Strict):
+    # Blocked prompts plus blocked images within the window; reaching the limit suspends the
+    # user from generating until an admin lifts it. 0 disables suspension.
+    max_blocked: int = Field(10, ge=0, le=100_000)
+    window_hours: int = Field(24, ge=1, le=24 * 365)
 
 
 class PolicyRules(_Strict):
@@ -108,6 +124,7 @@ class PolicyRules(_Strict):
         default_factory=lambda: list(DEPLOYMENT_CONTEXTS)
     )
     provenance: ProvenanceRules = Field(default_factory=ProvenanceRules)
+    abuse: AbuseRules = Field(default_factory=AbuseRules)
 
     @model_validator(mode="after")
     def _quota_consistent(self) -> "PolicyRules":

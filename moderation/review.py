@@ -1,0 +1,72 @@
+"""Human review: assets held IN_REVIEW wait for a reviewer of their org, who approves (the
+asset goes on to provenance stamping and release) or rejects (it ends REJECTED), always with a
+reason. Nobody decides on a job they submitted themselves (four-eyes rule)."""
+
+from django.db import IntegrityError, transaction
+
+from audit.services import audit_append
+from generation.models import Asset
+from generation.transitions import asset_transition
+from mintmark.errors import ApiError
+from moderation.models import Review
+
+MAX_REASON = 2_000
+
+
+def review_queue(*, membership):
+    """Held assets of the org that this reviewer may decide: not from their own jobs, not yet
+    decided; oldest first."""
+    return (
+        Asset.objects.for_org(membership.org)
+        .filter(state=Asset.State.IN_REVIEW, review__isnull=True)
+        .exclude(job__user=membership.user)
+        .select_related("job__user", "job__model", "job__policy")
+        .order_by("created_at")
+    )
+
+
+def review_decide(*, membership, asset_id, decision: str, reason: str) -> Review:
+    from moderation.tasks import evaluate_job
+
+    reason = (reason or "").strip()
+    if decision not in Review.Decision.values:
+        raise ApiError(422, "invalid_decision", "decision must be 'approve' or 'reject'.")
+    if not reason:
+        raise ApiError(422, "reason_required", "A review needs a reason.")
+    if len(reason) > MAX_REASON:
+        raise ApiError(422, "reason_too_long", f"The reason is over {MAX_REASON} characters.")
+    reviewer = membership.user
+    with transaction.atomic():
+        asset = Asset.objects.for_org(membership.org).select_related("job")
+        asset = asset.select_for_update(of=("self",)).filter(pk=asset_id).first()
+        if asset is None:
+            raise ApiError(404, "not_found", "No such asset.")
+        if asset.job.user_id == reviewer.pk:
+            raise ApiError(403, "own_job", "You cannot review an image from a job you submitted.")
+        if asset.state != Asset.State.IN_REVIEW or Review.objects.filter(asset=asset).exists():
+            raise ApiError(
+                409, "not_in_review", f"The asset is {asset.state}, not awaiting review."
+            )
+        try:
+            with transaction.atomic():
+                review = Review.objects.create(
+                    asset=asset, reviewer=reviewer, decision=decision, reason=reason
+                )
+        except IntegrityError:
+            raise ApiError(409, "not_in_review", "The asset was reviewed a moment ago.") from None
+        audit_append(
+            org=membership.org,
+            actor=reviewer,
+            action=f"review.{decision}",
+            subject=asset,
+            data={"job": str(asset.job_id), "reason": reason},
+        )
+        if decision == Review.Decision.REJECT:
+            asset_transition(
+                asset_id=asset.pk, to=Asset.State.REJECTED, actor=reviewer, reason=reason
+            )
+        else:
+            job_id = str(asset.job_id)
+            # Stamping runs on the gates queue; the asset stays IN_REVIEW until it is released.
+            transaction.on_commit(lambda: evaluate_job.delay(job_id))
+    return review

@@ -1,0 +1,203 @@
+"""Stamping and release: an approved asset gets its watermark (a payload reserved for it alone),
+signed C2PA content credentials, and its fingerprint; only then, in one transaction, does it
+become RELEASED with its file in release storage. Any failure before that leaves the asset
+where it was (quarantined or held), which is the fail-closed path."""
+
+import hashlib
+import importlib
+import io
+import secrets
+
+import structlog
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from PIL import Image
+
+from generation.models import Asset, GenerationJob
+from generation.transitions import asset_transition
+from licensing.models import Dataset, Licence
+from mintmark.imageio import open_image
+from moderation.memorization import hashes_of
+from moderation.models import GateResult, Review
+from policies.rules import PolicyRules
+from provenance import credentials, keys, watermark
+from provenance.models import Stamp
+from provenance.signing import FileKeySigner, SigningFailed, signing_passphrase
+
+log = structlog.get_logger(__name__)
+CLAIM_GENERATOR = "Mintmark"
+THUMBNAIL_PX = 256
+
+
+class StampingError(RuntimeError):
+    """Stamping could not finish (no key, signer failed, watermark refused); nothing released."""
+
+
+def keys_dir():
+    return settings.DATA_DIR / "keys"
+
+
+def org_signer(org):
+    """The org's content signer: from MINTMARK_SIGNER's factory (KMS/HSM) when set, else the
+    org's key file made by provenance_init."""
+    if settings.SIGNER_FACTORY:
+        module, _, name = settings.SIGNER_FACTORY.partition(":")
+        return getattr(importlib.import_module(module), name)(org)
+    try:
+        chain_pem, key_pem = keys.org_signing_material(keys_dir(), org.slug, signing_passphrase())
+    except keys.KeyMissing as exc:
+        raise StampingError(f"no signing key for {org.slug!r}: {exc}") from exc
+    return FileKeySigner(chain_pem, key_pem)
+
+
+def payload_reserve(asset: Asset) -> Stamp:
+    """The asset's watermark payload: drawn at random, unique across the installation (the
+    database refuses a collision and another is drawn); kept across retries."""
+    existing = Stamp.objects.filter(asset=asset).first()
+    if existing is not None:
+        return existing
+    for _ in range(20):
+        try:
+            with transaction.atomic():
+                return Stamp.objects.create(
+                    asset=asset,
+                    payload=secrets.randbelow(2**watermark.PAYLOAD_BITS),
+                    watermark_algorithm=watermark.ALGORITHM,
+                )
+        except IntegrityError:
+            existing = Stamp.objects.filter(asset=asset).first()
+            if existing is not None:
+                return existing
+    raise StampingError("could not reserve a unique watermark payload")
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    thumb = image.copy()
+    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
+    """The custom assertion: what made this image, under which policy, past which gates."""
+    datasets = Dataset.objects.filter(models_trained=job.model)
+    licences = {
+        licence.key: licence.spdx_id or licence.name
+        for licence in Licence.objects.filter(items__dataset__in=datasets).distinct()
+    }
+    gates = GateResult.objects.filter(asset=asset).order_by("created_at")
+    verdicts = {result.gate: result.verdict for result in gates}
+    prompt_gate = job.gate_results.filter(asset=None).order_by("-created_at").first()
+    if prompt_gate is not None:
+        verdicts["prompt"] = prompt_gate.verdict
+    review = Review.objects.filter(asset=asset).first()
+    return {
+        "job": str(job.pk),
+        "asset": str(asset.pk),
+        "org": job.org.slug,
+        "policy_version": job.policy.version,
+        "mode": job.mode,
+        "seed": asset.seed,
+        "gates": verdicts,
+        "review": review.decision if review else None,
+        "datasets": sorted(dataset.name for dataset in datasets),
+        "licences": dict(sorted(licences.items())),
+    }
+
+
+def _parent(job: GenerationJob) -> tuple[bytes, str] | None:
+    if not job.input_image_key:
+        return None
+    return storages["quarantine"].open(job.input_image_key).read(), "image/png"
+
+
+def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp) -> tuple[bytes, Image.Image]:
+    rules = PolicyRules.model_validate(job.policy.rules)
+    image, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
+    try:
+        marked = watermark.embed(image, stamp.payload)
+    except ValueError as exc:
+        raise StampingError(f"watermark: {exc}") from exc
+    manifest = credentials.manifest_definition(
+        title=f"{asset.pk}.png",
+        claim_generator=CLAIM_GENERATOR,
+        model={"name": job.model.name, "version": job.model.version, "family": job.model.family},
+        action="created" if job.mode == GenerationJob.Mode.TEXT_TO_IMAGE else "edited",
+        generation=generation_assertion(asset, job),
+        soft_binding={"alg": watermark.ALGORITHM, "value": f"{stamp.payload:x}"},
+        training_mining=rules.provenance.training_and_mining,
+        has_parent=bool(job.input_image_key),
+    )
+    signer = org_signer(job.org)
+    try:
+        signed = credentials.sign_image(
+            _png(marked),
+            "image/png",
+            manifest,
+            signer,
+            parent=_parent(job),
+            thumbnail=(_thumbnail(marked), "image/jpeg"),
+        )
+    except SigningFailed as exc:
+        raise StampingError(f"signing failed: {exc}") from exc
+    return signed, marked
+
+
+def asset_release(*, asset_id, actor=None) -> Asset | None:
+    """Stamps and releases one approved asset; None when it is not releasable (already
+    released, rejected, or its job ended). Raises StampingError when stamping failed."""
+    asset = Asset.objects.select_related("job__org", "job__model", "job__policy", "job__user").get(
+        pk=asset_id
+    )
+    job = asset.job
+    if asset.state not in (Asset.State.QUARANTINED, Asset.State.IN_REVIEW):
+        return None
+    if job.state not in (GenerationJob.State.GATING, GenerationJob.State.IN_REVIEW):
+        return None
+    stamp = payload_reserve(asset)
+    signed, marked = _signed_file(asset, job, stamp)
+    # A name of its own per attempt: a redelivered task racing this one never overwrites or
+    # deletes the file of the attempt that won.
+    store = storages["release"]
+    key = store.save(
+        f"{job.org.slug}/{job.pk}/{asset.index}-{secrets.token_hex(4)}.png", ContentFile(signed)
+    )
+    fingerprint = {kind: f"{value:016x}" for kind, value in hashes_of(marked).items()}
+    report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=b"")
+    with transaction.atomic():
+        Stamp.objects.filter(pk=stamp.pk).update(
+            sha256=hashlib.sha256(signed).hexdigest(),
+            manifest_label=report.manifest_label or "",
+            certificate_serial=report.signer_serial or "",
+            certificate_sha256=report.signer_sha256 or "",
+            released_at=timezone.now(),
+            **fingerprint,
+        )
+        released = asset_transition(
+            asset_id=asset.pk,
+            to=Asset.State.RELEASED,
+            actor=actor,
+            release_key=key,
+            data={
+                "payload": f"{stamp.payload:x}",
+                "sha256": hashlib.sha256(signed).hexdigest(),
+                "manifest": report.manifest_label,
+                "certificate_serial": report.signer_serial,
+            },
+        )
+        if released is None:
+            # Someone else moved it first (cancelled, rejected): this release does not apply.
+            transaction.set_rollback(True)
+    if released is None:
+        store.delete(key)
+    return released
