@@ -428,10 +428,16 @@ def org_certificates(base: Path, slug: str) -> list[CertInfo]:
     folder = _org_dir(base, slug)
     with _locked(base, exclusive=False):
         current = [folder / CERT_FILE] if (folder / CERT_FILE).exists() else []
-        retired = list((folder / RETIRED_DIR).glob(f"*/{CERT_FILE}"))
-        current_infos = [CertInfo.from_pem(p.read_bytes(), p) for p in current]
-        retired_infos = [CertInfo.from_pem(p.read_bytes(), p) for p in retired]
-    return current_infos + sorted(retired_infos, key=lambda c: c.not_before, reverse=True)
+        # X.509 times have whole seconds; the file's write time orders two rotations within one.
+        retired = sorted(
+            (folder / RETIRED_DIR).glob(f"*/{CERT_FILE}"),
+            key=lambda p: p.stat().st_mtime_ns,
+            reverse=True,
+        )
+        infos = [CertInfo.from_pem(p.read_bytes(), p) for p in current + retired]
+    return infos[: len(current)] + sorted(
+        infos[len(current) :], key=lambda c: c.not_before, reverse=True
+    )
 
 
 def trust_anchors_pem(base: Path) -> bytes:
