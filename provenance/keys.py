@@ -50,7 +50,9 @@ RETIRED_DIR = "retired"
 LOCK_FILE = ".lock"
 
 ROOT_VALIDITY = timedelta(days=3650)
-SIGNING_VALIDITY = timedelta(days=365)
+# No time-stamp authority is reachable offline, so c2pa checks the certificate against the
+# time of reading: credentials stay trusted only while it is valid (README: "Provenance").
+SIGNING_VALIDITY = timedelta(days=5 * 365)
 # Clocks of the machines that validate drift; a certificate valid from "now" would be rejected
 # as not yet valid by a verifier a few minutes behind.
 BACKDATE = timedelta(minutes=5)

@@ -47,10 +47,9 @@ def org_signer(org):
         module, _, name = settings.SIGNER_FACTORY.partition(":")
         return getattr(importlib.import_module(module), name)(org)
     try:
-        chain_pem, key_pem = keys.org_signing_material(keys_dir(), org.slug, signing_passphrase())
+        return FileKeySigner.for_org(keys_dir(), org.slug, signing_passphrase())
     except keys.KeyMissing as exc:
-        raise StampingError(f"no signing key for {org.slug!r}: {exc}") from exc
-    return FileKeySigner(chain_pem, key_pem)
+        raise StampingError(f"no usable signing key for {org.slug!r}: {exc}") from exc
 
 
 def payload_reserve(asset: Asset) -> Stamp:
@@ -121,7 +120,19 @@ def _parent(job: GenerationJob) -> tuple[bytes, str] | None:
     return storages["quarantine"].open(job.input_image_key).read(), "image/png"
 
 
-def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp) -> tuple[bytes, Image.Image]:
+def payload_bytes(payload: int) -> bytes:
+    return payload.to_bytes((watermark.PAYLOAD_BITS + 7) // 8, "big")
+
+
+def trust_anchors() -> bytes | None:
+    """This installation's trust anchors (the local CA), or None before provenance_init."""
+    try:
+        return keys.trust_anchors_pem(keys_dir()) or None
+    except keys.KeyMissing:
+        return None
+
+
+def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
     rules = PolicyRules.model_validate(job.policy.rules)
     image, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
     try:
@@ -134,7 +145,7 @@ def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp) -> tuple[bytes,
         model={"name": job.model.name, "version": job.model.version, "family": job.model.family},
         action="created" if job.mode == GenerationJob.Mode.TEXT_TO_IMAGE else "edited",
         generation=generation_assertion(asset, job),
-        soft_binding={"alg": watermark.ALGORITHM, "value": f"{stamp.payload:x}"},
+        soft_binding={"alg": watermark.ALGORITHM, "value": payload_bytes(stamp.payload)},
         training_mining=rules.provenance.training_and_mining,
         has_parent=bool(job.input_image_key),
     )
@@ -147,10 +158,11 @@ def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp) -> tuple[bytes,
             signer,
             parent=_parent(job),
             thumbnail=(_thumbnail(marked), "image/jpeg"),
+            trust_anchors_pem=trust_anchors(),
         )
-    except SigningFailed as exc:
+    except (SigningFailed, ValueError) as exc:
         raise StampingError(f"signing failed: {exc}") from exc
-    return signed, marked
+    return signed, marked, keys.certificate_info(signer.certificate_chain_pem)
 
 
 def asset_release(*, asset_id, actor=None) -> Asset | None:
@@ -165,7 +177,7 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
     if job.state not in (GenerationJob.State.GATING, GenerationJob.State.IN_REVIEW):
         return None
     stamp = payload_reserve(asset)
-    signed, marked = _signed_file(asset, job, stamp)
+    signed, marked, certificate = _signed_file(asset, job, stamp)
     # A name of its own per attempt: a redelivered task racing this one never overwrites or
     # deletes the file of the attempt that won.
     store = storages["release"]
@@ -173,13 +185,13 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
         f"{job.org.slug}/{job.pk}/{asset.index}-{secrets.token_hex(4)}.png", ContentFile(signed)
     )
     fingerprint = {kind: f"{value:016x}" for kind, value in hashes_of(marked).items()}
-    report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=b"")
+    report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=trust_anchors())
     with transaction.atomic():
         Stamp.objects.filter(pk=stamp.pk).update(
             sha256=hashlib.sha256(signed).hexdigest(),
             manifest_label=report.manifest_label or "",
-            certificate_serial=report.signer_serial or "",
-            certificate_sha256=report.signer_sha256 or "",
+            certificate_serial=certificate.serial_hex,
+            certificate_sha256=certificate.sha256,
             released_at=timezone.now(),
             **fingerprint,
         )
@@ -192,7 +204,7 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
                 "payload": f"{stamp.payload:x}",
                 "sha256": hashlib.sha256(signed).hexdigest(),
                 "manifest": report.manifest_label,
-                "certificate_serial": report.signer_serial,
+                "certificate_serial": certificate.serial_hex,
             },
         )
         if released is None:

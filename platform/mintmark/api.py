@@ -86,6 +86,7 @@ def _register_routers() -> None:
     from moderation.api import router as moderation_router
     from orgs.api import router as orgs_router
     from policies.api import router as policies_router
+    from provenance.api import router as provenance_router
 
     api.add_router("/", orgs_router)
     api.add_router("/", policies_router)
@@ -93,6 +94,7 @@ def _register_routers() -> None:
     api.add_router("/", generation_router)
     api.add_router("/", jobs_router)
     api.add_router("/", moderation_router)
+    api.add_router("/", provenance_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", health_router)
 

@@ -13,6 +13,10 @@ class UnreadableImage(ValueError):
     pass
 
 
+class ImageTooLarge(UnreadableImage):
+    """More pixels than the caller's cap: refused before decoding (decompression bombs)."""
+
+
 def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, str]:
     """The image as RGB, and its format ('png', 'jpeg', …)."""
     try:
@@ -20,7 +24,7 @@ def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Im
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 if probe.width * probe.height > max_pixels:
-                    raise UnreadableImage(
+                    raise ImageTooLarge(
                         f"image is {probe.width}x{probe.height}, over the {max_pixels:,} pixel cap"
                     )
                 probe.verify()
@@ -29,11 +33,7 @@ def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Im
                 return image.convert("RGB"), (image.format or "").lower()
     except UnreadableImage:
         raise
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombWarning,
-        Image.DecompressionBombError,
-    ) as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageTooLarge(f"image is over the pixel cap: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(f"not a readable image: {exc}") from None

@@ -1,0 +1,150 @@
+"""Verifying an image: was it issued here, by which model, under which policy, is it intact?
+
+Three independent witnesses answer: the C2PA manifest (validated against this installation's
+trust anchors), the invisible watermark (its payload names one asset), and the fingerprint
+registry (perceptual hashes of every released image). The verdict is one of:
+- issued_here: trusted, intact credentials that name an asset released here;
+- altered: some witness names an asset released here, but the credentials are missing,
+  broken or untrusted (pixels changed, metadata stripped, re-encoded);
+- unknown: nothing links the image to an asset released here."""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from generation.models import Asset
+from mintmark.errors import ApiError
+from mintmark.imageio import ImageTooLarge, UnreadableImage, open_image
+from moderation.catalogs import fingerprint_catalog
+from policies.rules import PolicyRules
+from provenance import credentials, watermark
+from provenance.models import Stamp
+from provenance.release import trust_anchors
+
+ISSUED_HERE, ALTERED, UNKNOWN = "issued_here", "altered", "unknown"
+# A released image re-encoded or resized keeps its pHash within a few bits; 10 bits is well
+# inside what two unrelated images share only by chance (and a second hash must agree too).
+FINGERPRINT_RADIUS = 10
+MIMES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+GENERATION_ASSERTION = "org.mintmark.generation"
+
+
+@dataclass
+class Verification:
+    verdict: str
+    c2pa: dict
+    watermark: dict
+    fingerprint: dict
+    asset: Asset | None = None
+    evidence: list[str] = field(default_factory=list)
+
+
+def _decode(data: bytes):
+    try:
+        return open_image(data, max_pixels=settings.VERIFY_MAX_PIXELS)
+    except ImageTooLarge as exc:
+        raise ApiError(413, "image_too_large", f"Too large to verify: {exc}.") from None
+    except UnreadableImage as exc:
+        raise ApiError(415, "unsupported_image", f"Not an image we can read: {exc}.") from None
+
+
+def _released(asset_id) -> Asset | None:
+    return (
+        Asset.objects.select_related("job__org", "job__model", "job__policy")
+        .filter(pk=asset_id, state=Asset.State.RELEASED)
+        .first()
+    )
+
+
+def _c2pa(data: bytes, mime: str) -> tuple[dict, Asset | None]:
+    try:
+        report = credentials.read_credentials(data, mime, trust_anchors_pem=trust_anchors())
+    except credentials.CredentialsUnreadable as exc:
+        raise ApiError(422, "unreadable_image", f"The file could not be read: {exc}.") from None
+    claimed = (report.assertions or {}).get(GENERATION_ASSERTION) or {}
+    asset = None
+    if report.state in ("trusted", "invalid") and claimed.get("asset"):
+        asset = _released(claimed["asset"])
+    return (
+        {
+            "state": report.state,
+            "manifest_label": report.manifest_label,
+            "signer": report.signer_subject,
+            "codes": list(report.codes)[:20],
+            "claims_asset": claimed.get("asset"),
+        },
+        asset,
+    )
+
+
+def _watermark(image) -> tuple[dict, Asset | None]:
+    reading = watermark.decode(image)
+    if reading.payload is None:
+        return {"found": False, "detail": reading.detail}, None
+    stamp = Stamp.objects.filter(payload=reading.payload, released_at__isnull=False).first()
+    asset = _released(stamp.asset_id) if stamp is not None else None
+    return {
+        "found": True,
+        "payload": f"{reading.payload:x}",
+        "confidence": round(reading.confidence, 4),
+        "registered": asset is not None,
+    }, asset
+
+
+def _fingerprint(image) -> tuple[dict, Asset | None]:
+    matches = fingerprint_catalog().search(image, FINGERPRINT_RADIUS)
+    if not matches:
+        return {"found": False}, None
+    best = matches[0]
+    return {
+        "found": True,
+        "distance": best.distance,
+        "distances": best.distances,
+        "mirrored": best.mirrored,
+    }, _released(best.key)
+
+
+def image_verify(data: bytes) -> Verification:
+    if not data:
+        raise ApiError(422, "empty_image", "The upload is empty.")
+    image, fmt = _decode(data)
+    c2pa_out, by_manifest = _c2pa(data, MIMES.get(fmt, f"image/{fmt}"))
+    mark_out, by_mark = _watermark(image)
+    print_out, by_print = _fingerprint(image)
+    named = {a.pk: a for a in (by_manifest, by_mark, by_print) if a is not None}
+    evidence = []
+    if by_manifest is not None:
+        evidence.append(f"content credentials ({c2pa_out['state']}) name the asset")
+    if by_mark is not None:
+        evidence.append("the watermark names the asset")
+    if by_print is not None:
+        evidence.append(f"the fingerprint matches at distance {print_out['distance']}")
+    if len(named) > 1:
+        # Witnesses disagree: report it rather than pick one.
+        evidence.append("the witnesses name different assets")
+    asset = by_manifest or by_mark or by_print
+    if asset is None:
+        verdict = UNKNOWN
+    elif c2pa_out["state"] == "trusted" and by_manifest is not None and len(named) == 1:
+        verdict = ISSUED_HERE
+    else:
+        verdict = ALTERED
+    return Verification(verdict, c2pa_out, mark_out, print_out, asset, evidence)
+
+
+def public_asset(asset: Asset) -> dict:
+    """What the owning org's policy lets an anonymous caller learn about the asset."""
+    job = asset.job
+    disclosed = PolicyRules.model_validate(job.policy.rules).provenance.public_disclosure
+    out: dict = {"id": str(asset.pk), "ai_generated": True}
+    if "org" in disclosed:
+        out["org"] = job.org.name
+    if "model" in disclosed:
+        out["model"] = f"{job.model.name}:{job.model.version}"
+    if "created_at" in disclosed:
+        out["created_at"] = asset.created_at.isoformat()
+    if "policy_version" in disclosed:
+        out["policy_version"] = job.policy.version
+    if "datasets" in disclosed:
+        out["datasets"] = sorted(job.model.trained_on.values_list("name", flat=True))
+    return out
