@@ -301,7 +301,8 @@ def _model(folder: Path) -> CLIPModel:
     if absent:
         raise ClassifierUnavailable(
             f"the CLIP checkpoint in {folder} lacks {len(absent)} weights "
-            f"({', '.join(absent[:3])}...): is it a full CLIPModel (both towers)?"
+            f"({', '.join(absent[:3])}...): it must be a full CLIPModel with both towers (a "
+            "Stable Diffusion safety_checker folder has no text tower)"
         )
     return model.to("cpu").eval()
 

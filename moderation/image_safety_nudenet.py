@@ -7,7 +7,8 @@ ships its own model (320n.onnx, a YOLOv8 at 320 px) inside the package.
 The nudity score is the highest confidence among the detections of sexual body parts exposed
 (`NUDITY_LABELS`). Other exposed parts (feet, armpits, belly, male chest) are kept in the details
 but do not count: they are what beach, sport and fitness pictures show. NudeNet drops detections
-under 0.2 confidence, so a score of 0.0 means none of those parts was seen at 0.2 or more."""
+under 0.25 confidence (its NMS threshold), so a score of 0.0 means none of those parts was
+seen at 0.25 or more."""
 
 import hashlib
 import math

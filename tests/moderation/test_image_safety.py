@@ -432,6 +432,18 @@ def test_weights_missing_from_the_checkpoint_are_not_filled_with_noise(clip_dir,
         load_classifier("clip_concepts", clip_model_dir=folder)
 
 
+def test_a_safety_checker_folder_is_refused_with_a_hint(tmp_path):
+    # An operator may point at an SD checkpoint's safety_checker/ folder: a CLIP vision tower
+    # with opaque concept weights, no text tower to embed the concept texts with.
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+
+    config = tiny_clip().config
+    config._attn_implementation = "eager"  # the checker class declares no SDPA support
+    StableDiffusionSafetyChecker(config).save_pretrained(tmp_path)
+    with pytest.raises(ClassifierUnavailable, match="safety_checker folder has no text tower"):
+        load_classifier("clip_concepts", clip_model_dir=tmp_path)
+
+
 def test_nan_weights_are_unavailable(clip_dir, tmp_path):
     folder = broken_copy(clip_dir, tmp_path)
     tensors = load_file(folder / "model.safetensors")
