@@ -19,6 +19,7 @@ import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from itertools import product
 from math import comb
 
 import numpy as np
@@ -99,7 +100,7 @@ class HammingIndex:
             tables.append(_Table(shift, bits, drop, offsets, rows))
             _neighbour_masks(bits - drop)
         self._tables = tuple(tables)
-        self._plans = {r: self._plan(r) for r in range(MAX_TABLE_RADIUS + 1)}
+        self._plans = self._plan()
 
     @classmethod
     def from_hex(cls, items: Iterable[tuple[int, str]]) -> "HammingIndex":
@@ -206,19 +207,26 @@ class HammingIndex:
         rows = _expand(table.offsets[keys], table.offsets[keys + 1])
         return rows if table.rows is None else table.rows[rows]
 
-    def _plan(self, radius: int) -> tuple[int, ...] | None:
-        """Per-chunk probe radii (-1: not probed) with sum(r_j + 1) > radius, the cheapest by
-        the cost model; None when the full scan is expected to be cheaper."""
-        choices = range(-1, MAX_CHUNK_RADIUS + 1)
-        best, best_cost = None, self._size * _SCAN_COST
-        for radii in np.ndindex(*(len(choices),) * len(self._tables)):
-            radii = tuple(choices[i] for i in radii)
-            if sum(r + 1 for r in radii) <= radius:
-                continue
-            cost = sum(self._probe_cost(j, r) for j, r in enumerate(radii) if r >= 0)
-            if cost < best_cost:
-                best, best_cost = radii, cost
-        return best
+    def _plan(self) -> dict[int, tuple[int, ...] | None]:
+        """For each radius up to MAX_TABLE_RADIUS, the per-chunk probe radii (-1: not probed)
+        with sum(r_j + 1) > radius that the cost model finds cheapest, or None where it
+        expects the full scan to be cheaper."""
+        costs = [
+            [self._probe_cost(j, r) for r in range(MAX_CHUNK_RADIUS + 1)]
+            for j in range(len(self._tables))
+        ]
+        choices = list(product(range(-1, MAX_CHUNK_RADIUS + 1), repeat=len(self._tables)))
+        plans = {}
+        for radius in range(MAX_TABLE_RADIUS + 1):
+            best, best_cost = None, self._size * _SCAN_COST
+            for radii in choices:
+                if sum(radii) + len(radii) <= radius:
+                    continue
+                cost = sum(costs[j][r] for j, r in enumerate(radii) if r >= 0)
+                if cost < best_cost:
+                    best, best_cost = radii, cost
+            plans[radius] = best
+        return plans
 
     def _probe_cost(self, j: int, chunk_radius: int) -> float:
         key_bits = self._tables[j].bits - self._tables[j].drop
