@@ -8,7 +8,7 @@ import threading
 
 from django.db.models import Count, Max
 
-from licensing.models import DatasetItem
+from licensing.models import Dataset, DatasetItem
 from moderation.memorization import HashCatalog
 
 _lock = threading.Lock()
@@ -26,11 +26,12 @@ def _cached(key: tuple, signature: tuple, load) -> HashCatalog:
     return catalog
 
 
-def _catalog(rows) -> HashCatalog:
+def _catalog(rows, labels=None) -> HashCatalog:
     rows = list(rows)
     return HashCatalog(
         [str(row[0]) for row in rows],
         {kind: [row[i + 1] for row in rows] for i, kind in enumerate(("phash", "dhash", "whash"))},
+        [labels[row[4]] for row in rows] if labels is not None else None,
     )
 
 
@@ -38,24 +39,15 @@ def training_catalog(dataset_ids: tuple[str, ...]) -> HashCatalog:
     items = DatasetItem.objects.filter(dataset_id__in=dataset_ids)
     stats = items.aggregate(n=Count("id"), newest=Max("created_at"))
     key = ("training", tuple(sorted(dataset_ids)))
+    names = dict(Dataset.objects.filter(pk__in=dataset_ids).values_list("pk", "name"))
     return _cached(
         key,
         (stats["n"], stats["newest"]),
-        lambda: _catalog(items.order_by("pk").values_list("pk", "phash", "dhash", "whash")),
+        lambda: _catalog(
+            items.order_by("pk").values_list("pk", "phash", "dhash", "whash", "dataset_id"),
+            names,
+        ),
     )
-
-
-def training_item_describe(key: str) -> dict:
-    item = DatasetItem.objects.select_related("dataset").filter(pk=key).first()
-    if item is None:
-        return {"item": key}
-    return {
-        "item": key,
-        "dataset": item.dataset.name,
-        "dataset_id": str(item.dataset_id),
-        "caption": item.caption,
-        "sha256": item.sha256,
-    }
 
 
 def fingerprint_catalog() -> HashCatalog:

@@ -13,7 +13,7 @@ from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition, job_transition
 from mintmark.imageio import open_image
 from moderation.abuse import abuse_record
-from moderation.catalogs import training_catalog, training_item_describe
+from moderation.catalogs import training_catalog
 from moderation.decision import APPROVE, BLOCK, HOLD, REVIEW, decide
 from moderation.gates import GateContext, GateRun, gate_run
 from moderation.image_gate import ImageSafetyGate
@@ -43,12 +43,10 @@ def _image_safety_gate(rules: PolicyRules) -> ImageSafetyGate:
     return ImageSafetyGate(loaded, unavailable)
 
 
-def gates_for(rules: PolicyRules) -> list:
-    """The image gates a policy runs, in order. Tests replace this to fault a gate."""
-    return [
-        _image_safety_gate(rules),
-        MemorizationGate(training_catalog, training_item_describe),
-    ]
+def gates_for(rules: PolicyRules, dataset_ids: tuple[str, ...]) -> list:
+    """The image gates a policy runs, in order, with what they need loaded (classifiers, the
+    training hashes of the model's datasets). Tests replace this to fault a gate."""
+    return [_image_safety_gate(rules), MemorizationGate(training_catalog(dataset_ids))]
 
 
 def _review_reasons(job: GenerationJob, rules: PolicyRules) -> list[str]:
@@ -146,12 +144,10 @@ def job_evaluate(*, job_id) -> None:
     problems = []
     pending = list(job.assets.filter(state=AssetState.QUARANTINED).order_by("index"))
     if pending:
-        gates = gates_for(rules)
+        datasets = tuple(str(pk) for pk in job.model.trained_on.values_list("pk", flat=True))
+        gates = gates_for(rules, datasets)
         context = GateContext(
-            job_id=str(job.pk),
-            model_id=str(job.model_id),
-            dataset_ids=tuple(str(pk) for pk in job.model.trained_on.values_list("pk", flat=True)),
-            rules=rules,
+            job_id=str(job.pk), model_id=str(job.model_id), dataset_ids=datasets, rules=rules
         )
         review_reasons = _review_reasons(job, rules)
         for asset in pending:

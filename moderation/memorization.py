@@ -7,7 +7,7 @@ hash (dHash or wHash) agrees within the radius too, which keeps unrelated images
 share a low-frequency layout from matching. The mirrored image is checked as well, so a flipped
 copy is caught."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import imagehash
@@ -35,6 +35,7 @@ def _popcount(a: int, b: int) -> int:
 @dataclass(frozen=True)
 class HashMatch:
     key: str
+    label: str
     distance: int  # pHash distance
     distances: dict[str, int]
     mirrored: bool
@@ -43,8 +44,16 @@ class HashMatch:
 class HashCatalog:
     """Perceptual hashes of a set of images (training items, released assets) keyed by id."""
 
-    def __init__(self, keys: Sequence[str], hashes: dict[str, Sequence[str]]):
+    def __init__(
+        self,
+        keys: Sequence[str],
+        hashes: dict[str, Sequence[str]],
+        labels: Sequence[str] | None = None,
+    ):
+        # `labels`: what a person needs to find each image (its dataset's name), kept in memory
+        # so that a gate answers without touching the database.
         self.keys = list(keys)
+        self.labels = list(labels) if labels is not None else [""] * len(self.keys)
         self._values = {
             kind: np.array([int(value, 16) for value in hashes[kind]], dtype=np.uint64)
             for kind in KINDS
@@ -62,7 +71,11 @@ class HashCatalog:
                 kind: _popcount(int(self._values[kind][position]), query[kind]) for kind in KINDS
             }
             if min(distances["dhash"], distances["whash"]) <= radius:
-                found.append(HashMatch(self.keys[position], distance, distances, mirrored))
+                found.append(
+                    HashMatch(
+                        self.keys[position], self.labels[position], distance, distances, mirrored
+                    )
+                )
         return found
 
     def search(self, image: Image.Image, radius: int) -> list[HashMatch]:
@@ -80,10 +93,10 @@ class MemorizationGate:
     name = "memorization"
     version = "memorization-v1:phash-index+dhash|whash"
 
-    def __init__(self, catalog_for: Callable[[tuple[str, ...]], HashCatalog], describe=None):
-        self._catalog_for = catalog_for
-        # Turns an item key into what a person needs to find it (dataset, caption).
-        self._describe = describe or (lambda key: {"item": key})
+    def __init__(self, catalog: HashCatalog):
+        # Loaded by the caller (the gates worker keeps it in memory): the gate itself never
+        # touches the database, so it can run under a time limit in another thread.
+        self.catalog = catalog
 
     def check(self, image: Image.Image, context: GateContext) -> GateOutcome:
         rules = context.rules.memorization
@@ -94,31 +107,26 @@ class MemorizationGate:
                 "the policy asks for an embedding-similarity check, which this installation "
                 "does not provide; remove memorization.embedding_similarity from the policy"
             )
-        catalog = self._catalog_for(context.dataset_ids)
-        matches = catalog.search(image, rules.max_hamming)
+        matches = self.catalog.search(image, rules.max_hamming)
         scores = {"closest_distance": float(matches[0].distance if matches else 64)}
-        details = {"training_items": len(catalog), "radius": rules.max_hamming}
+        details = {"training_items": len(self.catalog), "radius": rules.max_hamming}
         if not matches:
             return GateOutcome("pass", "", scores, details)
         best = matches[0]
-        item = self._describe(best.key)
-        details.update(
-            matches=[
-                {
-                    "item": m.key,
-                    "distance": m.distance,
-                    "distances": m.distances,
-                    "mirrored": m.mirrored,
-                }
-                for m in matches[:10]
-            ],
-            item=item,
-        )
-        where = f"item {best.key}" + (
-            f" of dataset {item['dataset']!r}" if "dataset" in item else ""
-        )
+        details["item"] = {"item": best.key, "dataset": best.label}
+        details["matches"] = [
+            {
+                "item": m.key,
+                "dataset": m.label,
+                "distance": m.distance,
+                "distances": m.distances,
+                "mirrored": m.mirrored,
+            }
+            for m in matches[:10]
+        ]
         reason = (
-            f"likely copy of training {where}: pHash distance {best.distance} "
-            f"(policy allows up to {rules.max_hamming})" + (", mirrored" if best.mirrored else "")
+            f"likely copy of training item {best.key} of dataset {best.label!r}: pHash distance "
+            f"{best.distance} (the policy allows up to {rules.max_hamming})"
+            + (", mirrored" if best.mirrored else "")
         )
         return GateOutcome("block", reason, scores, details)

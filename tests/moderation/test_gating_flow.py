@@ -1,0 +1,279 @@
+"""The release path in-process: gates, decision, stamping and release, and every fault that
+must leave an asset quarantined (the Celery worker around it is tested in test_release_e2e)."""
+
+import io
+import time
+
+import pytest
+from django.core.files.storage import storages
+from PIL import Image
+
+from generation.models import Asset, GenerationJob
+from licensing.services import dataset_create, dataset_item_add
+from moderation import gating
+from moderation.gates import GateOutcome
+from moderation.models import AbuseEvent, GateResult
+from moderation.tasks import evaluate_job
+from policies.services import policy_create
+from provenance import credentials, watermark
+from provenance.models import Stamp
+from tests.gating_support import encoded, gated_job, keys_make, picture
+from tests.mm_api_support import events, make_model
+
+State = GenerationJob.State
+AssetState = Asset.State
+
+
+@pytest.fixture
+def training(personas):
+    org = personas["admin"].org
+    dataset = dataset_create(org=org, actor=None, name="Scenes")
+    items = [
+        dataset_item_add(
+            dataset=dataset, actor=None, data=encoded(picture(seed)), licence_key="CC0-1.0"
+        )
+        for seed in (1, 2, 3)
+    ]
+    return dataset, items
+
+
+@pytest.fixture
+def model(personas, training, tmp_path):
+    return make_model(personas["admin"].org, tmp_path, datasets=[training[0]])
+
+
+@pytest.fixture
+def signing(settings, tmp_path, personas):
+    keys_make(settings, tmp_path, personas["admin"].org)
+
+
+def evaluate(job) -> GenerationJob:
+    gating.job_evaluate(job_id=job.pk)
+    return GenerationJob.objects.get(pk=job.pk)
+
+
+def states(job) -> list[str]:
+    return list(job.assets.order_by("index").values_list("state", flat=True))
+
+
+def test_unrelated_image_is_released_watermarked_and_signed(personas, model, signing):
+    job = evaluate(gated_job(personas["staff"], model, [picture(50)]))
+    assert job.state == State.RELEASED
+    asset = job.assets.get()
+    assert asset.state == AssetState.RELEASED
+    data = storages["release"].open(asset.release_key).read()
+    report = credentials.read_credentials(data, "image/png", trust_anchors_pem=gating_anchors())
+    assert report.state == "trusted"
+    generation = report.assertions["org.mintmark.generation"]
+    assert generation["asset"] == str(asset.pk) and generation["gates"] == {
+        "image_safety": "pass",
+        "memorization": "pass",
+        "prompt": "pass",
+    }
+    assert generation["datasets"] == ["Scenes"] and generation["licences"] == {"CC0-1.0": "CC0-1.0"}
+    stamp = Stamp.objects.get(asset=asset)
+    assert watermark.decode(Image.open(io.BytesIO(data))).payload == stamp.payload
+    assert stamp.released_at is not None and len(stamp.phash) == 16
+    assert [e.data["from"] for e in events(job.org, "asset.released")] == ["QUARANTINED"]
+
+
+def gating_anchors():
+    from provenance.release import trust_anchors
+
+    return trust_anchors()
+
+
+def test_copy_of_training_item_is_blocked_naming_it(personas, model, signing, training):
+    _, items = training
+    copy = picture(2)
+    # The same item after JPEG re-encoding and a slight resize.
+    reencoded = Image.open(io.BytesIO(encoded(picture(3), "JPEG", quality=70)))
+    resized = reencoded.resize((240, 240), Image.LANCZOS).resize((256, 256), Image.LANCZOS)
+    job = evaluate(gated_job(personas["staff"], model, [copy, resized, picture(60)]))
+    assert states(job) == [AssetState.BLOCKED, AssetState.BLOCKED, AssetState.RELEASED]
+    assert job.state == State.RELEASED
+    for index, item in ((0, items[1]), (1, items[2])):
+        result = GateResult.objects.get(asset__job=job, asset__index=index, gate="memorization")
+        assert result.verdict == "block"
+        assert str(item.pk) in result.reason and "'Scenes'" in result.reason
+        assert result.details["item"] == {"item": str(item.pk), "dataset": "Scenes"}
+    assert AbuseEvent.objects.filter(user=personas["staff"].user, kind="image_blocked").count() == 2
+
+
+def test_mirrored_copy_is_blocked(personas, model, signing, training):
+    mirrored = picture(1).transpose(Image.FLIP_LEFT_RIGHT)
+    job = evaluate(gated_job(personas["staff"], model, [mirrored]))
+    assert job.state == State.BLOCKED
+    result = GateResult.objects.get(asset__job=job, gate="memorization")
+    assert result.details["matches"][0]["mirrored"] is True
+
+
+def test_memorization_radius_comes_from_policy(personas, model, signing, training):
+    rules = personas["admin"].org.policies.order_by("-version").first().rules
+    rules["memorization"]["enabled"] = False
+    policy_create(org=personas["admin"].org, actor=None, rules=rules)
+    job = evaluate(gated_job(personas["staff"], model, [picture(1)]))
+    assert job.state == State.RELEASED
+
+
+class Faulty:
+    """A gate that fails the way the issue lists: raises, hangs, or answers garbage."""
+
+    version = "1"
+
+    def __init__(self, name, mode):
+        self.name, self.mode = name, mode
+
+    def check(self, image, context):
+        if self.mode == "raise":
+            raise RuntimeError("classifier crashed")
+        if self.mode == "hang":
+            time.sleep(3)
+            return GateOutcome("pass")
+        return (
+            {"verdict": "pass"}
+            if self.mode == "garbage"
+            else GateOutcome("pass", scores={"x": float("nan")})
+        )
+
+
+@pytest.mark.parametrize("gate_name", ["image_safety", "memorization"])
+@pytest.mark.parametrize("mode", ["raise", "hang", "garbage", "nan"])
+def test_a_faulted_gate_never_releases(
+    personas, model, signing, monkeypatch, settings, gate_name, mode
+):
+    settings.GATE_TIMEOUT_S = 1
+    real = gating.gates_for
+
+    def faulted(rules, datasets):
+        return [Faulty(g.name, mode) if g.name == gate_name else g for g in real(rules, datasets)]
+
+    monkeypatch.setattr(gating, "gates_for", faulted)
+    job = gated_job(personas["staff"], model, [picture(70)])
+    with pytest.raises(gating.GatesIncomplete, match=gate_name):
+        gating.job_evaluate(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == State.GATING and states(job) == [AssetState.QUARANTINED]
+    result = GateResult.objects.get(asset__job=job, gate=gate_name)
+    assert result.verdict == "error" and result.reason
+    assert not Stamp.objects.filter(released_at__isnull=False).exists()
+
+
+def test_the_task_retries_then_fails_the_job_keeping_assets_quarantined(
+    personas, model, signing, monkeypatch, settings
+):
+    settings.GATE_RETRIES = 2
+    monkeypatch.setattr(
+        gating, "gates_for", lambda rules, datasets: [Faulty("image_safety", "raise")]
+    )
+    job = gated_job(personas["staff"], model, [picture(71)])
+    retries = []
+
+    def fake_retry(self, countdown, exc):
+        retries.append(countdown)
+        raise RuntimeError("retry scheduled")
+
+    monkeypatch.setattr(evaluate_job, "retry", fake_retry.__get__(evaluate_job))
+    for attempt in range(settings.GATE_RETRIES):
+        evaluate_job.push_request(retries=attempt)
+        with pytest.raises(RuntimeError, match="retry scheduled"):
+            evaluate_job.run(str(job.pk))
+        evaluate_job.pop_request()
+    assert retries == [settings.GATE_RETRY_BASE_S, settings.GATE_RETRY_BASE_S * 2]
+    evaluate_job.push_request(retries=settings.GATE_RETRIES)
+    evaluate_job.run(str(job.pk))
+    evaluate_job.pop_request()
+    job.refresh_from_db()
+    assert job.state == State.FAILED
+    assert "classifier crashed" in job.error and "3 attempts" in job.error
+    assert states(job) == [AssetState.QUARANTINED]
+    assert job.quota_images == 0
+
+
+def test_required_classifier_unavailable_holds_with_a_reason_for_admins(
+    personas, model, signing, settings
+):
+    settings.CLIP_MODEL_DIR = None
+    rules = personas["admin"].org.policies.order_by("-version").first().rules
+    rules["image_safety"]["required_classifiers"] = ["clip_concepts"]
+    policy_create(org=personas["admin"].org, actor=None, rules=rules)
+    job = gated_job(personas["staff"], model, [picture(72)])
+    with pytest.raises(gating.GatesIncomplete, match="clip_concepts"):
+        gating.job_evaluate(job_id=job.pk)
+    result = GateResult.objects.get(asset__job=job, gate="image_safety")
+    assert "MINTMARK_CLIP_MODEL_DIR" in result.reason
+    body = personas["admin"].client().get(f"/api/assets/{job.assets.get().pk}").json()
+    image_safety = next(r for r in body["gate_results"] if r["gate"] == "image_safety")
+    assert image_safety["verdict"] == "error" and "clip_concepts" in image_safety["reason"]
+
+
+def released_files(isolated_storage) -> list:
+    return [p for p in (isolated_storage / "release").rglob("*") if p.is_file()]
+
+
+def test_missing_signing_key_releases_nothing(
+    personas, model, settings, tmp_path, isolated_storage
+):
+    settings.DATA_DIR = tmp_path / "no-keys"
+    job = gated_job(personas["staff"], model, [picture(73)])
+    with pytest.raises(gating.GatesIncomplete, match="signing key"):
+        gating.job_evaluate(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == State.GATING and states(job) == [AssetState.QUARANTINED]
+    assert released_files(isolated_storage) == []
+
+
+def failing_signer(org):
+    from provenance.keys import org_signing_material
+    from provenance.release import keys_dir
+    from provenance.signing import CallbackSigner, signing_passphrase
+
+    chain, _ = org_signing_material(keys_dir(), org.slug, signing_passphrase())
+
+    def sign(data):
+        raise ConnectionError("the HSM is unreachable")
+
+    return CallbackSigner(chain, sign)
+
+
+def test_failing_signer_releases_nothing(personas, model, signing, settings, isolated_storage):
+    settings.SIGNER_FACTORY = "tests.moderation.test_gating_flow:failing_signer"
+    job = gated_job(personas["staff"], model, [picture(74)])
+    with pytest.raises(gating.GatesIncomplete, match="signing failed"):
+        gating.job_evaluate(job_id=job.pk)
+    job.refresh_from_db()
+    assert states(job) == [AssetState.QUARANTINED]
+    assert not Stamp.objects.filter(released_at__isnull=False).exists()
+    assert released_files(isolated_storage) == []
+
+
+def test_review_context_holds_then_reviewer_decides(personas, model, signing):
+    job = evaluate(
+        gated_job(personas["staff"], model, [picture(80), picture(81)], context="medical")
+    )
+    assert job.state == State.IN_REVIEW and states(job) == [AssetState.IN_REVIEW] * 2
+    first, second = job.assets.order_by("index")
+    reviewer = personas["reviewer"].client()
+    queue = reviewer.get("/api/reviews").json()
+    assert {item["asset"] for item in queue["items"]} == {str(first.pk), str(second.pk)}
+    assert {item["context"] for item in queue["items"]} == {"medical"}
+    response = reviewer.post(
+        f"/api/reviews/{first.pk}",
+        {"decision": "approve", "reason": "an anatomy diagram, fine"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    evaluate(job)  # the stamping task the approval queued
+    response = reviewer.post(
+        f"/api/reviews/{second.pk}",
+        {"decision": "reject", "reason": "misleading"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert states(job) == [AssetState.RELEASED, AssetState.REJECTED]
+    assert job.state == State.RELEASED
+    staff = personas["staff"].client()
+    assert staff.get(f"/api/assets/{first.pk}/file").status_code == 200
+    assert staff.get(f"/api/assets/{second.pk}/file").status_code == 404
+    assert [e.data["reason"] for e in events(job.org, "review.reject")] == ["misleading"]
