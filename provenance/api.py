@@ -7,7 +7,7 @@ from ninja.files import UploadedFile
 
 from generation.selectors import assets_visible
 from mintmark.errors import ApiError
-from orgs.access import ADMIN_AUDITOR, ALL_ROLES, require_role
+from orgs.access import ADMIN_AUDITOR, require_role
 from orgs.auth import TokenAuth
 from orgs.models import Membership
 from orgs.selectors import membership_resolve
@@ -17,6 +17,7 @@ from provenance.release import StampingError, org_signer
 from provenance.verify import image_verify, public_asset
 
 router = Router(tags=["provenance"])
+PROVENANCE_READERS = ADMIN_AUDITOR | {Membership.Role.STAFF}
 
 
 class VerifyOut(Schema):
@@ -76,10 +77,9 @@ def verify(request, image: File[UploadedFile]):
 def assets_provenance(request, asset_id: UUID):
     """The full provenance record of one asset: auditors and admins of its org, and the staff
     member who made it."""
-    membership = require_role(request, ALL_ROLES)
+    membership = require_role(request, PROVENANCE_READERS)
+    # Staff see only their own jobs' assets: anyone else's is a 404 like a missing one.
     asset = assets_visible(membership=membership).get_for_org(membership.org, pk=asset_id)
-    if membership.role not in ADMIN_AUDITOR and asset.job.user_id != membership.user.pk:
-        raise ApiError(403, "forbidden", "Provenance records are for auditors, admins and owners.")
     return provenance_record(asset)
 
 

@@ -21,9 +21,11 @@ from generation.submission import JobRequest, job_submit
 from generation.transitions import job_transition
 from mintmark import health
 from mintmark.api import api
+from moderation.models import Suspension
 from orgs.services import member_add, token_create
 from policies.models import Policy
 from policies.services import policy_create
+from tests.gating_support import keys_make
 from tests.mm_api_support import (
     assert_error,
     make_dataset,
@@ -199,6 +201,38 @@ class Ctx:
         # The event stream of a finished job ends at once; a live one would stream for minutes.
         return self._job_for(cancelled=True)
 
+    @cached_property
+    def held_asset_id(self):
+        """An asset IN_REVIEW of the target org, from a job the caller did not submit."""
+        if self.target is None:
+            return uuid.uuid4()
+        job = _job(self.target.submitter, self.target.model)
+        key = storages["quarantine"].save(f"outputs/{job.pk}/0.png", ContentFile(png_bytes(2)))
+        return Asset.objects.create(
+            job=job,
+            index=0,
+            seed=job.seeds[0],
+            width=32,
+            height=32,
+            sha256="0" * 64,
+            phash="0" * 16,
+            dhash="0" * 16,
+            whash="0" * 16,
+            quarantine_key=key,
+            state=Asset.State.IN_REVIEW,
+        ).pk
+
+    @cached_property
+    def suspension_id(self):
+        if self.target is None:
+            return uuid.uuid4()
+        member = member_add(
+            org=self.target.org, actor=None, email=f"abuser{self.n}@x.test", role="staff"
+        )
+        return Suspension.objects.create(
+            org=self.target.org, user=member.user, reason="too many blocks"
+        ).pk
+
     @property
     def own_model_name(self) -> str:
         return self.world.orgs[self.caller_slug].model.name
@@ -234,6 +268,9 @@ MEMBERS = frozenset({"admin", "staff", "reviewer", "auditor"})
 ADMIN = frozenset({"admin"})
 ADMIN_AUDITOR = frozenset({"admin", "auditor"})
 SUBMITTERS = frozenset({"admin", "staff"})
+REVIEWER = frozenset({"reviewer"})
+# The asset's owner (staff see only their own jobs) and the roles that oversee the org.
+PROVENANCE_READERS = frozenset({"admin", "staff", "auditor"})
 
 
 @dataclass(frozen=True)
@@ -383,6 +420,48 @@ MATRIX: dict[tuple[str, str], Rule] = {
         scoped=True,
         content_type="image/png",
     ),
+    ("GET", "/api/assets/{asset_id}/provenance"): Rule(
+        PROVENANCE_READERS,
+        200,
+        lambda c: Req("GET", f"/api/assets/{c.asset_id}/provenance"),
+        scoped=True,
+    ),
+    # review: reviewers only, never their own jobs
+    ("GET", "/api/reviews"): Rule(REVIEWER, 200, _get("/api/reviews")),
+    ("GET", "/api/reviews/{asset_id}/image"): Rule(
+        REVIEWER,
+        200,
+        lambda c: Req("GET", f"/api/reviews/{c.held_asset_id}/image"),
+        scoped=True,
+        content_type="image/png",
+    ),
+    ("POST", "/api/reviews/{asset_id}"): Rule(
+        REVIEWER,
+        200,
+        lambda c: Req(
+            "POST", f"/api/reviews/{c.held_asset_id}", {"decision": "reject", "reason": "no"}
+        ),
+        scoped=True,
+    ),
+    # abuse alerts: admin
+    ("GET", "/api/abuse/alerts"): Rule(ADMIN, 200, _get("/api/abuse/alerts")),
+    ("POST", "/api/abuse/alerts/{suspension_id}/lift"): Rule(
+        ADMIN,
+        200,
+        lambda c: Req(
+            "POST", f"/api/abuse/alerts/{c.suspension_id}/lift", {"reason": "talked to them"}
+        ),
+        scoped=True,
+    ),
+    # provenance: verify is public; the signed export is for admins and auditors
+    ("POST", "/api/verify"): Rule(
+        ANYONE,
+        200,
+        lambda c: Req("POST", "/api/verify", multipart={"image": png_upload(seed=c.n)}),
+    ),
+    ("GET", "/api/provenance/export"): Rule(
+        ADMIN_AUDITOR, 200, _get("/api/provenance/export"), content_type="application/x-ndjson"
+    ),
     # audit: admin + auditor
     ("GET", "/api/audit/events"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/events")),
     ("GET", "/api/audit/verify"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/verify")),
@@ -392,10 +471,11 @@ CALLERS = ("anonymous", "admin", "staff", "reviewer", "auditor", "outsider")
 
 
 @pytest.fixture
-def world(personas, tmp_path, monkeypatch) -> World:
+def world(personas, tmp_path, monkeypatch, settings) -> World:
     # Health pings Celery workers with a 2 s timeout; none run in tests, and the answer is
     # not what this module checks.
     monkeypatch.setattr(health, "_workers", lambda: "not checked here")
+    keys_make(settings, tmp_path, personas["admin"].org, personas["outsider"].org)
     return World(personas, tmp_path / "models")
 
 
