@@ -39,6 +39,7 @@ class Method:
     build_s: float
     search: Callable[[int, int], Result]
     times: dict[int, list[float]] = field(default_factory=dict)
+    cpu_times: dict[int, list[float]] = field(default_factory=dict)
 
 
 def flip_bits(rng: np.random.Generator, values: np.ndarray, prob: float) -> np.ndarray:
@@ -153,9 +154,11 @@ def run_case(kind: str, size: int, args: argparse.Namespace) -> list[str]:
         )
         for method in methods + alone:
             times = np.array(method.times[radius]) * 1e3
+            cpu = np.median(method.cpu_times[radius]) * 1e3
             rows.append(
                 f"| {kind} | {size:,} | {radius} | {method.name} | {np.median(times):.2f} | "
-                f"{np.percentile(times, 99):.2f} | {np.median(hits):.0f} / {max(hits)} | "
+                f"{np.percentile(times, 99):.2f} | {cpu:.2f} | "
+                f"{np.median(hits):.0f} / {max(hits)} | "
                 f"{method.memory / 1e6:.0f} ({method.memory / hashes.nbytes:.2f}x) | "
                 f"{method.build_s:.2f} |"
             )
@@ -164,8 +167,9 @@ def run_case(kind: str, size: int, args: argparse.Namespace) -> list[str]:
 
 def check(method: Method, query: int, radius: int, expected: Result | None) -> Result:
     """Time one search; stop the run if it differs from the expected (numpy scan) result."""
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     found = method.search(query, radius)
+    method.cpu_times.setdefault(radius, []).append(time.process_time() - started_cpu)
     method.times.setdefault(radius, []).append(time.perf_counter() - started)
     if expected is not None and found != expected:
         raise SystemExit(
@@ -203,10 +207,10 @@ def main() -> None:
             rows += run_case(kind, size, args)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}\n")
     print(
-        "| data | N | radius | method | p50 ms | p99 ms | hits p50 / max | memory MB (x raw) "
-        "| build s |"
+        "| data | N | radius | method | p50 ms | p99 ms | CPU p50 ms | hits p50 / max "
+        "| memory MB (x raw) | build s |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
 
 
