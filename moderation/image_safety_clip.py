@@ -188,11 +188,15 @@ class ClipConceptClassifier:
         """L2-normalised image embeddings (float64, one row per picture)."""
         rows = []
         for start in range(0, len(pictures), SUB_BATCH):
-            pixels = self.processor(
-                images=list(pictures[start : start + SUB_BATCH]), return_tensors="pt"
-            )["pixel_values"]
+            chunk = list(pictures[start : start + SUB_BATCH])
+            pixels = self.processor(images=chunk, return_tensors="pt")["pixel_values"]
             with torch.inference_mode():
                 features = self.model.get_image_features(pixel_values=pixels).pooler_output
+            if features.ndim != 2 or len(features) != len(chunk):
+                raise ValueError(
+                    f"the CLIP model returned embeddings of shape {tuple(features.shape)} "
+                    f"for {len(chunk)} pictures"
+                )
             rows.append(_normalised(features, what="image"))
         return np.concatenate(rows)
 

@@ -395,6 +395,19 @@ def test_nonsense_embeddings_raise_instead_of_scoring(clip, monkeypatch, garbage
         clip.classify(pictures())
 
 
+def test_embeddings_of_the_wrong_shape_raise(clip, monkeypatch):
+    real = clip.model.get_image_features
+
+    def one_row_short(**kwargs):
+        out = real(**kwargs)
+        out.pooler_output = out.pooler_output[1:]
+        return out
+
+    monkeypatch.setattr(clip.model, "get_image_features", one_row_short)
+    with pytest.raises(ValueError, match="embeddings of shape"):
+        clip.classify(pictures())
+
+
 def test_scores_out_of_range_are_refused():
     with pytest.raises(ValueError, match="not a probability"):
         ClassifierScores("x", "1", {"nudity": 1.5}, {})
