@@ -132,9 +132,20 @@ def trust_anchors() -> bytes | None:
         return None
 
 
+def release_canvas(image: Image.Image) -> Image.Image:
+    """The image as it is released: images under the watermark's minimum side (the small
+    default model makes 64 px ones) are enlarged by a whole factor so the mark fits."""
+    short = min(image.size)
+    if short >= watermark.MIN_SIDE:
+        return image
+    factor = -(-watermark.MIN_SIDE // short)
+    return image.resize((image.width * factor, image.height * factor), Image.LANCZOS)
+
+
 def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
     rules = PolicyRules.model_validate(job.policy.rules)
-    image, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
+    generated, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
+    image = release_canvas(generated)
     try:
         marked = watermark.embed(image, stamp.payload)
     except ValueError as exc:
@@ -144,7 +155,11 @@ def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
         claim_generator=CLAIM_GENERATOR,
         model={"name": job.model.name, "version": job.model.version, "family": job.model.family},
         action="created" if job.mode == GenerationJob.Mode.TEXT_TO_IMAGE else "edited",
-        generation=generation_assertion(asset, job),
+        generation={
+            **generation_assertion(asset, job),
+            "generated_size": list(generated.size),
+            "released_size": list(image.size),
+        },
         soft_binding={"alg": watermark.ALGORITHM, "value": payload_bytes(stamp.payload)},
         training_mining=rules.provenance.training_and_mining,
         has_parent=bool(job.input_image_key),
