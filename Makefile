@@ -47,6 +47,7 @@ setup: install
 
 run: setup
 	$(MANAGE) seed_demo --url http://$(HOST):$(PORT)/
+	$(MANAGE) provenance_init
 	$(MANAGE) serve --host $(HOST) --port $(PORT)
 
 # Tests build their own databases, so they need no migrate or seed; pytest's own exit status
