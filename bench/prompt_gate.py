@@ -1,0 +1,264 @@
+"""Prompt gate benchmark: precision and recall per category and context, the share of benign
+prompts blocked, and the gate's load time and per-prompt latency, on the held-out labelled set
+`bench/data/prompts_labelled.jsonl`.
+
+    python bench/prompt_gate.py               # evaluation, latency, literal matching
+    python bench/prompt_gate.py --cv          # also the cross-validated figures on the exemplars
+    python bench/prompt_gate.py --errors      # also list every wrong verdict
+
+The policy evaluated blocks every category and reviews every deployment context, with no blocked
+terms or protected names (those are exact matchers, tested in tests/moderation). A category
+prompt counts as recalled when it is blocked under its own category; "blocked" also counts a
+block under another category. A context prompt counts as recalled when the gate detects its
+context (`verdict.contexts`). Precision of a label is over every prompt the gate gave that
+label. The set must be disjoint from the exemplars; the script refuses to run otherwise and
+prints how close the nearest exemplar of each prompt is.
+
+No Django, no database. Writes results.json into --out ($OUT if set) when given."""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+from moderation import prompt_classifier as pc  # noqa: E402
+from moderation.prompt_gate import gate_version, prompt_check  # noqa: E402
+from moderation.prompt_text import normalise, prepare, text_matcher  # noqa: E402
+from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES  # noqa: E402
+
+DATA = ROOT / "bench" / "data" / "prompts_labelled.jsonl"
+LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
+
+
+def read_set(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    unknown = {row["label"] for row in rows} - set(LABELS)
+    if unknown:
+        raise SystemExit(f"unknown labels in {path}: {sorted(unknown)}")
+    return rows
+
+
+def check_disjoint(rows: list[dict], exemplars: pc.Exemplars) -> None:
+    seen = {normalise(text).strip() for _, text in exemplars.file.labelled()}
+    shared = [row["prompt"] for row in rows if normalise(row["prompt"]).strip() in seen]
+    if shared:
+        raise SystemExit(f"{len(shared)} evaluation prompts are also exemplars: {shared[:5]}")
+
+
+def timed_load() -> tuple[pc.PromptClassifier, dict]:
+    started = time.perf_counter()
+    encoder = pc._encoder()
+    encoder_s = time.perf_counter() - started
+    exemplars = pc.Exemplars.read()
+    classifier = pc.build_classifier(exemplars, encoder)
+    pc._loaded = classifier  # prompt_check uses this instance
+    total_s = time.perf_counter() - started
+    return classifier, {
+        "encoder_load_s": encoder_s,
+        "exemplars_embed_and_fit_s": classifier.load_s,
+        "total_s": total_s,
+        "exemplars": len(exemplars.file.labelled()),
+    }
+
+
+def nearest_exemplar(classifier: pc.PromptClassifier, rows: list[dict]) -> np.ndarray:
+    texts = [text for _, text in pc.Exemplars.read().file.labelled()]
+    exemplar = pc.embed(classifier.encoder, texts)
+    prompts = pc.embed(classifier.encoder, [row["prompt"] for row in rows])
+    return (prompts @ exemplar.T).max(axis=1)
+
+
+def evaluate(rows: list[dict]) -> tuple[list, list[float]]:
+    verdicts, latencies = [], []
+    for row in rows:
+        started = time.perf_counter()
+        verdict = prompt_check(
+            row["prompt"],
+            blocked_categories=PROMPT_CATEGORIES,
+            review_contexts=DEPLOYMENT_CONTEXTS,
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+        verdicts.append(verdict)
+    return verdicts, latencies
+
+
+def metrics(rows: list[dict], verdicts: list) -> dict:
+    table = {}
+    for label in PROMPT_CATEGORIES:
+        mine = [v for r, v in zip(rows, verdicts, strict=True) if r["label"] == label]
+        given = [r for r, v in zip(rows, verdicts, strict=True) if v.category == label]
+        hit = sum(v.verdict == "block" and v.category == label for v in mine)
+        table[label] = {
+            "n": len(mine),
+            "recall": hit / len(mine),
+            "blocked": sum(v.verdict == "block" for v in mine) / len(mine),
+            "precision": (sum(r["label"] == label for r in given) / len(given)) if given else None,
+        }
+    for label in DEPLOYMENT_CONTEXTS:
+        mine = [v for r, v in zip(rows, verdicts, strict=True) if r["label"] == label]
+        given = [r for r, v in zip(rows, verdicts, strict=True) if label in v.contexts]
+        hit = sum(label in v.contexts for v in mine)
+        table[label] = {
+            "n": len(mine),
+            "recall": hit / len(mine),
+            "blocked": sum(v.verdict == "block" for v in mine) / len(mine),
+            "precision": (sum(r["label"] == label for r in given) / len(given)) if given else None,
+        }
+    benign = [v for r, v in zip(rows, verdicts, strict=True) if r["label"] == pc.BENIGN]
+    table[pc.BENIGN] = {
+        "n": len(benign),
+        "blocked": sum(v.verdict == "block" for v in benign) / len(benign),
+        "review": sum(v.verdict == "review" for v in benign) / len(benign),
+    }
+    return table
+
+
+def literal_timing(repeats: int = 200) -> dict:
+    """Compiling and matching a policy's maximum lists (5 000 terms and 5 000 names)."""
+    terms = tuple(f"term{i:04d}word" for i in range(5000))
+    names = tuple(f"First{i:04d} Last{i:04d}" for i in range(5000))
+    started = time.perf_counter()
+    term_matcher = text_matcher(terms, names=False)
+    name_matcher = text_matcher(names, names=True)
+    compile_ms = (time.perf_counter() - started) * 1000
+    prompt = "a watercolor of a lighthouse on a cliff at sunset, seagulls, soft light " * 4
+    started = time.perf_counter()
+    for _ in range(repeats):
+        text = prepare(prompt)
+        term_matcher.find(text)
+        name_matcher.find(text)
+    match_ms = (time.perf_counter() - started) * 1000 / repeats
+    return {"compile_ms": compile_ms, "match_ms_per_prompt": match_ms, "prompt_chars": len(prompt)}
+
+
+def cross_validation() -> dict:
+    """Out-of-fold figures on the exemplars at each head's chosen threshold."""
+    classifier = pc.load_classifier()
+    exemplars = pc.Exemplars.read()
+    labels, texts = zip(*exemplars.file.labelled(), strict=True)
+    labels = np.array(labels)
+    x = pc.embed(classifier.encoder, list(texts)).astype(np.float64)
+    out = {}
+    for head in classifier.heads:
+        scores = pc.cross_validated_scores(x, labels, head.name)
+        own, benign = labels == head.name, labels == pc.BENIGN
+        out[head.name] = {
+            "threshold": head.threshold,
+            "recall": float(np.mean(scores[own] >= head.threshold)),
+            "benign_flagged": float(np.mean(scores[benign] >= head.threshold)),
+        }
+    return out
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cv", action="store_true", help="print cross-validation on exemplars")
+    parser.add_argument("--errors", action="store_true", help="list every wrong verdict")
+    parser.add_argument("--out", default=os.environ.get("OUT"), help="folder for results.json")
+    args = parser.parse_args()
+
+    rows = read_set(DATA)
+    exemplars = pc.Exemplars.read()
+    check_disjoint(rows, exemplars)
+    print(f"gate {gate_version()}, {len(rows)} prompts: {dict(Counter(r['label'] for r in rows))}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+
+    classifier, load = timed_load()
+    print(
+        f"load: encoder {load['encoder_load_s']:.1f} s, {load['exemplars']} exemplars embedded "
+        f"and heads fitted {load['exemplars_embed_and_fit_s']:.1f} s"
+    )
+    near = nearest_exemplar(classifier, rows)
+    print(
+        f"nearest exemplar cosine per prompt: median {np.median(near):.2f}, max {near.max():.2f}"
+        f", above 0.9: {int(np.sum(near > 0.9))}"
+    )
+
+    pc.embed(classifier.encoder, ["warm-up"])
+    verdicts, latencies = evaluate(rows)
+    table = metrics(rows, verdicts)
+    print("\n| label | n | recall | blocked (any category) | precision |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label in (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS):
+        row = table[label]
+        print(
+            f"| {label} | {row['n']} | {row['recall']:.2f} | {row['blocked']:.2f} "
+            f"| {_pct(row['precision'])} |"
+        )
+    blocked_rows = [table[label] for label in PROMPT_CATEGORIES]
+    total = sum(row["n"] for row in blocked_rows)
+    recall_all = sum(row["recall"] * row["n"] for row in blocked_rows) / total
+    blocked_all = sum(row["blocked"] * row["n"] for row in blocked_rows) / total
+    benign = table[pc.BENIGN]
+    print(
+        f"\nall blocked categories: recall {recall_all:.3f} (right category), "
+        f"{blocked_all:.3f} blocked under any category"
+    )
+    print(
+        f"benign ({benign['n']}): {benign['blocked']:.3f} blocked, {benign['review']:.3f} "
+        "sent to review"
+    )
+    lat = sorted(latencies)
+    p50, p95 = statistics.median(lat), lat[int(0.95 * (len(lat) - 1))]
+    print(f"latency per prompt (prompt_check, 1 thread): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    literal = literal_timing()
+    print(
+        f"literal lists of 5 000 terms + 5 000 names: compile {literal['compile_ms']:.0f} ms "
+        f"once, match {literal['match_ms_per_prompt']:.2f} ms per {literal['prompt_chars']}-"
+        "character prompt"
+    )
+
+    if args.errors:
+        print("\nwrong verdicts:")
+        for row, verdict in zip(rows, verdicts, strict=True):
+            label = row["label"]
+            wrong = (
+                (label in PROMPT_CATEGORIES and verdict.category != label)
+                or (label in DEPLOYMENT_CONTEXTS and label not in verdict.contexts)
+                or (label == pc.BENIGN and verdict.verdict != "pass")
+            )
+            if wrong:
+                print(f"  [{label}] -> {verdict.verdict}/{verdict.category}: {row['prompt']}")
+
+    cv = None
+    if args.cv:
+        cv = cross_validation()
+        print("\ncross-validation on the exemplars (5 folds), at the chosen thresholds:")
+        print("| head | threshold | recall | benign exemplars flagged |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, row in cv.items():
+            print(
+                f"| {name} | {row['threshold']:.3f} | {row['recall']:.2f} "
+                f"| {row['benign_flagged']:.3f} |"
+            )
+
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        result = {
+            "gate_version": gate_version(),
+            "load": load,
+            "metrics": table,
+            "latency_ms": {"p50": p50, "p95": p95},
+            "literal": literal,
+            "cross_validation": cv,
+        }
+        (out / "results.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
