@@ -245,7 +245,11 @@ def embed(encoder, texts: list[str]) -> np.ndarray:
     """L2-normalised sentence embeddings, one row per text."""
     with threadpool_limits(limits=1):
         return encoder.encode(
-            texts, batch_size=_BATCH, normalize_embeddings=True, convert_to_numpy=True
+            texts,
+            batch_size=_BATCH,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
 
 
