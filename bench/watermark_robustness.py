@@ -69,7 +69,7 @@ class Method:
     embed: Callable[[Image.Image, int], Image.Image]
     decode: Callable[[Image.Image, tuple[int, int]], int | None]
     min_side: int
-    sizes: tuple[int, ...]
+    sizes: tuple[str, ...]
 
 
 def _imwatermark(kind: str) -> Method:
@@ -97,7 +97,7 @@ def _imwatermark(kind: str) -> Method:
         return int("".join(str(int(b)) for b in got), 2)
 
     # 1024 px is left out: dwtDctSvd takes over a second per call there.
-    return Method(f"imwatermark {kind}", embed, decode, 256, (512, 256))
+    return Method(f"imwatermark {kind}", embed, decode, 256, ("512", "256"))
 
 
 def _mintmark() -> Method:
@@ -106,14 +106,14 @@ def _mintmark() -> Method:
         watermark.embed,
         lambda image, _original_size: watermark.decode(image).payload,
         watermark.MIN_SIDE,
-        (512, 256, 1024, 128, 64),
+        ("512", "256", "1024", "128", "64", "64 up to 256"),
     )
 
 
 @dataclass
 class Row:
     method: str
-    size: int
+    size: str
     images: int = 0
     refused: int = 0
     hits: dict[str, int] = field(default_factory=dict)
@@ -165,7 +165,7 @@ def _phash_matches(a: Image.Image, b: Image.Image, threshold: int) -> bool:
 
 
 def run_method(
-    method: Method, images: list[tuple[int, Image.Image]], size: int, regen: dict | None
+    method: Method, images: list[tuple[int, Image.Image]], size: str, regen: dict | None
 ) -> Row:
     row = Row(method.name, size)
     for seed, image in images:
@@ -207,6 +207,31 @@ def false_positives(images: list[Image.Image], marked: list[Image.Image]) -> tup
     return hits, len(images) + len(marked)
 
 
+def interleaved_timing(methods: list[Method], images: list[tuple[int, Image.Image]]) -> None:
+    """Median encode and decode ms per method, taking turns image by image so that load from
+    other processes falls on every method alike; prints ratios to the first method."""
+    times: dict[str, tuple[list[float], list[float]]] = {m.name: ([], []) for m in methods}
+    for seed, image in images:
+        for method in methods:
+            t0 = time.perf_counter()
+            marked = method.embed(image, _payload(seed))
+            t1 = time.perf_counter()
+            method.decode(marked, image.size)
+            t2 = time.perf_counter()
+            times[method.name][0].append(1000 * (t1 - t0))
+            times[method.name][1].append(1000 * (t2 - t1))
+    base = statistics.median(a + b for a, b in zip(*times[methods[0].name], strict=True))
+    print(f"\nInterleaved timing, {len(images)} images at {images[0][1].width} px, one process:\n")
+    print("| method | encode ms | decode ms | encode + decode ms | relative |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, (enc, dec) in times.items():
+        both = statistics.median(a + b for a, b in zip(enc, dec, strict=True))
+        print(
+            f"| {name} | {statistics.median(enc):.1f} | {statistics.median(dec):.1f} "
+            f"| {both:.1f} | {both / base:.2f} |"
+        )
+
+
 def _fmt_rate(row: Row, name: str) -> str:
     done = row.images - row.refused
     if done == 0:
@@ -223,7 +248,7 @@ def print_table(rows: list[Row], regen_note: str) -> None:
     for row in rows:
         done = row.images - row.refused
         n = f"{done}" + (f" ({row.refused} refused)" if row.refused else "")
-        cells = [row.method, f"{row.size}", n, *(_fmt_rate(row, a) for a in attack_cols)]
+        cells = [row.method, row.size, n, *(_fmt_rate(row, a) for a in attack_cols)]
         if "regen: watermark" in row.hits and done:
             cells.append(
                 " / ".join(
@@ -248,6 +273,7 @@ def main() -> None:
     parser.add_argument("--n1024", type=int, default=25, help="images at 1024 px")
     parser.add_argument("--nsmall", type=int, default=50, help="images at 128 px and at 64 px")
     parser.add_argument("--nfp", type=int, default=500, help="extra unwatermarked images (256 px)")
+    parser.add_argument("--ntiming", type=int, default=30, help="512 px images for the timing")
     parser.add_argument("--quick", action="store_true", help="a few images of each kind")
     parser.add_argument("--regen-model", help="diffusers folder for the regeneration attack")
     parser.add_argument("--regen-strength", type=float, default=0.25)
@@ -256,6 +282,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.n512, args.n256, args.n1024, args.nsmall, args.nfp = 8, 4, 2, 4, 20
+        args.ntiming = 8
 
     regen = None
     regen_note = "not run"
@@ -267,12 +294,15 @@ def main() -> None:
 
     print(f"load average at start: {os.getloadavg()}, {os.cpu_count()} CPUs", flush=True)
     t_start = time.perf_counter()
+    small = [(s, synthetic_image(s, 64)) for s in range(40_000, 40_000 + args.nsmall)]
     sets = {
-        512: [(s, synthetic_image(s, 512)) for s in range(args.n512)],
-        256: [(s, synthetic_image(s, 256)) for s in range(10_000, 10_000 + args.n256)],
-        1024: [(s, synthetic_image(s, 1024)) for s in range(20_000, 20_000 + args.n1024)],
-        128: [(s, synthetic_image(s, 128)) for s in range(30_000, 30_000 + args.nsmall)],
-        64: [(s, synthetic_image(s, 64)) for s in range(40_000, 40_000 + args.nsmall)],
+        "512": [(s, synthetic_image(s, 512)) for s in range(args.n512)],
+        "256": [(s, synthetic_image(s, 256)) for s in range(10_000, 10_000 + args.n256)],
+        "1024": [(s, synthetic_image(s, 1024)) for s in range(20_000, 20_000 + args.n1024)],
+        "128": [(s, synthetic_image(s, 128)) for s in range(30_000, 30_000 + args.nsmall)],
+        "64": small,
+        # What a small model's output could be released as: upscaled before it is stamped.
+        "64 up to 256": [(s, im.resize((256, 256), Image.Resampling.LANCZOS)) for s, im in small],
     }
     methods = [_mintmark()]
     if not args.no_baselines:
@@ -287,9 +317,12 @@ def main() -> None:
     print(f"\nload average at end: {os.getloadavg()}, {time.perf_counter() - t_start:.0f} s\n")
     print_table(rows, regen_note)
 
-    clean = [im for size in (512, 256, 1024) for _, im in sets[size]]
+    interleaved_timing(methods[::-1], sets["512"][: args.ntiming])
+    print(f"load average after timing: {os.getloadavg()}")
+
+    clean = [im for size in ("512", "256", "1024") for _, im in sets[size]]
     clean += [synthetic_image(s, 256) for s in range(50_000, 50_000 + args.nfp)]
-    marked = [watermark.embed(im, _payload(s)) for s, im in sets[512]]
+    marked = [watermark.embed(im, _payload(s)) for s, im in sets["512"]]
     hits, trials = false_positives(clean, marked)
     print(
         f"\nFalse positives (Mintmark): {hits} of {trials} decodes returned a payload "
