@@ -5,8 +5,10 @@ How it works, and why each choice:
 1. The luminance is resized to a fixed working grid (WORK x WORK). The watermark lives in a band of
    that grid's 2-D DCT, so an image resized by any factor still maps onto the same coefficients:
    resizing cannot desynchronise it. The band sits at low-to-mid frequencies, which JPEG keeps.
-2. The payload is protected by a Reed-Solomon code over GF(32) (31 five-bit symbols, 7 of data),
-   which corrects up to 12 wrong symbols. The codeword is whitened with key-derived bits.
+2. The payload is protected by a Reed-Solomon code over GF(32) (31 five-bit symbols, 7 of data,
+   24 of parity). The decoder corrects up to 10 wrong symbols (12 would be possible; the last two
+   are given up for a lower false-positive rate), or more when it may erase unreliable ones. The
+   codeword is XORed with key-derived bits, so that no payload gives a structured pattern.
 3. Each code bit owns a key-chosen random subset of the band's coefficients and a key-chosen +-1
    chip per coefficient. The bit is the SIGN of the chip-weighted mean of those coefficients, so
    decoding is invariant to brightness gain, and offsets only touch the DC coefficient.
@@ -16,7 +18,12 @@ How it works, and why each choice:
    after a simulated +10 % brightness gain (clipping at white is what breaks sign decoding), and
    tops up the bits that fell short. Bits that would cost too much are left to the code.
 5. The delta is computed on the working grid and resized back to the image's own size, so the
-   cost is a couple of resizes and two 256 x 256 DCTs whatever the image size.
+   cost is a few resizes and 256 x 256 DCTs plus linear passes over the pixels.
+
+Inputs of any mode are converted to RGB first (an alpha channel is dropped); the result is RGB.
+Images under MIN_SIDE pixels on a side are refused: below 128 px the band no longer fits under
+the image's own Nyquist limit. At 128 px the mark survives lossless handling, JPEG q90 and
+brightness changes but not JPEG q50 or resizing (bench/README.md has the figures).
 
 Decoding never raises on a valid image: it returns a reading whose payload is None when no
 codeword is found. A random (unwatermarked) image is accepted only if it lands within the
@@ -39,7 +46,7 @@ from scipy.fft import dctn, idctn
 ALGORITHM = "org.mintmark.watermark.v1"
 PAYLOAD_BITS = 32
 DEFAULT_KEY = b"mintmark-watermark-default-key-v1"
-MIN_SIDE = 128
+MIN_SIDE = 128  # see the module docstring
 
 WORK = 256
 BAND = (16, 96)  # working-grid DCT indices: u + v >= 16 and max(u, v) < 96
@@ -184,6 +191,7 @@ def _stamped(rgb: np.ndarray, signs: np.ndarray, pattern: _Pattern, max_mse: flo
     brightened = np.minimum(out.astype(np.float32) * BRIGHTNESS_PROBE, 255.0)
     bright = _shortfall(signs, _projections(brightened, pattern))
     top_up = np.where(np.abs(bright) > np.abs(plain), bright, plain)
+    # Symbols given up in the first pass stay given up unless a small top-up is enough.
     top_up = np.where((push != 0.0) | (np.abs(top_up) < MARGIN), top_up, 0.0)
     final = _within_budget((push + top_up).astype(np.float32), m, budget)
     return _stamp(rgb, _from_work(_work_delta(final, pattern), shape))
@@ -191,6 +199,9 @@ def _stamped(rgb: np.ndarray, signs: np.ndarray, pattern: _Pattern, max_mse: flo
 
 def embed(image: Image.Image, payload: int, *, key: bytes = DEFAULT_KEY) -> Image.Image:
     """Return an RGB copy of `image`, same size, carrying `payload` (0 <= payload < 2**32).
+
+    Raises ImageTooSmall below MIN_SIDE pixels on the shorter side, ValueError for a payload out
+    of range and TypeError for one that is not an int.
 
     The result is read back before it is returned; if even the larger distortion budget cannot
     make it decode (such as full-contrast pixel noise), EmbedFailed is raised rather than
@@ -236,9 +247,9 @@ def _rs_decode(received: list[int], erase: list[int]) -> tuple[list[int], int] |
     try:
         with _RS_LOCK:
             data, codeword, errata = _RS.decode(list(received), erase_pos=erase or None)
+            if list(_RS.encode(list(data))) != list(codeword):
+                return None
     except reedsolo.ReedSolomonError:
-        return None
-    if list(_RS.encode(list(data))) != list(codeword):
         return None
     errors = len(set(errata) - set(erase))
     return list(data), errors
