@@ -350,7 +350,8 @@ def _expand(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def _parse_hex(texts: list[str], ids: list[int]) -> np.ndarray:
-    """16-digit hex strings to uint64, vectorised (10M strings in seconds, not minutes)."""
+    """16-digit hex strings to uint64, vectorised. from_hex takes about 1.2 s per million items
+    on the 2-core machine before the build, most of it in the loop over the items."""
     if not texts:
         return np.empty(0, dtype=np.uint64)
     joined = "".join(texts)
