@@ -27,14 +27,20 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit, logit
+from sklearn.model_selection import StratifiedKFold
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from moderation import prompt_classifier as pc  # noqa: E402
-from moderation.prompt_gate import gate_version, prompt_check  # noqa: E402
+from moderation.prompt_gate import _minors, gate_version, prompt_check  # noqa: E402
 from moderation.prompt_text import normalise, prepare, text_matcher  # noqa: E402
-from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES  # noqa: E402
+from policies.rules import (  # noqa: E402
+    DEPLOYMENT_CONTEXTS,
+    MANDATORY_CATEGORY,
+    PROMPT_CATEGORIES,
+)
 
 DATA = ROOT / "bench" / "data" / "prompts_labelled.jsonl"
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
@@ -142,22 +148,56 @@ def literal_timing(repeats: int = 200) -> dict:
 
 
 def cross_validation() -> dict:
-    """Out-of-fold figures on the exemplars at each head's chosen threshold."""
+    """Out-of-fold figures on the exemplars: each head at its chosen threshold, and the whole
+    block decision (minors rule, flagged heads, the category named by the multinomial head or,
+    for comparison, the most severe flagged category)."""
     classifier = pc.load_classifier()
     exemplars = pc.Exemplars.read()
     labels, texts = zip(*exemplars.file.labelled(), strict=True)
     labels = np.array(labels)
     x = pc.embed(classifier.encoder, list(texts)).astype(np.float64)
-    out = {}
+    benign = labels == pc.BENIGN
+    heads, shifted = {}, {}
     for head in classifier.heads:
-        scores = pc.cross_validated_scores(x, labels, head.name)
-        own, benign = labels == head.name, labels == pc.BENIGN
-        out[head.name] = {
+        scores = np.clip(pc.cross_validated_scores(x, labels, head.name), 1e-9, 1 - 1e-9)
+        shifted[head.name] = expit(logit(scores) - logit(head.threshold))
+        heads[head.name] = {
             "threshold": head.threshold,
-            "recall": float(np.mean(scores[own] >= head.threshold)),
-            "benign_flagged": float(np.mean(scores[benign] >= head.threshold)),
+            "recall": float(np.mean(shifted[head.name][labels == head.name] >= 0.5)),
+            "benign_flagged": float(np.mean(shifted[head.name][benign] >= 0.5)),
         }
-    return out
+    which = np.zeros((len(labels), len(PROMPT_CATEGORIES)))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    for train, test in folds.split(x, labels):
+        model = pc.fit_which(x[train], labels[train])
+        columns = [list(model.classes_).index(name) for name in PROMPT_CATEGORIES]
+        which[test] = model.predict_proba(x[test])[:, columns]
+    decisions = {"named by the multinomial head": [], "most severe flagged": []}
+    for i, text in enumerate(texts):
+        row = {name: float(values[i]) for name, values in shifted.items()}
+        minors, _ = _minors(prepare(text), row)
+        flagged = [name for name in PROMPT_CATEGORIES[1:] if row[name] >= 0.5]
+        for rule, chosen in decisions.items():
+            if minors:
+                chosen.append(MANDATORY_CATEGORY)
+            elif not flagged:
+                chosen.append(None)
+            elif rule == "most severe flagged":
+                chosen.append(flagged[0])
+            else:
+                chosen.append(max(flagged, key=lambda n: which[i][PROMPT_CATEGORIES.index(n)]))
+    decision = {}
+    for rule, chosen in decisions.items():
+        named = np.array([name or "" for name in chosen])
+        decision[rule] = {
+            name: {
+                "right": float(np.mean(named[labels == name] == name)),
+                "blocked": float(np.mean(named[labels == name] != "")),
+            }
+            for name in PROMPT_CATEGORIES
+        }
+        decision[rule]["benign_blocked"] = float(np.mean(named[benign] != ""))
+    return {"heads": heads, "decision": decision}
 
 
 def _pct(value) -> str:
@@ -237,14 +277,27 @@ def main() -> None:
     cv = None
     if args.cv:
         cv = cross_validation()
-        print("\ncross-validation on the exemplars (5 folds), at the chosen thresholds:")
+        print("\ncross-validation on the exemplars (5 folds), each head at its threshold:")
         print("| head | threshold | recall | benign exemplars flagged |")
         print("| --- | ---: | ---: | ---: |")
-        for name, row in cv.items():
+        for name, row in cv["heads"].items():
             print(
                 f"| {name} | {row['threshold']:.3f} | {row['recall']:.2f} "
                 f"| {row['benign_flagged']:.3f} |"
             )
+        rules = list(cv["decision"])
+        print("\ncross-validation of the block decision: right category / blocked at all")
+        print(f"| category | {' | '.join(rules)} |")
+        print("| --- |" + " ---: |" * len(rules))
+        for name in PROMPT_CATEGORIES:
+            cells = [cv["decision"][r][name] for r in rules]
+            print(
+                f"| {name} | "
+                + " | ".join(f"{c['right']:.2f} / {c['blocked']:.2f}" for c in cells)
+                + " |"
+            )
+        benign_cells = " | ".join(f"{cv['decision'][r]['benign_blocked']:.3f}" for r in rules)
+        print(f"| benign exemplars blocked | {benign_cells} |")
 
     if args.out:
         out = Path(args.out)

@@ -14,17 +14,18 @@ the labelled exemplars in `moderation/data/prompt_exemplars.yaml`:
 Each head's threshold is chosen by stratified 5-fold cross-validation on the exemplars alone:
 the cut that minimises `missed positives + 1.5 * benign exemplars flagged` over the out-of-fold
 probabilities (the benign exemplars are mostly deliberate near-misses, so their rate is a
-pessimistic estimate of everyday false blocks). The weight 1.5 is the smallest of those tried
-(0.5 to 3) that kept the cross-validated share of benign exemplars blocked under 3 %. The
-threshold is folded into the head's intercept, so every reported score is a probability-like
-number in [0, 1] whose decision boundary is exactly 0.5, as for the image classifiers.
+pessimistic estimate of everyday false blocks). The weight 1.5 came from a sweep of 0.5 to 3
+on the exemplars: the smallest that kept the cross-validated share of benign exemplars blocked
+near 3 % (at 1.0 it was 5 %). The threshold is folded into the head's intercept, so every
+reported score is a probability-like number in [0, 1] whose decision boundary is exactly 0.5,
+as for the image classifiers.
 
 The heads overlap (a sexual deepfake of a real person also looks like impersonation and like
 sexual content), so which category a flagged prompt is reported under is decided by a second,
 multinomial regression over the categories' exemplars (`which`): the most likely category among
-those flagged. Cross-validated on the exemplars, that named the right category for 0.80 to 0.98
-of each category's exemplars, against 0.43 for "sexual" when the most severe flagged category
-was named instead.
+those flagged. Cross-validated on the exemplars (`bench/prompt_gate.py --cv`), that names the
+right category for 0.80 to 0.97 of each category's exemplars; naming the most severe flagged
+category instead got "sexual" right for 0.39 and "impersonation" for 0.53.
 
 Fitting is deterministic (lbfgs, fixed folds); loading happens once per process, lazily."""
 
