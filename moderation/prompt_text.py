@@ -238,6 +238,8 @@ def text_matcher(phrases: tuple[str, ...], *, names: bool) -> TextMatcher:
 # way the Stable Diffusion safety checker raises every score when a child is in the picture.
 MINOR_WORDS = (
     "baby", "child", "children", "elementary school", "grade schooler", "infant", "juvenile",
+    "first grader", "second grader", "third grader", "fourth grader", "fifth grader",
+    "sixth grader", "seventh grader", "eighth grader", "ninth grader", "grade school",
     "junior high", "kid", "kiddie", "kiddo", "little boy", "little girl", "middle school",
     "middle schooler", "minor", "newborn", "preschooler", "prepubescent", "preteen",
     "pubescent", "schoolboy", "schoolgirl", "teen", "teenage", "teenager", "toddler", "tween",

@@ -8,6 +8,7 @@ from audit.services import audit_append
 from mintmark.errors import ApiError
 from moderation.abuse import abuse_record, suspension_open
 from moderation.models import AbuseEvent, GateResult
+from moderation.prompt_classifier import ClassifierUnavailable
 from moderation.prompt_gate import PromptVerdict, prompt_check
 from policies.rules import PolicyRules
 
@@ -27,13 +28,20 @@ def submitter_check(*, org, user) -> None:
 
 def prompt_screen(*, org, user, prompt: str, rules: PolicyRules) -> PromptVerdict:
     """Runs the prompt gate; raises 422 `prompt_blocked` (after recording it) on a block."""
-    verdict = prompt_check(
-        prompt,
-        blocked_categories=rules.prompt.blocked_categories,
-        blocked_terms=rules.prompt.blocked_terms,
-        protected_names=rules.prompt.protected_names,
-        review_contexts=rules.review_contexts,
-    )
+    try:
+        verdict = prompt_check(
+            prompt,
+            blocked_categories=rules.prompt.blocked_categories,
+            blocked_terms=rules.prompt.blocked_terms,
+            protected_names=rules.prompt.protected_names,
+            review_contexts=rules.review_contexts,
+        )
+    except ClassifierUnavailable as exc:
+        # Without the classifier no prompt can be judged: refuse them all (fail closed).
+        raise ApiError(
+            503, "prompt_gate_unavailable", f"The prompt gate is unavailable: {exc}."
+        ) from None
+
     if verdict.verdict != "block":
         return verdict
     with transaction.atomic():
