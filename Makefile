@@ -38,8 +38,15 @@ $(STAMP): | $(PY)
 install: $(STAMP)
 
 # Optional plug-ins (requirements-optional.txt says why they are not installed by default).
-optional: install
+# The tests install them too, so the plug-ins' own code paths are tested.
+OPTIONAL_STAMP := $(VENV)/.mintmark-optional-$(shell sha256sum requirements-optional.txt | cut -c1-16)
+
+$(OPTIONAL_STAMP): $(STAMP)
 	$(PY) -m pip install -r requirements-optional.txt
+	rm -f $(VENV)/.mintmark-optional-*
+	touch $@
+
+optional: $(OPTIONAL_STAMP)
 
 setup: install
 	$(MANAGE) migrate --noinput
@@ -52,7 +59,7 @@ run: setup
 
 # Tests build their own databases, so they need no migrate or seed; pytest's own exit status
 # (5 when no test was collected) is make's.
-test: install
+test: optional
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
