@@ -277,3 +277,36 @@ def test_review_context_holds_then_reviewer_decides(personas, model, signing):
     assert staff.get(f"/api/assets/{first.pk}/file").status_code == 200
     assert staff.get(f"/api/assets/{second.pk}/file").status_code == 404
     assert [e.data["reason"] for e in events(job.org, "review.reject")] == ["misleading"]
+
+
+def test_a_required_classifier_scores_every_image(personas, model, signing):
+    rules = personas["admin"].org.policies.order_by("-version").first().rules
+    rules["image_safety"]["required_classifiers"] = ["nudenet"]
+    policy_create(org=personas["admin"].org, actor=None, rules=rules)
+    job = evaluate(gated_job(personas["staff"], model, [picture(75)]))
+    assert job.state == State.RELEASED
+    result = GateResult.objects.get(asset__job=job, gate="image_safety")
+    assert result.verdict == "pass" and result.gate_version.startswith("image-safety-v1:nudenet")
+    assert 0.0 <= result.scores["nudenet.nudity"] < 0.5
+
+
+def test_a_score_over_the_threshold_blocks(personas, model, signing, monkeypatch):
+    from moderation import image_safety
+
+    class Flagging:
+        name, version = "nudenet", "test"
+
+        def classify(self, images):
+            return [
+                image_safety.ClassifierScores("nudenet", "test", {"nudity": 0.93}, {})
+                for _ in images
+            ]
+
+    monkeypatch.setattr(gating, "load_classifier", lambda name, clip_model_dir: Flagging())
+    rules = personas["admin"].org.policies.order_by("-version").first().rules
+    rules["image_safety"]["required_classifiers"] = ["nudenet"]
+    policy_create(org=personas["admin"].org, actor=None, rules=rules)
+    job = evaluate(gated_job(personas["staff"], model, [picture(76)]))
+    assert job.state == State.BLOCKED
+    result = GateResult.objects.get(asset__job=job, gate="image_safety")
+    assert result.verdict == "block" and "nudity 0.93" in result.reason
