@@ -67,7 +67,8 @@ ATTACKS: dict[str, Attack] = {
 class Method:
     name: str
     embed: Callable[[Image.Image, int], Image.Image]
-    decode: Callable[[Image.Image, tuple[int, int]], int | None]
+    # (payload or None, confidence or None when the method reports none)
+    decode: Callable[[Image.Image, tuple[int, int]], tuple[int | None, float | None]]
     min_side: int
     sizes: tuple[str, ...]
 
@@ -84,7 +85,7 @@ def _imwatermark(kind: str) -> Method:
         bgr = encoder.encode(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), kind)
         return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
-    def decode(image: Image.Image, original_size: tuple[int, int]) -> int | None:
+    def decode(image: Image.Image, original_size: tuple[int, int]) -> tuple[int | None, None]:
         # These embedders are not scale-invariant: give them the original size back, which a real
         # verifier would have to guess.
         if image.size != original_size:
@@ -93,18 +94,25 @@ def _imwatermark(kind: str) -> Method:
         try:
             got = WatermarkDecoder("bits", 32).decode(bgr, kind)
         except RuntimeError:  # it refuses images under 256 x 256 pixels of area
-            return None
-        return int("".join(str(int(b)) for b in got), 2)
+            return None, None
+        return int("".join(str(int(b)) for b in got), 2), None
 
     # 1024 px is left out: dwtDctSvd takes over a second per call there.
     return Method(f"imwatermark {kind}", embed, decode, 256, ("512", "256"))
+
+
+def _mintmark_decode(
+    image: Image.Image, _original_size: tuple[int, int]
+) -> tuple[int | None, float]:
+    reading = watermark.decode(image)
+    return reading.payload, reading.confidence
 
 
 def _mintmark() -> Method:
     return Method(
         f"Mintmark {watermark.ALGORITHM}",
         watermark.embed,
-        lambda image, _original_size: watermark.decode(image).payload,
+        _mintmark_decode,
         watermark.MIN_SIDE,
         ("512", "256", "1024", "128", "64", "64 up to 256"),
     )
@@ -120,6 +128,7 @@ class Row:
     psnr: list[float] = field(default_factory=list)
     encode_ms: list[float] = field(default_factory=list)
     decode_ms: list[float] = field(default_factory=list)
+    confidence: dict[str, list[float]] = field(default_factory=dict)
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
@@ -185,13 +194,15 @@ def run_method(
         for name, attack in ATTACKS.items():
             attacked = attack(marked)
             t0 = time.perf_counter()
-            got = method.decode(attacked, image.size)
+            got, confidence = method.decode(attacked, image.size)
+            if confidence is not None:
+                row.confidence.setdefault(name, []).append(confidence)
             if name == "none":
                 row.decode_ms.append(1000 * (time.perf_counter() - t0))
             row.hits[name] = row.hits.get(name, 0) + (got == payload)
         if regen is not None:
             regenerated = regen["model"](marked, seed)
-            by_mark = method.decode(regenerated, image.size) == payload
+            by_mark = method.decode(regenerated, image.size)[0] == payload
             by_hash = _phash_matches(image, regenerated, regen["threshold"])
             row.hits["regen: watermark"] = row.hits.get("regen: watermark", 0) + by_mark
             row.hits["regen: phash"] = row.hits.get("regen: phash", 0) + by_hash
@@ -266,6 +277,25 @@ def print_table(rows: list[Row], regen_note: str) -> None:
         print("| " + " | ".join(cells) + " |")
 
 
+def print_confidence(rows: list[Row]) -> None:
+    """How far from failing the reads were: the decoder's confidence is the share of the code's
+    correction capacity left unused (1.0: no wrong symbol; reads fail past 10 wrong symbols,
+    about 0.17). Failed reads count as 0."""
+    print("\nMintmark reading confidence, median / 1st percentile / lowest:\n")
+    cols = list(ATTACKS)
+    print("| size | " + " | ".join(cols) + " |")
+    print("| --- | " + " | ".join("---" for _ in cols) + " |")
+    for row in rows:
+        if not row.confidence:
+            continue
+        cells = []
+        for name in cols:
+            values = np.array(row.confidence[name])
+            low = np.percentile(values, 1)
+            cells.append(f"{np.median(values):.2f} / {low:.2f} / {values.min():.2f}")
+        print(f"| {row.size} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n512", type=int, default=200, help="images at 512 px")
@@ -316,6 +346,7 @@ def main() -> None:
 
     print(f"\nload average at end: {os.getloadavg()}, {time.perf_counter() - t_start:.0f} s\n")
     print_table(rows, regen_note)
+    print_confidence(rows)
 
     interleaved_timing(methods[::-1], sets["512"][: args.ntiming])
     print(f"load average after timing: {os.getloadavg()}")
