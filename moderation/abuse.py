@@ -29,6 +29,16 @@ def abuse_record(
     if limit == 0 or suspension_open(org=org, user=user) is not None:
         return None
     since = timezone.now() - timedelta(hours=rules.abuse.window_hours)
+    # Blocks before the last lift were already dealt with by an admin: they do not count again.
+    lifted = (
+        Suspension.objects.for_org(org)
+        .filter(user=user, lifted_at__isnull=False)
+        .order_by("-lifted_at")
+        .values_list("lifted_at", flat=True)
+        .first()
+    )
+    if lifted is not None and lifted > since:
+        since = lifted
     recent = AbuseEvent.objects.for_org(org).filter(user=user, created_at__gte=since)
     if recent.count() < limit:
         return None

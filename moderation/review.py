@@ -5,12 +5,14 @@ reason. Nobody decides on a job they submitted themselves (four-eyes rule)."""
 from django.db import IntegrityError, transaction
 
 from audit.services import audit_append
-from generation.models import Asset
+from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition
 from mintmark.errors import ApiError
 from moderation.models import Review
 
 MAX_REASON = 2_000
+# A held image of a job that ended (cancelled, failed) can no longer be released or rejected.
+OPEN_JOB_STATES = (GenerationJob.State.GATING, GenerationJob.State.IN_REVIEW)
 
 
 def review_queue(*, membership):
@@ -19,6 +21,7 @@ def review_queue(*, membership):
     return (
         Asset.objects.for_org(membership.org)
         .filter(state=Asset.State.IN_REVIEW, review__isnull=True)
+        .filter(job__state__in=OPEN_JOB_STATES)
         .exclude(job__user=membership.user)
         .select_related("job__user", "job__model", "job__policy")
         .order_by("created_at")
@@ -47,6 +50,8 @@ def review_decide(*, membership, asset_id, decision: str, reason: str) -> Review
             raise ApiError(
                 409, "not_in_review", f"The asset is {asset.state}, not awaiting review."
             )
+        if asset.job.state not in OPEN_JOB_STATES:
+            raise ApiError(409, "job_ended", f"The job already ended {asset.job.state}.")
         try:
             with transaction.atomic():
                 review = Review.objects.create(

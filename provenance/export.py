@@ -59,7 +59,7 @@ def export_lines(*, org, signer) -> Iterator[str]:
             "events": count,
             "records": records,
             "sha256": value,
-            "alg": "ES256",
+            "alg": signer.alg.name,
             "signature": base64.b64encode(signature).decode("ascii"),
             "certificate_chain": signer.certificate_chain_pem.decode("ascii"),
         }
@@ -117,6 +117,8 @@ def export_check(lines: Iterable[str], *, trust_anchors_pem: bytes | None) -> Ex
             records += 1
     if trailer is None:
         return ExportCheck(False, "no trailer: the file is truncated")
+    if trailer.get("alg") != "ES256":
+        return ExportCheck(False, f"signature algorithm {trailer.get('alg')!r} is not ES256")
     if digest.hexdigest() != trailer.get("sha256"):
         return ExportCheck(False, "the content does not match the signed digest")
     try:

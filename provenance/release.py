@@ -6,7 +6,9 @@ where it was (quarantined or held), which is the fail-closed path."""
 import hashlib
 import importlib
 import io
+import os
 import secrets
+import time
 
 import structlog
 from django.conf import settings
@@ -45,7 +47,10 @@ def org_signer(org):
     org's key file made by provenance_init."""
     if settings.SIGNER_FACTORY:
         module, _, name = settings.SIGNER_FACTORY.partition(":")
-        return getattr(importlib.import_module(module), name)(org)
+        try:
+            return getattr(importlib.import_module(module), name)(org)
+        except Exception as exc:  # a broken KMS/HSM signer must fail closed, whatever it raised
+            raise StampingError(f"MINTMARK_SIGNER {settings.SIGNER_FACTORY!r}: {exc}") from exc
     try:
         return FileKeySigner.for_org(keys_dir(), org.slug, signing_passphrase())
     except keys.KeyMissing as exc:
@@ -120,6 +125,35 @@ def _parent(job: GenerationJob) -> tuple[bytes, str] | None:
     return storages["quarantine"].open(job.input_image_key).read(), "image/png"
 
 
+def watermark_key() -> bytes:
+    """This installation's watermark key (DATA_DIR/keys/watermark.key, made once, 0600): a
+    mark made here reads back only with it, so another installation cannot mint our payloads
+    from the source code alone."""
+    path = keys_dir() / "watermark.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another worker made it a moment ago; everyone uses that one.
+        return _read_complete(path)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def _read_complete(path, attempts: int = 50) -> bytes:
+    for _ in range(attempts):
+        data = path.read_bytes()
+        if len(data) == 32:
+            return data
+        time.sleep(0.01)
+    raise StampingError(f"{path} is not a 32-byte watermark key")
+
+
 def payload_bytes(payload: int) -> bytes:
     return payload.to_bytes((watermark.PAYLOAD_BITS + 7) // 8, "big")
 
@@ -147,7 +181,7 @@ def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
     generated, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
     image = release_canvas(generated)
     try:
-        marked = watermark.embed(image, stamp.payload)
+        marked = watermark.embed(image, stamp.payload, key=watermark_key())
     except ValueError as exc:
         raise StampingError(f"watermark: {exc}") from exc
     manifest = credentials.manifest_definition(

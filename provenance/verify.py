@@ -19,7 +19,7 @@ from moderation.catalogs import fingerprint_catalog
 from policies.rules import PolicyRules
 from provenance import credentials, watermark
 from provenance.models import Stamp
-from provenance.release import trust_anchors
+from provenance.release import trust_anchors, watermark_key
 
 ISSUED_HERE, ALTERED, UNKNOWN = "issued_here", "altered", "unknown"
 # A released image re-encoded or resized keeps its pHash within a few bits; 10 bits is well
@@ -59,8 +59,10 @@ def _released(asset_id) -> Asset | None:
 def _c2pa(data: bytes, mime: str) -> tuple[dict, Asset | None]:
     try:
         report = credentials.read_credentials(data, mime, trust_anchors_pem=trust_anchors())
-    except credentials.CredentialsUnreadable as exc:
-        raise ApiError(422, "unreadable_image", f"The file could not be read: {exc}.") from None
+    except ValueError as exc:
+        # A format the C2PA reader does not take (GIF, BMP) or cannot parse: no credentials to
+        # speak of; the watermark and fingerprint still answer.
+        return {"state": "none", "detail": str(exc)[:300], "claims_asset": None}, None
     claimed = (report.assertions or {}).get(GENERATION_ASSERTION) or {}
     asset = None
     if report.state in ("trusted", "invalid") and claimed.get("asset"):
@@ -78,7 +80,7 @@ def _c2pa(data: bytes, mime: str) -> tuple[dict, Asset | None]:
 
 
 def _watermark(image) -> tuple[dict, Asset | None]:
-    reading = watermark.decode(image)
+    reading = watermark.decode(image, key=watermark_key())
     if reading.payload is None:
         return {"found": False, "detail": reading.detail}, None
     stamp = Stamp.objects.filter(payload=reading.payload, released_at__isnull=False).first()

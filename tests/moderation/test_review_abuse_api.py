@@ -131,3 +131,30 @@ def test_suspension_is_off_when_policy_says_zero(personas, model):
     for _ in range(4):
         assert_error(blocked_prompt(personas["staff"]), 422, "prompt_blocked")
     assert not Suspension.objects.exists()
+
+
+def test_held_images_of_an_ended_job_leave_the_queue(personas, held):
+    from generation.transitions import job_transition
+
+    job_transition(job_id=held.job_id, to=GenerationJob.State.CANCELLED)
+    assert personas["reviewer"].client().get("/api/reviews").json()["count"] == 0
+    response = post_review(personas["reviewer"], held, decision="approve", reason="fine")
+    assert_error(response, 409, "job_ended")
+
+
+def test_a_lift_resets_the_count(personas, model):
+    org = personas["admin"].org
+    rules = org.policies.order_by("-version").first().rules
+    rules["abuse"] = {"max_blocked": 2, "window_hours": 24}
+    policy_create(org=org, actor=None, rules=rules)
+    staff = personas["staff"]
+    for _ in range(2):
+        assert_error(blocked_prompt(staff), 422, "prompt_blocked")
+    suspension = Suspension.objects.get()
+    personas["admin"].client().post(
+        f"/api/abuse/alerts/{suspension.pk}/lift", {"reason": "ok"}, content_type="application/json"
+    )
+    assert_error(blocked_prompt(staff), 422, "prompt_blocked")
+    assert Suspension.objects.filter(lifted_at__isnull=True).count() == 0
+    assert_error(blocked_prompt(staff), 422, "prompt_blocked")
+    assert Suspension.objects.filter(lifted_at__isnull=True).count() == 1

@@ -216,3 +216,24 @@ def test_signed_export_checks_and_detects_tampering(personas, released, tmp_path
     body = b"".join(api.streaming_content).decode().splitlines()
     assert json.loads(body[-1])["head_hash"] == trailer["head_hash"]
     assert len(body) == len(lines)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "WEBP"])
+def test_formats_without_credentials_support_still_get_a_verdict(anon, released, fmt):
+    asset, data = released
+    converted = encoded(Image.open(io.BytesIO(data)).convert("RGB"), fmt)
+    body = verify(anon, converted).json()
+    assert body["c2pa"]["state"] == "none"
+    if fmt != "GIF":  # GIF's 256-colour palette destroys the mark; the fingerprint remains
+        assert body["watermark"]["registered"]
+    assert body["verdict"] == "altered" and body["asset"]["id"] == str(asset.pk)
+
+
+def test_another_installations_watermark_key_reads_nothing(anon, released, settings, tmp_path):
+    from provenance import watermark
+    from provenance.release import watermark_key
+
+    _, data = released
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    assert watermark.decode(image, key=watermark_key()).payload is not None
+    assert watermark.decode(image, key=b"another installation").payload is None

@@ -42,6 +42,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot write {output}: {exc}") from None
         result = self._verify(Path(output))
+        if not result.ok:
+            raise CommandError(f"Wrote {output}, but it does not check: {result.reason}")
         self.stdout.write(
             f"Wrote {result.events} audit events and {result.records} provenance records of "
             f"{organization.slug} to {output}; chain head {result.head_hash}; signed."

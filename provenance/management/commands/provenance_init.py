@@ -10,6 +10,7 @@ from django.db import transaction
 from audit.services import audit_append
 from orgs.models import Organization
 from provenance import keys
+from provenance.release import watermark_key
 from provenance.signing import signing_passphrase
 
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
             )
             for organization in orgs:
                 self._org(base, organization, passphrase, rotate=rotate)
+            watermark_key()
+            self.stdout.write(f"Watermark key: {base / 'watermark.key'} (kept once made)")
         except keys.KeyMissing as exc:
             # KeyLocked too: existing files that do not open are reported, never replaced.
             raise CommandError(str(exc)) from None
