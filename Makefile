@@ -7,6 +7,8 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pytest-xdist processes; tests that start worker processes share one (xdist_group "broker").
+TEST_WORKERS ?= 2
 
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
@@ -60,7 +62,7 @@ run: setup
 # Tests build their own databases, so they need no migrate or seed; pytest's own exit status
 # (5 when no test was collected) is make's.
 test: optional
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

@@ -10,6 +10,9 @@ from django.conf import settings
 
 from mintmark.celery import app
 
+# Worker processes share the broker: these run one after another on one xdist worker.
+pytestmark = pytest.mark.xdist_group("broker")
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -20,7 +20,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 90
 
-pytestmark = pytest.mark.slow
+# Worker processes share the broker: these run one after another on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
 
 
 def make_dry_run(target: str, tmp_path: Path) -> list[str]:

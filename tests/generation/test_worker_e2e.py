@@ -29,7 +29,8 @@ from provenance.signing import signing_passphrase
 from tests.mm_api_support import make_dataset
 from tests.worker_support import celery_worker, worker_children
 
-pytestmark = pytest.mark.slow
+# Worker processes share the broker: these run one after another on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
 
 State = GenerationJob.State
 
