@@ -98,6 +98,12 @@ def asset_transition(
     settles its job in the same transaction; None when the move does not apply. A release is
     one call: the caller passes the release key and digests as `fields`."""
     with transaction.atomic():
+        # The job row first, always in this order: a cancel (which locks the job) and this move
+        # cannot interleave, and job_settle below reads sibling assets under the same lock.
+        job_id = Asset.objects.filter(pk=asset_id).values_list("job_id", flat=True).get()
+        job = GenerationJob.objects.select_for_update().get(pk=job_id)
+        if job.state in TERMINAL:
+            return None
         asset = Asset.objects.select_for_update().select_related("job__org").get(pk=asset_id)
         if to not in ASSET_ALLOWED.get(asset.state, ()):
             return None

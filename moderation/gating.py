@@ -95,21 +95,29 @@ def _evaluate(job, asset, gates, context, rules, review_reasons) -> str | None:
     image, _ = open_image(data)
     runs = [gate_run(gate, image, context, timeout_s=settings.GATE_TIMEOUT_S) for gate in gates]
     decision = decide(runs, required=[gate.name for gate in gates], review_reasons=review_reasons)
+    reason = "; ".join(decision.reasons)
     with transaction.atomic():
+        # Another run of this task (a redelivery, or the one a review approval queued) may have
+        # decided the asset meanwhile: then this run records nothing and counts nothing.
+        job_state = GenerationJob.objects.select_for_update().values_list("state", flat=True)
+        asset_state = Asset.objects.select_for_update().values_list("state", flat=True)
+        if job_state.get(pk=job.pk) not in (State.GATING, State.IN_REVIEW):
+            return None
+        if asset_state.get(pk=asset.pk) != AssetState.QUARANTINED:
+            return None
         _record(job, asset, runs, decision)
-        reason = "; ".join(decision.reasons)
         if decision.action == BLOCK:
-            asset_transition(asset_id=asset.pk, to=AssetState.BLOCKED, reason=reason)
             blocking = next(run for run in runs if run.verdict == "block")
-            abuse_record(
-                org=job.org,
-                user=job.user,
-                kind=AbuseEvent.Kind.IMAGE_BLOCKED,
-                category=blocking.gate,
-                rules=rules,
-                job=job,
-                asset=asset,
-            )
+            if asset_transition(asset_id=asset.pk, to=AssetState.BLOCKED, reason=reason):
+                abuse_record(
+                    org=job.org,
+                    user=job.user,
+                    kind=AbuseEvent.Kind.IMAGE_BLOCKED,
+                    category=blocking.gate,
+                    rules=rules,
+                    job=job,
+                    asset=asset,
+                )
         elif decision.action == REVIEW:
             asset_transition(asset_id=asset.pk, to=AssetState.IN_REVIEW, reason=reason)
     if decision.action == HOLD:

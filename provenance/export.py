@@ -103,13 +103,19 @@ def export_check(lines: Iterable[str], *, trust_anchors_pem: bytes | None) -> Ex
     digest = hashlib.sha256()
     links, records, trailer = [], 0, None
     for number, line in enumerate(lines, 1):
+        if trailer is not None:
+            if line.strip():
+                return ExportCheck(False, f"line {number} follows the signed trailer")
+            continue
         try:
             obj = json.loads(line)
         except ValueError:
             return ExportCheck(False, f"line {number} is not JSON")
+        if not isinstance(obj, dict):
+            return ExportCheck(False, f"line {number} is not a JSON object")
         if obj.get("type") == "trailer":
             trailer = obj
-            break
+            continue
         digest.update(line.encode("utf-8"))
         if obj.get("type") == "audit_event":
             links.append(_link(obj))
@@ -127,7 +133,7 @@ def export_check(lines: Iterable[str], *, trust_anchors_pem: bytes | None) -> Ex
         chain[0].public_key().verify(
             signature, trailer["sha256"].encode("ascii"), ec.ECDSA(hashes.SHA256())
         )
-    except (KeyError, ValueError, TypeError, InvalidSignature):
+    except (KeyError, ValueError, TypeError, AttributeError, InvalidSignature):
         return ExportCheck(False, "the signature does not verify")
     anchors = x509.load_pem_x509_certificates(trust_anchors_pem) if trust_anchors_pem else []
     if not _chain_ok(chain, anchors):

@@ -130,10 +130,8 @@ def watermark_key() -> bytes:
     mark made here reads back only with it, so another installation cannot mint our payloads
     from the source code alone."""
     path = keys_dir() / "watermark.key"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
+    if path.exists():
+        return _read_complete(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -142,7 +140,13 @@ def watermark_key() -> bytes:
         return _read_complete(path)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    return _read_complete(path)
+
+
+def watermark_key_existing() -> bytes | None:
+    """The watermark key if this installation has one (verify never creates it)."""
+    path = keys_dir() / "watermark.key"
+    return _read_complete(path) if path.exists() else None
 
 
 def _read_complete(path, attempts: int = 50) -> bytes:
@@ -214,6 +218,17 @@ def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
     return signed, marked, keys.certificate_info(signer.certificate_chain_pem)
 
 
+def release_approved(asset: Asset) -> bool:
+    """A held asset needs a reviewer's approval; a quarantined one needs the newest result of
+    every gate that ran on it to be a pass."""
+    if asset.state == Asset.State.IN_REVIEW:
+        return Review.objects.filter(asset=asset, decision=Review.Decision.APPROVE).exists()
+    latest = {}
+    for result in GateResult.objects.filter(asset=asset).order_by("created_at"):
+        latest[result.gate] = result.verdict
+    return bool(latest) and all(verdict == "pass" for verdict in latest.values())
+
+
 def asset_release(*, asset_id, actor=None) -> Asset | None:
     """Stamps and releases one approved asset; None when it is not releasable (already
     released, rejected, or its job ended). Raises StampingError when stamping failed."""
@@ -225,6 +240,8 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
         return None
     if job.state not in (GenerationJob.State.GATING, GenerationJob.State.IN_REVIEW):
         return None
+    if not release_approved(asset):
+        raise StampingError("not approved: its gates did not all pass, or no reviewer approved it")
     stamp = payload_reserve(asset)
     signed, marked, certificate = _signed_file(asset, job, stamp)
     # A name of its own per attempt: a redelivered task racing this one never overwrites or
@@ -235,6 +252,10 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
     )
     fingerprint = {kind: f"{value:016x}" for kind, value in hashes_of(marked).items()}
     report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=trust_anchors())
+    if report.state != "trusted" or not report.manifest_label:
+        # E.g. a KMS signer whose certificate is not under this installation's root: the file
+        # would never verify as issued here, so it is not released.
+        raise StampingError(f"the signed file does not validate: {report.state} {report.codes}")
     with transaction.atomic():
         Stamp.objects.filter(pk=stamp.pk).update(
             sha256=hashlib.sha256(signed).hexdigest(),

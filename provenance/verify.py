@@ -11,6 +11,7 @@ registry (perceptual hashes of every released image). The verdict is one of:
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from PIL import Image
 
 from generation.models import Asset
 from mintmark.errors import ApiError
@@ -19,13 +20,20 @@ from moderation.catalogs import fingerprint_catalog
 from policies.rules import PolicyRules
 from provenance import credentials, watermark
 from provenance.models import Stamp
-from provenance.release import trust_anchors, watermark_key
+from provenance.release import trust_anchors, watermark_key_existing
 
 ISSUED_HERE, ALTERED, UNKNOWN = "issued_here", "altered", "unknown"
 # A released image re-encoded or resized keeps its pHash within a few bits; 10 bits is well
 # inside what two unrelated images share only by chance (and a second hash must agree too).
 FINGERPRINT_RADIUS = 10
-MIMES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+MIMES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "mpo": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+}
+ANALYSIS_MAX_SIDE = 2048
 GENERATION_ASSERTION = "org.mintmark.generation"
 
 
@@ -65,13 +73,13 @@ def _c2pa(data: bytes, mime: str) -> tuple[dict, Asset | None]:
         return {"state": "none", "detail": str(exc)[:300], "claims_asset": None}, None
     claimed = (report.assertions or {}).get(GENERATION_ASSERTION) or {}
     asset = None
-    if report.state in ("trusted", "invalid") and claimed.get("asset"):
+    if report.state == "trusted" and claimed.get("asset"):
         asset = _released(claimed["asset"])
     return (
         {
             "state": report.state,
             "manifest_label": report.manifest_label,
-            "signer": report.signer_subject,
+            "signer": report.signer_subject if report.state == "trusted" else None,
             "codes": list(report.codes)[:20],
             "claims_asset": claimed.get("asset"),
         },
@@ -80,7 +88,10 @@ def _c2pa(data: bytes, mime: str) -> tuple[dict, Asset | None]:
 
 
 def _watermark(image) -> tuple[dict, Asset | None]:
-    reading = watermark.decode(image, key=watermark_key())
+    key = watermark_key_existing()
+    if key is None:
+        return {"found": False, "detail": "this installation has released nothing yet"}, None
+    reading = watermark.decode(image, key=key)
     if reading.payload is None:
         return {"found": False, "detail": reading.detail}, None
     stamp = Stamp.objects.filter(payload=reading.payload, released_at__isnull=False).first()
@@ -110,6 +121,10 @@ def image_verify(data: bytes) -> Verification:
     if not data:
         raise ApiError(422, "empty_image", "The upload is empty.")
     image, fmt = _decode(data)
+    # Hashes and the watermark read a few hundred pixels; a huge upload is reduced first so
+    # that one request cannot hold a worker for long.
+    if max(image.size) > ANALYSIS_MAX_SIDE:
+        image.thumbnail((ANALYSIS_MAX_SIDE, ANALYSIS_MAX_SIDE), Image.BILINEAR)
     c2pa_out, by_manifest = _c2pa(data, MIMES.get(fmt, f"image/{fmt}"))
     mark_out, by_mark = _watermark(image)
     print_out, by_print = _fingerprint(image)

@@ -236,7 +236,7 @@ CLIP_MODEL_DIR = env_str("MINTMARK_CLIP_MODEL_DIR") or None
 SIGNING_KEY_PASSPHRASE = env_secret("MINTMARK_SIGNING_KEY_PASSPHRASE")
 SIGNER_FACTORY = env_str("MINTMARK_SIGNER") or None
 # Largest image /api/verify decodes (pixels); larger uploads are refused before decoding.
-VERIFY_MAX_PIXELS = env_int("MINTMARK_VERIFY_MAX_PIXELS", 40_000_000, minimum=1)
+VERIFY_MAX_PIXELS = env_int("MINTMARK_VERIFY_MAX_PIXELS", 16_000_000, minimum=1)
 
 # Platform rules.
 API_TOKEN_TOUCH_SECONDS = 60

@@ -17,6 +17,7 @@ from moderation.tasks import evaluate_job
 from policies.services import policy_create
 from provenance import credentials, watermark
 from provenance.models import Stamp
+from provenance.release import trust_anchors, watermark_key
 from tests.gating_support import encoded, gated_job, keys_make, picture
 from tests.mm_api_support import events, make_model
 
@@ -72,14 +73,14 @@ def test_unrelated_image_is_released_watermarked_and_signed(personas, model, sig
     }
     assert generation["datasets"] == ["Scenes"] and generation["licences"] == {"CC0-1.0": "CC0-1.0"}
     stamp = Stamp.objects.get(asset=asset)
-    assert watermark.decode(Image.open(io.BytesIO(data))).payload == stamp.payload
+    marked = Image.open(io.BytesIO(data))
+    assert watermark.decode(marked, key=watermark_key()).payload == stamp.payload
+    assert watermark.decode(marked).payload is None  # the installation's own key, not the default
     assert stamp.released_at is not None and len(stamp.phash) == 16
     assert [e.data["from"] for e in events(job.org, "asset.released")] == ["QUARANTINED"]
 
 
 def gating_anchors():
-    from provenance.release import trust_anchors
-
     return trust_anchors()
 
 
@@ -310,3 +311,43 @@ def test_a_score_over_the_threshold_blocks(personas, model, signing, monkeypatch
     assert job.state == State.BLOCKED
     result = GateResult.objects.get(asset__job=job, gate="image_safety")
     assert result.verdict == "block" and "nudity 0.93" in result.reason
+
+
+def test_cancel_during_stamping_wins(personas, model, signing, monkeypatch):
+    from generation.submission import job_cancel
+    from provenance import release
+
+    real = release._signed_file
+
+    def cancel_meanwhile(asset, job, stamp):
+        out = real(asset, job, stamp)
+        job_cancel(job=GenerationJob.objects.get(pk=job.pk), actor=None)
+        return out
+
+    monkeypatch.setattr(release, "_signed_file", cancel_meanwhile)
+    job = evaluate(gated_job(personas["staff"], model, [picture(77)]))
+    assert job.state == State.CANCELLED and states(job) == [AssetState.QUARANTINED]
+    assert not Stamp.objects.filter(released_at__isnull=False).exists()
+
+
+def test_a_redelivered_evaluation_counts_a_block_once(personas, model, signing, training):
+    job = gated_job(personas["staff"], model, [picture(1)])
+    stale = list(job.assets.all())
+    gating.job_evaluate(job_id=job.pk)
+    rules = gating.PolicyRules.model_validate(job.policy.rules)
+    gates = gating.gates_for(rules, tuple(str(training[0].pk) for _ in (0,)))
+    context = gating.GateContext("j", "m", (str(training[0].pk),), rules)
+    assert gating._evaluate(job, stale[0], gates, context, rules, []) is None
+    assert AbuseEvent.objects.count() == 1
+    assert GateResult.objects.filter(asset=stale[0], gate="memorization").count() == 1
+
+
+def test_release_refuses_an_asset_without_approval(personas, model, signing):
+    from provenance.release import StampingError, asset_release
+
+    job = gated_job(personas["staff"], model, [picture(78)], context="political")
+    gating.job_evaluate(job_id=job.pk)
+    held = job.assets.get()
+    assert held.state == AssetState.IN_REVIEW
+    with pytest.raises(StampingError, match="not approved"):
+        asset_release(asset_id=held.pk)

@@ -237,3 +237,59 @@ def test_another_installations_watermark_key_reads_nothing(anon, released, setti
     image = Image.open(io.BytesIO(data)).convert("RGB")
     assert watermark.decode(image, key=watermark_key()).payload is not None
     assert watermark.decode(image, key=b"another installation").payload is None
+
+
+def test_a_forged_broken_manifest_naming_our_asset_proves_nothing(anon, released, tmp_path):
+    other = tmp_path / "forger"
+    keys.org_key_ensure(other, "mallory", "Mallory", b"pass")
+    manifest = credentials.manifest_definition(
+        title="x.png",
+        claim_generator="Mintmark",
+        model={"name": "m", "version": "1", "family": "sd15"},
+        action="created",
+        generation={"asset": str(released[0].pk)},
+        soft_binding=None,
+        training_mining="notAllowed",
+        has_parent=False,
+    )
+    forged = credentials.sign_image(
+        encoded(picture(6)), "image/png", manifest, FileKeySigner.for_org(other, "mallory", b"pass")
+    )
+    edited = picture(6)
+    ImageDraw.Draw(edited).rectangle((0, 0, 20, 20), fill=(0, 0, 0))
+    body = verify(anon, with_manifest_of(forged, edited)).json()
+    assert body["c2pa"]["state"] in ("invalid", "untrusted")
+    assert body["verdict"] == "unknown" and body["asset"] is None
+    assert body["c2pa"]["signer"] is None
+
+
+@pytest.mark.parametrize(
+    "lines, reason",
+    [
+        (["[1, 2]\n"], "not a JSON object"),
+        (['{"type": "header"}\n', "not json\n"], "not JSON"),
+        (['{"type": "header"}\n'], "truncated"),
+        (
+            ['{"type": "trailer", "sha256": "x", "alg": "ES256", "certificate_chain": 5}\n'],
+            "signed digest",
+        ),
+    ],
+)
+def test_export_check_answers_garbage_without_crashing(lines, reason):
+    from provenance.export import export_check
+
+    result = export_check(lines, trust_anchors_pem=None)
+    assert not result.ok and reason in result.reason
+
+
+def test_lines_after_the_trailer_are_refused(personas, released, tmp_path):
+    from provenance.export import export_check
+    from provenance.release import trust_anchors
+
+    path = tmp_path / "export.jsonl"
+    call_command("provenance_export", "--org", "acme", "--output", str(path), stdout=io.StringIO())
+    lines = path.read_text().splitlines(keepends=True)
+    assert export_check(lines, trust_anchors_pem=trust_anchors()).ok
+    appended = [*lines, '{"type": "audit_event", "seq": 999}\n']
+    result = export_check(appended, trust_anchors_pem=trust_anchors())
+    assert not result.ok and "follows the signed trailer" in result.reason
