@@ -207,6 +207,8 @@ class Ctx:
         if self.target is None:
             return uuid.uuid4()
         job = _job(self.target.submitter, self.target.model)
+        for state in ("RUNNING", "GATING", "IN_REVIEW"):
+            job_transition(job_id=job.pk, to=state)
         key = storages["quarantine"].save(f"outputs/{job.pk}/0.png", ContentFile(png_bytes(2)))
         return Asset.objects.create(
             job=job,
