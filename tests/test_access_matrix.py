@@ -88,8 +88,7 @@ def _job(membership, model, *, cancelled=False):
     return job
 
 
-def _released_asset(job):
-    key = storages["release"].save(f"released/{job.pk}/0.png", ContentFile(png_bytes(1)))
+def _asset(job, state: str, **keys):
     return Asset.objects.create(
         job=job,
         index=0,
@@ -100,10 +99,14 @@ def _released_asset(job):
         phash="0" * 16,
         dhash="0" * 16,
         whash="0" * 16,
-        quarantine_key="",
-        release_key=key,
-        state=Asset.State.RELEASED,
+        state=state,
+        **keys,
     )
+
+
+def _released_asset(job):
+    key = storages["release"].save(f"released/{job.pk}/0.png", ContentFile(png_bytes(1)))
+    return _asset(job, Asset.State.RELEASED, quarantine_key="", release_key=key)
 
 
 class World:
@@ -210,19 +213,7 @@ class Ctx:
         for state in ("RUNNING", "GATING", "IN_REVIEW"):
             job_transition(job_id=job.pk, to=state)
         key = storages["quarantine"].save(f"outputs/{job.pk}/0.png", ContentFile(png_bytes(2)))
-        return Asset.objects.create(
-            job=job,
-            index=0,
-            seed=job.seeds[0],
-            width=32,
-            height=32,
-            sha256="0" * 64,
-            phash="0" * 16,
-            dhash="0" * 16,
-            whash="0" * 16,
-            quarantine_key=key,
-            state=Asset.State.IN_REVIEW,
-        ).pk
+        return _asset(job, Asset.State.IN_REVIEW, quarantine_key=key).pk
 
     @cached_property
     def suspension_id(self):

@@ -58,6 +58,20 @@ def with_manifest_of(signed: bytes, image: Image.Image) -> bytes:
     return b"".join(out)
 
 
+def claiming(asset) -> dict:
+    """A manifest that claims to be about one of our assets."""
+    return credentials.manifest_definition(
+        title="x.png",
+        claim_generator="Mintmark",
+        model={"name": "m", "version": "1", "family": "sd15"},
+        action="created",
+        generation={"asset": str(asset.pk)},
+        soft_binding=None,
+        training_mining="notAllowed",
+        has_parent=False,
+    )
+
+
 def test_released_file_is_issued_here(anon, released):
     asset, data = released
     body = verify(anon, data).json()
@@ -95,16 +109,7 @@ def test_signed_outside_the_trust_anchors_is_untrusted(anon, released, tmp_path)
     other = tmp_path / "another-installation"
     keys.org_key_ensure(other, "mallory", "Mallory", b"pass")
     signer = FileKeySigner.for_org(other, "mallory", b"pass")
-    manifest = credentials.manifest_definition(
-        title="x.png",
-        claim_generator="Mintmark",
-        model={"name": "m", "version": "1", "family": "sd15"},
-        action="created",
-        generation={"asset": str(released[0].pk)},
-        soft_binding=None,
-        training_mining="notAllowed",
-        has_parent=False,
-    )
+    manifest = claiming(released[0])
     forged = credentials.sign_image(encoded(picture(5)), "image/png", manifest, signer)
     body = verify(anon, forged).json()
     assert body["c2pa"]["state"] == "untrusted"
@@ -242,16 +247,7 @@ def test_another_installations_watermark_key_reads_nothing(anon, released, setti
 def test_a_forged_broken_manifest_naming_our_asset_proves_nothing(anon, released, tmp_path):
     other = tmp_path / "forger"
     keys.org_key_ensure(other, "mallory", "Mallory", b"pass")
-    manifest = credentials.manifest_definition(
-        title="x.png",
-        claim_generator="Mintmark",
-        model={"name": "m", "version": "1", "family": "sd15"},
-        action="created",
-        generation={"asset": str(released[0].pk)},
-        soft_binding=None,
-        training_mining="notAllowed",
-        has_parent=False,
-    )
+    manifest = claiming(released[0])
     forged = credentials.sign_image(
         encoded(picture(6)), "image/png", manifest, FileKeySigner.for_org(other, "mallory", b"pass")
     )
