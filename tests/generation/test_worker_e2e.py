@@ -105,8 +105,8 @@ def test_an_api_request_becomes_a_released_image(tiny_model, personas, tmp_path,
         assert hashlib.sha256(data).hexdigest() == asset.sha256
         assert Image.open(io.BytesIO(data)).size == (64, 64)
         released = (settings.DATA_DIR / "files" / "release" / asset.release_key).read_bytes()
-        # Enlarged to the watermark's minimum side, then stamped.
-        assert Image.open(io.BytesIO(released)).size == (128, 128)
+        # Enlarged to the release's minimum side, where the watermark holds, then stamped.
+        assert Image.open(io.BytesIO(released)).size == (256, 256)
         upload = SimpleUploadedFile("x.png", released, content_type="image/png")
         verdict = client.post("/api/verify", {"image": upload}).json()
         assert verdict["verdict"] == "issued_here", verdict
