@@ -16,6 +16,7 @@ from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
 from mintmark.parsing import refuse_nul
 from moderation.api import GateResultOut, gate_result_out
+from moderation.models import GateResult
 from orgs.access import ALL_ROLES, require_role
 from orgs.models import Membership
 from policies.services import validation_message
@@ -119,10 +120,7 @@ def _asset_out(asset: Asset) -> dict:
 
 
 def _latest_results(asset: Asset) -> list[dict]:
-    """The newest result of each gate (a retried evaluation adds rows; the last one counts)."""
-    latest = {}
-    for result in sorted(asset.gate_results.all(), key=lambda r: r.created_at):
-        latest[result.gate] = result
+    latest = GateResult.latest_per_gate(asset.gate_results.all())
     return [gate_result_out(result) for result in latest.values()]
 
 

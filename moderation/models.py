@@ -46,6 +46,15 @@ class GateResult(models.Model):
     def __str__(self) -> str:
         return f"{self.gate}: {self.verdict}"
 
+    @staticmethod
+    def latest_per_gate(results) -> dict[str, "GateResult"]:
+        """The newest result of each gate among `results` (a retried evaluation adds rows; the
+        last one counts). Sorted here so a prefetched set needs no new query."""
+        latest = {}
+        for result in sorted(results, key=lambda r: r.created_at):
+            latest[result.gate] = result
+        return latest
+
 
 class Review(models.Model):
     """A reviewer's decision on an asset held IN_REVIEW; one per asset."""

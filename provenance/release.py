@@ -100,8 +100,8 @@ def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
         licence.key: licence.spdx_id or licence.name
         for licence in Licence.objects.filter(items__dataset__in=datasets).distinct()
     }
-    gates = GateResult.objects.filter(asset=asset).order_by("created_at")
-    verdicts = {result.gate: result.verdict for result in gates}
+    latest = GateResult.latest_per_gate(GateResult.objects.filter(asset=asset))
+    verdicts = {gate: result.verdict for gate, result in latest.items()}
     prompt_gate = job.gate_results.filter(asset=None).order_by("-created_at").first()
     if prompt_gate is not None:
         verdicts["prompt"] = prompt_gate.verdict
@@ -225,10 +225,8 @@ def release_approved(asset: Asset) -> bool:
     every gate that ran on it to be a pass."""
     if asset.state == Asset.State.IN_REVIEW:
         return Review.objects.filter(asset=asset, decision=Review.Decision.APPROVE).exists()
-    latest = {}
-    for result in GateResult.objects.filter(asset=asset).order_by("created_at"):
-        latest[result.gate] = result.verdict
-    return bool(latest) and all(verdict == "pass" for verdict in latest.values())
+    latest = GateResult.latest_per_gate(GateResult.objects.filter(asset=asset))
+    return bool(latest) and all(result.verdict == "pass" for result in latest.values())
 
 
 def asset_release(*, asset_id, actor=None) -> Asset | None:
