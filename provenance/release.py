@@ -256,9 +256,10 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
         # E.g. a KMS signer whose certificate is not under this installation's root: the file
         # would never verify as issued here, so it is not released.
         raise StampingError(f"the signed file does not validate: {report.state} {report.codes}")
+    signed_sha256 = hashlib.sha256(signed).hexdigest()
     with transaction.atomic():
         Stamp.objects.filter(pk=stamp.pk).update(
-            sha256=hashlib.sha256(signed).hexdigest(),
+            sha256=signed_sha256,
             manifest_label=report.manifest_label or "",
             certificate_serial=certificate.serial_hex,
             certificate_sha256=certificate.sha256,
@@ -272,7 +273,7 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
             release_key=key,
             data={
                 "payload": f"{stamp.payload:x}",
-                "sha256": hashlib.sha256(signed).hexdigest(),
+                "sha256": signed_sha256,
                 "manifest": report.manifest_label,
                 "certificate_serial": certificate.serial_hex,
             },
