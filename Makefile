@@ -18,7 +18,7 @@ REQ_HASH := $(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.mintmark-requirements-$(REQ_HASH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install optional setup run test lint
+.PHONY: help install optional browser setup run test lint
 
 help:
 	@echo "make run    set up (venv, requirements, migrate, static files, demo org) and serve"
@@ -26,6 +26,7 @@ help:
 	@echo "make test   set up the venv and run the tests (PYTEST_ARGS='-k audit' passes options)"
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make optional  install the optional plug-ins (NudeNet, AGPL-3.0)"
+	@echo "make browser   install Debian's chromium for the browser tests (apt-get; root or sudo)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,15 @@ $(OPTIONAL_STAMP): $(STAMP)
 
 optional: $(OPTIONAL_STAMP)
 
+# The browser tests drive Debian's Chromium through Playwright (its own browser download does not
+# work offline); CHROMIUM= names another binary.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	@[ -x $(CHROMIUM) ] || ($(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver)
+
 setup: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
@@ -61,8 +71,8 @@ run: setup
 
 # Tests build their own databases, so they need no migrate or seed; pytest's own exit status
 # (5 when no test was collected) is make's.
-test: optional
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+test: optional browser
+	MINTMARK_TEST_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from generation.models import GenerationJob
 from mintmark.errors import ApiError
+from policies.rules import PolicyRules
+from policies.selectors import policy_active
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -34,6 +36,15 @@ def quota_usage(*, org, user, rules) -> dict:
         "user_used": user_used,
         "user_left": max(user_limit - user_used, 0),
     }
+
+
+def membership_quota(membership) -> dict:
+    """The month's usage for a member under the org's active policy (API /me, portal header)."""
+    policy = policy_active(org=membership.org)
+    usage = quota_usage(
+        org=membership.org, user=membership.user, rules=PolicyRules.model_validate(policy.rules)
+    )
+    return {"policy_version": policy.version, **usage}
 
 
 def quota_check(*, org, user, rules, images: int) -> None:

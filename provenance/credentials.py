@@ -280,7 +280,7 @@ def sign_image(
     return signed
 
 
-def _reader_settings(trust_anchors_pem: bytes) -> dict:
+def _reader_settings(trust_anchors_pem: bytes | None) -> dict:
     settings = {
         "verify": {
             "verify_trust": True,
@@ -291,8 +291,9 @@ def _reader_settings(trust_anchors_pem: bytes) -> dict:
         },
         "core": {"allowed_network_hosts": []},
     }
-    # c2pa refuses an empty anchor list; without anchors nothing can be "trusted".
-    if trust_anchors_pem.strip():
+    # c2pa refuses an empty anchor list; without anchors (before provenance_init) nothing can
+    # be "trusted".
+    if trust_anchors_pem and trust_anchors_pem.strip():
         settings["trust"] = {"trust_anchors": trust_anchors_pem.decode("ascii")}
     return settings
 
@@ -357,7 +358,9 @@ def _report(reader: c2pa.Reader) -> CredentialReport:
     )
 
 
-def read_credentials(data: bytes, mime: str, *, trust_anchors_pem: bytes) -> CredentialReport:
+def read_credentials(
+    data: bytes, mime: str, *, trust_anchors_pem: bytes | None
+) -> CredentialReport:
     """Reads and validates the manifest embedded in ``data`` against ``trust_anchors_pem``.
 
     Returns state ``none`` when the file has no embedded manifest. Raises

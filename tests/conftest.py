@@ -1,15 +1,19 @@
 """Shared personas: an org 'acme' with one user per role, and an outsider admin of 'globex'.
 Clients authenticate with real API tokens, the way SDKs do."""
 
+import shutil
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
 from audit import triggers
 from orgs.models import Membership, Organization
 from orgs.services import member_add, org_create, token_create
+from provenance import keys
+from provenance.signing import signing_passphrase
 
 PASSWORD = "correct-horse-battery-9"
 ROLES = ("admin", "staff", "reviewer", "auditor")
@@ -30,6 +34,12 @@ class Persona:
 
     def client(self) -> Client:
         return Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {self.token}")
+
+    def portal(self) -> Client:
+        """A logged-in portal session (cookie auth, as a browser has)."""
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(self.user)
+        return client
 
 
 def make_persona(org: Organization, role: str, email: str) -> Persona:
@@ -100,3 +110,16 @@ def live_db(_triggers_back_after_flush, transactional_db):
     the test database's teardown flush (SQLite flushes with DELETE) and put back after it."""
     yield
     triggers.uninstall(connection)
+
+
+@pytest.fixture
+def org_signing_key(personas):
+    """The org's signing key where a worker process looks (the run's data folder), removed
+    afterwards."""
+    org = personas["admin"].org
+    base = settings.DATA_DIR / "keys"
+    existed = (base / org.slug).exists()
+    keys.org_key_ensure(base, org.slug, org.name, signing_passphrase())
+    yield
+    if not existed:
+        shutil.rmtree(base / org.slug)

@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context.portal",
             ]
         },
     }
@@ -109,6 +110,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 LOGOUT_REDIRECT_URL = "portal:login"
 
 LANGUAGE_CODE = "en-us"

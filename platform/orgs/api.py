@@ -4,14 +4,12 @@ from uuid import UUID
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from generation.quota import quota_usage
+from generation.quota import membership_quota
 from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
 from orgs.access import ADMIN, ALL_ROLES, request_membership, require_role
 from orgs.models import ApiToken, Membership
 from orgs.services import member_add, member_remove, member_role_update, token_create, token_revoke
-from policies.rules import PolicyRules
-from policies.selectors import policy_active
 
 router = Router(tags=["organization"])
 
@@ -87,13 +85,6 @@ def _member_out(membership: Membership) -> dict:
     }
 
 
-def _quota(membership: Membership) -> dict:
-    policy = policy_active(org=membership.org)
-    rules = PolicyRules.model_validate(policy.rules)
-    usage = quota_usage(org=membership.org, user=membership.user, rules=rules)
-    return {"policy_version": policy.version, **usage}
-
-
 @router.get("/me", response=MeOut)
 def me(request):
     membership = request_membership(request)
@@ -104,7 +95,7 @@ def me(request):
         "org": membership.org,
         "role": membership.role,
         "orgs": [m.org.slug for m in user.memberships.select_related("org")],
-        "quota": _quota(membership),
+        "quota": membership_quota(membership),
     }
 
 

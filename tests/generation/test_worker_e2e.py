@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import signal
 import time
 
@@ -24,8 +23,6 @@ from generation.services import model_register
 from generation.tiny import save_tiny_pipeline
 from policies.rules import default_rules
 from policies.services import policy_create
-from provenance import keys
-from provenance.signing import signing_passphrase
 from tests.mm_api_support import make_dataset
 from tests.worker_support import celery_worker, worker_children
 
@@ -74,19 +71,7 @@ def quarantined_file(asset: Asset) -> bytes:
     return (settings.DATA_DIR / "files" / "quarantine" / asset.quarantine_key).read_bytes()
 
 
-@pytest.fixture
-def signing_key(personas):
-    """The org's key where the worker looks (the run's data folder), removed afterwards."""
-    org = personas["admin"].org
-    base = settings.DATA_DIR / "keys"
-    existed = (base / org.slug).exists()
-    keys.org_key_ensure(base, org.slug, org.name, signing_passphrase())
-    yield
-    if not existed:
-        shutil.rmtree(base / org.slug)
-
-
-def test_an_api_request_becomes_a_released_image(tiny_model, personas, tmp_path, signing_key):
+def test_an_api_request_becomes_a_released_image(tiny_model, personas, tmp_path, org_signing_key):
     staff = personas["staff"]
     with celery_worker(tmp_path / "worker.log"):
         job_id = submit(staff, steps=8, num_images=2, seed=7)

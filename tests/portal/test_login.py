@@ -13,7 +13,8 @@ def test_portal_login_then_home_shows_org_and_role(personas):
         {"username": "staff@acme.test", "password": PASSWORD, "csrfmiddlewaretoken": token},
     )
     assert response.status_code == 302
-    home = client.get("/")
+    home = client.get("/", follow=True)
+    assert home.redirect_chain == [("/o/acme/", 302)]
     assert home.status_code == 200
     assert b"Acme" in home.content and b"Staff" in home.content
 

@@ -1,0 +1,106 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a live server (on the run's
+database) and, where a test needs one, a real Celery worker.
+
+Every page load is screenshotted into <pytest's base temp>/screenshots/<test name>/, so a
+failure can be looked at; the folder is not committed."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+from tests.conftest import PASSWORD
+from tests.worker_support import celery_worker
+
+CHROMIUM = os.environ.get("MINTMARK_TEST_CHROMIUM", "/usr/bin/chromium")
+# Playwright's sync API runs an event loop in the test's thread; Django's ORM, used by the
+# tests between browser steps, refuses to run beside one unless told that it is safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# One worker process and one live server at a time (they share the broker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("broker"))
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "screenshots"
+
+
+def _snapshotter(folder: Path):
+    count = 0
+
+    def snap(page) -> None:
+        nonlocal count
+        count += 1
+        name = re.sub(r"[^A-Za-z0-9]+", "-", page.url.split("://", 1)[-1])[:80].strip("-")
+        try:
+            page.screenshot(path=folder / f"{count:03d}-{name}.png", full_page=True)
+        except PlaywrightError:
+            # The test already moved on and closed the page: the next load has its own shot.
+            pass
+
+    return snap
+
+
+@pytest.fixture
+def browser_context(chromium, request, screenshots_root):
+    """Pages at 1280 px wide; `phone_page` gives the phone-width view of the same session."""
+    folder = screenshots_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(20_000)
+    context.on("page", lambda page: page.on("load", _snapshotter(folder)))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    return browser_context.new_page()
+
+
+@pytest.fixture
+def portal_url(live_db):
+    """A live server per test, started after the committed-data fixtures: pytest-django's
+    session `live_server` would take the database before `live_db` could arrange the
+    append-only triggers around the teardown flush."""
+    server = LiveServer("localhost")
+    yield server.url
+    server.stop()
+
+
+def log_in(page, base_url: str, persona) -> None:
+    """Logs in through the real form, as a person does."""
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Username").fill(persona.user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r".*/o/[^/]+/$"))
+
+
+@pytest.fixture
+def worker(live_db, org_signing_key, tmp_path):
+    """A real Celery worker (GPU and gates queues) on the run's broker and database."""
+    with celery_worker(tmp_path / "worker.log") as process:
+        yield process
