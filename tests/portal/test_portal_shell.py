@@ -3,8 +3,10 @@ public verify page (Django test client; tests/browser drives the same pages in C
 
 import re
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.views.defaults import server_error
 
 from orgs.models import ApiToken
 from orgs.services import member_add
@@ -102,6 +104,11 @@ def test_public_verify_page_says_unknown_and_refuses_bad_uploads(db):
 
 
 def _file(name, data):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     return SimpleUploadedFile(name, data)
+
+
+def test_server_error_page_is_the_portals_and_needs_no_context(rf):
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.content
+    assert b"/static/portal/portal.css" in response.content
