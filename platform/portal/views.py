@@ -43,8 +43,8 @@ def tokens(request):
     return render(request, "portal/tokens.html", context)
 
 
-@require_POST
 @org_page()
+@require_POST
 def token_revoke_view(request, token_id):
     membership = request.membership
     token = ApiToken.objects.filter(user=membership.user, pk=token_id).first()
