@@ -28,17 +28,33 @@ class _Strict(BaseModel):
 
 
 class QuotaRules(_Strict):
-    org_monthly_images: int = Field(10_000, ge=0, le=100_000_000)
-    user_monthly_images: int = Field(1_000, ge=0, le=100_000_000)
+    org_monthly_images: int = Field(
+        10_000, ge=0, le=100_000_000, description="Images the organization may make per month."
+    )
+    user_monthly_images: int = Field(
+        1_000,
+        ge=0,
+        le=100_000_000,
+        description="Images one member may make per month; at most the organization's.",
+    )
 
 
 class PromptRules(_Strict):
     blocked_categories: list[Literal[PROMPT_CATEGORIES]] = Field(
-        default_factory=lambda: list(PROMPT_CATEGORIES)
+        default_factory=lambda: list(PROMPT_CATEGORIES),
+        description="Prompts in these categories are blocked; sexual_minors always is.",
     )
-    blocked_terms: list[str] = Field(default_factory=list, max_length=5_000)
-    protected_names: list[str] = Field(default_factory=list, max_length=5_000)
-    max_length: int = Field(1_000, ge=1, le=10_000)
+    blocked_terms: list[str] = Field(
+        default_factory=list,
+        max_length=5_000,
+        description="Words or phrases that block a prompt containing them.",
+    )
+    protected_names: list[str] = Field(
+        default_factory=list,
+        max_length=5_000,
+        description="People protected from impersonation: a prompt naming one is blocked.",
+    )
+    max_length: int = Field(1_000, ge=1, le=10_000, description="Longest prompt, in characters.")
 
     @field_validator("blocked_categories")
     @classmethod
@@ -59,10 +75,13 @@ class PromptRules(_Strict):
 
 
 class ImageSafetyRules(_Strict):
-    required_classifiers: list[Literal[IMAGE_CLASSIFIERS]] = Field(default_factory=list)
-    # Scores at or above a threshold block the image; each is a probability in [0, 1].
+    required_classifiers: list[Literal[IMAGE_CLASSIFIERS]] = Field(
+        default_factory=list,
+        description="Classifiers that score every image; one that cannot load stops release.",
+    )
     thresholds: dict[str, float] = Field(
-        default_factory=lambda: {"nudity": 0.5, "violence": 0.6, "unsafe": 0.5}
+        default_factory=lambda: {"nudity": 0.5, "violence": 0.6, "unsafe": 0.5},
+        description="A score at or over its threshold (a probability, 0 to 1) blocks the image.",
     )
 
     @field_validator("thresholds")
@@ -75,10 +94,20 @@ class ImageSafetyRules(_Strict):
 
 
 class MemorizationRules(_Strict):
-    enabled: bool = True
-    # Hamming distance between 64-bit perceptual hashes at or under which an output is a copy.
-    max_hamming: int = Field(8, ge=0, le=32)
-    embedding_similarity: float | None = Field(None, ge=0.0, le=1.0)
+    enabled: bool = Field(True, description="Compare every image with the training items.")
+    max_hamming: int = Field(
+        8,
+        ge=0,
+        le=32,
+        description="Hamming distance between 64-bit perceptual hashes at or under which an "
+        "image is a copy of a training item.",
+    )
+    embedding_similarity: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="An embedding-similarity limit; the built-in gate has none: leave empty.",
+    )
 
 
 # What an anonymous caller of /api/verify learns about an image this platform issued.
@@ -90,17 +119,24 @@ class ProvenanceRules(_Strict):
     # records that rather than letting a policy switch disclosure off.
     watermark: Literal[True] = True
     c2pa: Literal[True] = True
-    training_and_mining: Literal["allowed", "notAllowed", "constrained"] = "notAllowed"
+    training_and_mining: Literal["allowed", "notAllowed", "constrained"] = Field(
+        "notAllowed", description="What the content credentials say about AI training on images."
+    )
     public_disclosure: list[Literal[DISCLOSABLE]] = Field(
-        default_factory=lambda: ["org", "model", "created_at"]
+        default_factory=lambda: ["org", "model", "created_at"],
+        description="What anyone verifying an image issued here is told.",
     )
 
 
 class AbuseRules(_Strict):
     # Blocked prompts plus blocked images within the window; reaching the limit suspends the
     # user from generating until an admin lifts it. 0 disables suspension.
-    max_blocked: int = Field(10, ge=0, le=100_000)
-    window_hours: int = Field(24, ge=1, le=24 * 365)
+    max_blocked: int = Field(
+        10, ge=0, le=100_000, description="Blocked requests that suspend a user; 0: never."
+    )
+    window_hours: int = Field(
+        24, ge=1, le=24 * 365, description="The window the blocked requests are counted in."
+    )
 
 
 class PolicyRules(_Strict):
@@ -111,17 +147,20 @@ class PolicyRules(_Strict):
     commercial_use: bool = Field(
         True, description="Outputs are used commercially: every training licence must allow it."
     )
-    allow_opted_out_models: bool = False
-    max_width: int = Field(1024, ge=64, le=4096, multiple_of=8)
-    max_height: int = Field(1024, ge=64, le=4096, multiple_of=8)
-    max_steps: int = Field(50, ge=1, le=500)
+    allow_opted_out_models: bool = Field(
+        False, description="Models trained on items whose owner opted out stay usable."
+    )
+    max_width: int = Field(1024, ge=64, le=4096, multiple_of=8, description="Pixels.")
+    max_height: int = Field(1024, ge=64, le=4096, multiple_of=8, description="Pixels.")
+    max_steps: int = Field(50, ge=1, le=500, description="Denoising steps per image.")
     max_images_per_job: int = Field(4, ge=1, le=64)
     quota: QuotaRules = Field(default_factory=QuotaRules)
     prompt: PromptRules = Field(default_factory=PromptRules)
     image_safety: ImageSafetyRules = Field(default_factory=ImageSafetyRules)
     memorization: MemorizationRules = Field(default_factory=MemorizationRules)
     review_contexts: list[Literal[DEPLOYMENT_CONTEXTS]] = Field(
-        default_factory=lambda: list(DEPLOYMENT_CONTEXTS)
+        default_factory=lambda: list(DEPLOYMENT_CONTEXTS),
+        description="Deployment contexts whose images a reviewer approves before release.",
     )
     provenance: ProvenanceRules = Field(default_factory=ProvenanceRules)
     abuse: AbuseRules = Field(default_factory=AbuseRules)

@@ -17,14 +17,25 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class PolicyInvalid(ApiError):
+    """A refused policy. Keeps each problem with the dotted path of its field, so a form can
+    show it beside that field; the API body is the usual one."""
+
+    def __init__(self, exc: ValidationError) -> None:
+        super().__init__(422, "invalid_policy", validation_message(exc))
+        self.problems = [
+            (".".join(str(part) for part in error["loc"]), error["msg"]) for error in exc.errors()
+        ]
+
+
 def policy_rules_validate(rules: dict) -> dict:
-    """Returns the full, normalised rules, or raises ApiError 422 naming every bad field."""
+    """Returns the full, normalised rules, or raises PolicyInvalid (422) naming every bad field."""
     if not isinstance(rules, dict):
         raise ApiError(422, "invalid_policy", "rules must be a JSON object")
     try:
         return PolicyRules.model_validate(rules).model_dump(mode="json")
     except ValidationError as exc:
-        raise ApiError(422, "invalid_policy", validation_message(exc)) from None
+        raise PolicyInvalid(exc) from None
 
 
 def policy_create(*, org: Organization, actor, rules: dict, note: str = "") -> Policy:
