@@ -7,6 +7,7 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from licensing.models import Dataset, DatasetItem, Licence
+from licensing.selectors import datasets_counted
 from licensing.services import dataset_create, dataset_item_add, item_consent_record, licence_create
 from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
@@ -85,13 +86,12 @@ class ConsentOut(Schema):
 
 
 def _dataset_out(dataset: Dataset) -> dict:
-    items = DatasetItem.objects.filter(dataset=dataset)
     return {
         "id": dataset.id,
         "name": dataset.name,
         "description": dataset.description,
-        "items": items.count(),
-        "opted_out": items.filter(consent=DatasetItem.Consent.OPTED_OUT).count(),
+        "items": dataset.items_count,
+        "opted_out": dataset.opted_out_count,
         "created_at": dataset.created_at,
     }
 
@@ -124,7 +124,7 @@ def licences_create(request, body: LicenceIn):
 def datasets_list(request, page: PageQuery):
     membership = require_role(request, ADMIN_AUDITOR)
     return paginate(
-        Dataset.objects.for_org(membership.org).order_by("-created_at"), page, _dataset_out
+        datasets_counted(org=membership.org).order_by("-created_at"), page, _dataset_out
     )
 
 
@@ -134,13 +134,15 @@ def datasets_create(request, body: DatasetIn):
     dataset = dataset_create(
         org=membership.org, actor=request.auth, name=body.name, description=body.description
     )
-    return Status(201, _dataset_out(dataset))
+    return Status(201, _dataset_out(datasets_counted(org=membership.org).get(pk=dataset.pk)))
 
 
 @router.get("/datasets/{dataset_id}", response=DatasetOut)
 def datasets_get(request, dataset_id: UUID):
     membership = require_role(request, ADMIN_AUDITOR)
-    return _dataset_out(Dataset.objects.get_for_org(membership.org, pk=dataset_id))
+    return _dataset_out(
+        datasets_counted(org=membership.org).get_for_org(membership.org, pk=dataset_id)
+    )
 
 
 @router.get("/datasets/{dataset_id}/items", response=page_schema(ItemOut))
