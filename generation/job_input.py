@@ -1,0 +1,49 @@
+"""A generation request as callers send it (the API's JSON or multipart body, the portal's
+generate form), parsed into a JobRequest the same way for both; `job_submit` then checks it
+against the policy."""
+
+from django.core.files.uploadedfile import UploadedFile
+from ninja import Schema
+from pydantic import Field, ValidationError
+
+from generation.submission import JobRequest
+from mintmark.errors import ApiError
+from mintmark.parsing import refuse_nul
+from policies.services import validation_message
+
+UPLOADS = ("image", "mask")
+
+
+class GenerationIn(Schema):
+    prompt: str = Field(..., max_length=10_000)
+    negative_prompt: str = Field("", max_length=10_000)
+    model: str = Field(..., min_length=1, max_length=200, description="id, name or name:version")
+    mode: str = "text-to-image"
+    width: int | None = Field(None, ge=1, le=16384)
+    height: int | None = Field(None, ge=1, le=16384)
+    steps: int = Field(25, ge=1, le=10_000)
+    guidance_scale: float = 7.5
+    scheduler: str = "dpmpp_2m"
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    num_images: int = Field(1, ge=1, le=1000)
+    context: str = Field("", max_length=32)
+    strength: float | None = None
+
+
+def job_request_parse(
+    raw: dict, *, image: bytes | None = None, mask: bytes | None = None
+) -> JobRequest:
+    """The request from decoded fields; 422 `invalid_request` names every bad field."""
+    refuse_nul(raw)
+    try:
+        body = GenerationIn.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", validation_message(exc)) from None
+    return JobRequest(**body.model_dump(), image=image, mask=mask)
+
+
+def job_request_from_form(fields, files: dict[str, UploadedFile]) -> JobRequest:
+    """The request from form fields and uploads; a field left blank takes its default."""
+    raw = {key: value for key, value in fields.items() if value != ""}
+    uploads = {name: files[name].read() for name in UPLOADS if files.get(name) is not None}
+    return job_request_parse(raw, **uploads)

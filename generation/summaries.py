@@ -1,0 +1,83 @@
+"""What a job and its images look like to the people who asked for them: the API's job and
+asset bodies and the portal's job page are both built from these."""
+
+from generation.models import Asset, GenerationJob
+from moderation.api import gate_result_out
+from moderation.models import GateResult
+
+JOB_FIELDS = (
+    "id",
+    "state",
+    "prompt",
+    "negative_prompt",
+    "mode",
+    "width",
+    "height",
+    "steps",
+    "guidance_scale",
+    "scheduler",
+    "strength",
+    "num_images",
+    "context",
+    "seeds",
+    "error",
+    "created_at",
+    "started_at",
+    "generated_at",
+    "finished_at",
+)
+
+
+def asset_summary(asset: Asset) -> dict:
+    return {
+        "id": asset.id,
+        "job": asset.job_id,
+        "index": asset.index,
+        "seed": asset.seed,
+        "state": asset.state,
+        "width": asset.width,
+        "height": asset.height,
+        "sha256": asset.sha256,
+        "phash": asset.phash,
+        "created_at": asset.created_at,
+        "gate_results": _latest_results(asset),
+        "review": _review_summary(asset),
+        "provenance": _stamp_summary(asset),
+    }
+
+
+def _latest_results(asset: Asset) -> list[dict]:
+    latest = GateResult.latest_per_gate(asset.gate_results.all())
+    return [gate_result_out(result) for result in latest.values()]
+
+
+def _review_summary(asset: Asset) -> dict | None:
+    review = getattr(asset, "review", None)
+    if review is None:
+        return None
+    return {"decision": review.decision, "reason": review.reason, "at": review.created_at}
+
+
+def _stamp_summary(asset: Asset) -> dict | None:
+    stamp = getattr(asset, "stamp", None)
+    if stamp is None or stamp.released_at is None:
+        return None
+    return {
+        "watermark_payload": f"{stamp.payload:x}",
+        "watermark_algorithm": stamp.watermark_algorithm,
+        "manifest_label": stamp.manifest_label,
+        "certificate_serial": stamp.certificate_serial,
+        "sha256": stamp.sha256,
+        "released_at": stamp.released_at,
+    }
+
+
+def job_summary(job: GenerationJob) -> dict:
+    return {
+        **{name: getattr(job, name) for name in JOB_FIELDS},
+        "user": job.user.username,
+        "model": str(job.model),
+        "policy_version": job.policy.version,
+        "progress": {"step": job.progress_step, "total": job.progress_total},
+        "assets": [asset_summary(asset) for asset in job.assets.all()],
+    }
