@@ -1,9 +1,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from django.core.files.storage import storages
 from django.db.models import F
-from django.http import FileResponse
 from ninja import Router, Schema
 from pydantic import Field
 
@@ -11,12 +9,10 @@ from generation.models import Asset
 from mintmark.pagination import PageQuery, page_schema, paginate
 from moderation.abuse import suspension_lift
 from moderation.models import GateResult, Review, Suspension
-from moderation.review import review_decide, review_queue
+from moderation.review import REVIEWERS, review_decide, review_image, review_queue
 from orgs.access import ADMIN, require_role
-from orgs.models import Membership
 
 router = Router(tags=["moderation"])
-REVIEWERS = frozenset({Membership.Role.REVIEWER})
 
 
 class GateResultOut(Schema):
@@ -140,11 +136,7 @@ def reviews_queue(request, page: PageQuery):
 def reviews_image(request, asset_id: UUID):
     """The held (quarantined) image, for the reviewers who may decide on it."""
     membership = require_role(request, REVIEWERS)
-    asset = review_queue(membership=membership).get_for_org(membership.org, pk=asset_id)
-    handle = storages["quarantine"].open(asset.quarantine_key)
-    response = FileResponse(handle, content_type="image/png")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return review_image(membership=membership, asset_id=asset_id)
 
 
 @router.post("/reviews/{asset_id}", response=ReviewOut)

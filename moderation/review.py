@@ -2,14 +2,19 @@
 asset goes on to provenance stamping and release) or rejects (it ends REJECTED), always with a
 reason. Nobody decides on a job they submitted themselves (four-eyes rule)."""
 
+from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
+from django.http import FileResponse
 
+from audit.models import AuditEvent
 from audit.services import audit_append
 from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition
 from mintmark.errors import ApiError
 from moderation.models import Review
+from orgs.models import Membership
 
+REVIEWERS = frozenset({Membership.Role.REVIEWER})
 MAX_REASON = 2_000
 # A held image of a job that ended (cancelled, failed) can no longer be released or rejected.
 OPEN_JOB_STATES = (GenerationJob.State.GATING, GenerationJob.State.IN_REVIEW)
@@ -26,6 +31,28 @@ def review_queue(*, membership):
         .select_related("job__user", "job__model", "job__policy")
         .order_by("created_at")
     )
+
+
+def review_image(*, membership, asset_id) -> FileResponse:
+    """The held (quarantined) image, for the reviewers who may decide on it."""
+    asset = review_queue(membership=membership).get_for_org(membership.org, pk=asset_id)
+    handle = storages["quarantine"].open(asset.quarantine_key)
+    response = FileResponse(handle, content_type="image/png")
+    # Quarantined content: never kept by a browser or a shared cache.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def hold_reasons(*, org, asset_ids) -> dict[str, list[str]]:
+    """Why each asset was held for review, as gating recorded it when it decided so (a gate
+    asking for review, the deployment context, the prompt)."""
+    evaluations = AuditEvent.objects.for_org(org).filter(
+        action="gates.evaluated",
+        subject_type="generation.asset",
+        subject_id__in=[str(pk) for pk in asset_ids],
+        data__decision="review",
+    )
+    return {event.subject_id: event.data["reasons"] for event in evaluations.order_by("seq")}
 
 
 def review_decide(*, membership, asset_id, decision: str, reason: str) -> Review:

@@ -1,23 +1,19 @@
 from uuid import UUID
 
 from django.conf import settings
-from django.http import StreamingHttpResponse
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
-from generation.selectors import assets_visible
 from mintmark.errors import ApiError
 from orgs.access import ADMIN_AUDITOR, require_role
 from orgs.auth import TokenAuth
 from orgs.models import Membership
 from orgs.selectors import membership_resolve
-from provenance.export import export_lines
-from provenance.record import provenance_record
-from provenance.release import StampingError, org_signer
+from provenance.export import export_response
+from provenance.record import PROVENANCE_READERS, provenance_readable, provenance_record
 from provenance.verify import image_verify, public_asset
 
 router = Router(tags=["provenance"])
-PROVENANCE_READERS = ADMIN_AUDITOR | {Membership.Role.STAFF}
 
 
 class VerifyOut(Schema):
@@ -78,9 +74,7 @@ def assets_provenance(request, asset_id: UUID):
     """The full provenance record of one asset: auditors and admins of its org, and the staff
     member who made it."""
     membership = require_role(request, PROVENANCE_READERS)
-    # Staff see only their own jobs' assets: anyone else's is a 404 like a missing one.
-    asset = assets_visible(membership=membership).get_for_org(membership.org, pk=asset_id)
-    return provenance_record(asset)
+    return provenance_record(provenance_readable(membership=membership, asset_id=asset_id))
 
 
 @router.get("/provenance/export")
@@ -89,14 +83,4 @@ def provenance_export(request):
     holding the chain head hash and the org's signature (`manage.py provenance_export --check`
     verifies it)."""
     membership = require_role(request, ADMIN_AUDITOR)
-    try:
-        signer = org_signer(membership.org)
-    except StampingError as exc:
-        raise ApiError(409, "no_signing_key", f"{exc}; an operator runs provenance_init.") from None
-    response = StreamingHttpResponse(
-        export_lines(org=membership.org, signer=signer), content_type="application/x-ndjson"
-    )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{membership.org.slug}-provenance.jsonl"'
-    )
-    return response
+    return export_response(org=membership.org)

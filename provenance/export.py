@@ -17,13 +17,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, ChainLink, verify_chain
 from audit.models import AuditEvent
 from audit.selectors import event_record
 from generation.models import Asset
+from mintmark.errors import ApiError
 from provenance.record import provenance_record
+from provenance.release import StampingError, org_signer
 
 FORMAT = "mintmark-provenance-export/1"
 
@@ -64,6 +67,20 @@ def export_lines(*, org, signer) -> Iterator[str]:
             "certificate_chain": signer.certificate_chain_pem.decode("ascii"),
         }
     )
+
+
+def export_response(*, org) -> StreamingHttpResponse:
+    """The signed export as a download; 409 no_signing_key before anything is streamed when
+    the org has no signing key yet."""
+    try:
+        signer = org_signer(org)
+    except StampingError as exc:
+        raise ApiError(409, "no_signing_key", f"{exc}; an operator runs provenance_init.") from None
+    response = StreamingHttpResponse(
+        export_lines(org=org, signer=signer), content_type="application/x-ndjson"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{org.slug}-provenance.jsonl"'
+    return response
 
 
 @dataclass(frozen=True)

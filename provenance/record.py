@@ -9,12 +9,18 @@ from audit.models import AuditEvent
 from audit.services import event_payload
 from generation.models import Asset
 from generation.posture import model_posture
+from generation.selectors import assets_visible
 from licensing.models import Dataset, Licence
 from moderation.models import GateResult, Review
+from orgs.access import ADMIN_AUDITOR
+from orgs.models import Membership
 from policies.rules import PolicyRules
 from provenance import keys
 from provenance.models import Stamp
 from provenance.release import keys_dir
+
+# Auditors and admins of the org, and the staff member who made the asset.
+PROVENANCE_READERS = ADMIN_AUDITOR | {Membership.Role.STAFF}
 
 
 def _time(value) -> str | None:
@@ -95,6 +101,12 @@ def _stamp(asset: Asset) -> dict | None:
         "released_at": _time(stamp.released_at),
         "certificate": certificate_summary(asset.job.org, stamp.certificate_serial),
     }
+
+
+def provenance_readable(*, membership: Membership, asset_id) -> Asset:
+    """The asset whose record this member (one of PROVENANCE_READERS) may read."""
+    # Staff see only their own jobs' assets: anyone else's is a 404 like a missing one.
+    return assets_visible(membership=membership).get_for_org(membership.org, pk=asset_id)
 
 
 def provenance_record(asset: Asset) -> dict:

@@ -1,11 +1,10 @@
 from datetime import datetime
 from typing import Literal
 
-from django.http import StreamingHttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from audit.export import FORMATS, export_lines
+from audit.export import export_response
 from audit.selectors import audit_events, audit_verify, event_record
 from mintmark.pagination import PageParams, paginate
 from orgs.access import ADMIN_AUDITOR, require_role
@@ -61,13 +60,7 @@ def events_list(request, filters: Query[EventFilters]):
         ),
     )
     if filters.format != "json":
-        rows = queryset.order_by("seq").iterator(chunk_size=2000)
-        response = StreamingHttpResponse(
-            export_lines(rows, filters.format), content_type=FORMATS[filters.format]
-        )
-        filename = f"audit-{membership.org.slug}.{filters.format}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return export_response(org=membership.org, events=queryset, fmt=filters.format)
     return paginate(queryset.order_by("-seq"), filters, event_record)
 
 
