@@ -9,7 +9,12 @@ from ninja import Router, Schema, Status
 
 from generation.job_input import GenerationIn, job_request_from_form, job_request_parse
 from generation.models import GenerationJob
-from generation.selectors import asset_released_get, assets_visible, jobs_with_outcomes
+from generation.selectors import (
+    SUBMITTERS,
+    asset_released_get,
+    assets_visible,
+    jobs_with_outcomes,
+)
 from generation.submission import JobRequest, job_cancel, job_submit
 from generation.summaries import asset_summary, job_summary
 from generation.transitions import TERMINAL
@@ -17,11 +22,8 @@ from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
 from moderation.api import GateResultOut
 from orgs.access import ALL_ROLES, require_role
-from orgs.models import Membership
 
 router = Router(tags=["generations"])
-Role = Membership.Role
-SUBMITTERS = frozenset({Role.ADMIN, Role.STAFF})
 EVENTS_POLL_S = 0.5
 EVENTS_MAX_S = 300
 

@@ -4,6 +4,8 @@ from orgs.models import Membership
 Role = Membership.Role
 # Staff see their own jobs; the roles that oversee the org see all of them.
 SEES_ALL_JOBS = frozenset({Role.ADMIN, Role.REVIEWER, Role.AUDITOR})
+# The roles that may submit and cancel jobs.
+SUBMITTERS = frozenset({Role.ADMIN, Role.STAFF})
 
 
 def jobs_visible(*, membership: Membership):

@@ -30,6 +30,10 @@ MAX_SEED = 2**63 - 1
 MIN_SIZE = 32
 # Edit inputs above this are refused before decoding (decompression bombs).
 MAX_INPUT_PIXELS = 16_000_000
+# What a request that leaves them out gets (a text-to-image size; an edit takes its image's).
+DEFAULT_SIZE = 512
+DEFAULT_STRENGTH = 0.75
+MAX_GUIDANCE = 30.0
 
 
 @dataclass
@@ -105,8 +109,10 @@ def _check_parameters(req: JobRequest, rules: PolicyRules) -> None:
         raise ApiError(
             422, "invalid_num_images", f"num_images must be 1 to {rules.max_images_per_job}."
         )
-    if not 0.0 <= req.guidance_scale <= 30.0:
-        raise ApiError(422, "invalid_guidance", "guidance_scale must be between 0 and 30.")
+    if not 0.0 <= req.guidance_scale <= MAX_GUIDANCE:
+        raise ApiError(
+            422, "invalid_guidance", f"guidance_scale must be between 0 and {MAX_GUIDANCE:g}."
+        )
     if req.scheduler not in SCHEDULER_CLASSES:
         raise ApiError(
             422, "invalid_scheduler", f"scheduler must be one of {', '.join(SCHEDULER_CLASSES)}."
@@ -153,7 +159,7 @@ def _check_inputs(req: JobRequest) -> tuple[bytes | None, bytes | None]:
     elif req.mask is not None:
         raise ApiError(422, "unexpected_mask", "Only inpaint takes a mask.")
     if req.strength is None:
-        req.strength = 0.75
+        req.strength = DEFAULT_STRENGTH
     if not 0.0 < req.strength <= 1.0:
         raise ApiError(422, "invalid_strength", "strength must be in (0, 1].")
     if int(req.steps * req.strength) < 1:
@@ -188,8 +194,8 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             reasons=posture.reasons,
         )
     if req.mode == Mode.TEXT_TO_IMAGE:
-        req.width = req.width or 512
-        req.height = req.height or 512
+        req.width = req.width or DEFAULT_SIZE
+        req.height = req.height or DEFAULT_SIZE
     image_png, mask_png = _check_inputs(req)
     _check_parameters(req, rules)
     verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)
