@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import verify, views
+from portal import (
+    manage_abuse,
+    manage_datasets,
+    manage_members,
+    manage_models,
+    manage_policy,
+    verify,
+    views,
+)
 from portal.nav import menu
 
 app_name = "portal"
@@ -16,4 +24,50 @@ urlpatterns = [
     path(ORG, views.org_home, name="org_home"),
     menu(path(ORG + "tokens/", views.tokens, name="tokens"), "API tokens"),
     path(ORG + "tokens/<uuid:token_id>/revoke/", views.token_revoke_view, name="token_revoke"),
+    # Admin pages (portal/manage_*.py)
+    menu(path(ORG + "manage/members/", manage_members.members, name="manage_members"), "Members"),
+    path(
+        ORG + "manage/members/<uuid:member_id>/role/",
+        manage_members.member_role,
+        name="manage_member_role",
+    ),
+    path(
+        ORG + "manage/members/<uuid:member_id>/remove/",
+        manage_members.member_remove_view,
+        name="manage_member_remove",
+    ),
+    menu(path(ORG + "manage/policy/", manage_policy.policy, name="manage_policy"), "Policy"),
+    path(ORG + "manage/policy/edit/", manage_policy.policy_edit, name="manage_policy_edit"),
+    path(ORG + "manage/policy/diff/", manage_policy.policy_diff, name="manage_policy_diff"),
+    path(
+        ORG + "manage/policy/<int:version>/",
+        manage_policy.policy_version,
+        name="manage_policy_version",
+    ),
+    menu(
+        path(ORG + "manage/datasets/", manage_datasets.datasets, name="manage_datasets"),
+        "Datasets",
+    ),
+    path(
+        ORG + "manage/datasets/<uuid:dataset_id>/",
+        manage_datasets.dataset,
+        name="manage_dataset",
+    ),
+    path(
+        ORG + "manage/datasets/<uuid:dataset_id>/items/<uuid:item_id>/opt-out/",
+        manage_datasets.item_opt_out,
+        name="manage_item_opt_out",
+    ),
+    path(
+        ORG + "manage/datasets/<uuid:dataset_id>/items/<uuid:item_id>/image/",
+        manage_datasets.item_image,
+        name="manage_item_image",
+    ),
+    menu(path(ORG + "manage/models/", manage_models.models, name="manage_models"), "Models"),
+    menu(path(ORG + "manage/abuse/", manage_abuse.abuse, name="manage_abuse"), "Abuse"),
+    path(
+        ORG + "manage/abuse/<uuid:suspension_id>/lift/",
+        manage_abuse.suspension_lift_view,
+        name="manage_suspension_lift",
+    ),
 ]
