@@ -54,3 +54,29 @@ def env_secret(name: str) -> str | None:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
     return value or None
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def env_sizes(name: str, default: str) -> tuple[int, ...]:
+    """A comma-separated list of distinct positive integers, returned ascending; empty is ()."""
+    raw = env_str(name, default)
+    sizes = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {item!r} is not an integer") from None
+        if value < 1:
+            raise ImproperlyConfigured(f"{name}={raw!r}: sizes must be at least 1")
+        sizes.append(value)
+    if len(set(sizes)) != len(sizes):
+        raise ImproperlyConfigured(f"{name}={raw!r} repeats a size")
+    return tuple(sorted(sizes))
