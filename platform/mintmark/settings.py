@@ -9,7 +9,15 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
-from mintmark.env import env_bool, env_int, env_list, env_secret, env_str
+from mintmark.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_sizes,
+    env_str,
+)
 from mintmark.logs import structured_logging
 from mintmark.paths import REPO_DIR
 
@@ -218,6 +226,25 @@ STALE_JOB_MINUTES = env_int("MINTMARK_STALE_JOB_MINUTES", 10, minimum=1)
 GPU_MAX_BATCH_IMAGES = env_int("MINTMARK_GPU_MAX_BATCH", 8, minimum=1)
 GPU_BATCH_WINDOW_MS = env_int("MINTMARK_GPU_BATCH_WINDOW_MS", 25)
 MODEL_CACHE_BYTES = env_int("MINTMARK_MODEL_CACHE_MB", 8192, minimum=1) * 1024 * 1024
+# How a GPU worker serves (generation/serving.py; README "GPU serving"). Memory format and
+# compilation apply on CUDA only; the buckets and the compile cache only with compilation on.
+GPU_DTYPE = env_choice("MINTMARK_GPU_DTYPE", "float16", ("float16", "bfloat16"))
+GPU_SDPA = env_bool("MINTMARK_GPU_SDPA", True)
+GPU_CHANNELS_LAST = env_bool("MINTMARK_GPU_CHANNELS_LAST", True)
+GPU_FUSE_QKV = env_bool("MINTMARK_GPU_FUSE_QKV", True)
+GPU_COMPILE = env_choice("MINTMARK_GPU_COMPILE", "unet+vae", ("off", "unet", "unet+vae"))
+GPU_COMPILE_MODE = env_choice(
+    "MINTMARK_GPU_COMPILE_MODE",
+    "reduce-overhead",
+    ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune"),
+)
+GPU_COMPILE_CACHE_DIR = Path(
+    env_str("MINTMARK_GPU_COMPILE_CACHE_DIR", str(DATA_DIR / "compile-cache"))
+).resolve()
+GPU_BATCH_BUCKETS = env_sizes("MINTMARK_GPU_BATCH_BUCKETS", "1,2,4,8")
+GPU_TEXT_CACHE_ENTRIES = env_int("MINTMARK_GPU_TEXT_CACHE", 1024)
+GPU_DEVICE_POSTPROCESS = env_bool("MINTMARK_GPU_DEVICE_POSTPROCESS", True)
+GPU_STORE_BEHIND = env_bool("MINTMARK_GPU_STORE_BEHIND", True)
 # Progress rows are written at most this often per batch.
 PROGRESS_MIN_INTERVAL_S = 0.25
 
