@@ -24,6 +24,7 @@ from diffusers import (
 )
 from PIL import Image
 
+from generation import serving
 from generation.schedulers import SCHEDULER_CLASSES
 from generation.weights import WeightsError, weights_sha256
 
@@ -167,10 +168,20 @@ def _module_bytes(module: torch.nn.Module) -> int:
 class LoadedModel:
     """A resident model: its text-to-image pipeline and, derived on first use, the
     image-to-image and inpainting pipelines on the same weights (`from_pipe` shares the
-    components; nothing is copied)."""
+    components; nothing is copied). `options` say how batches are run (serving.py); the
+    pipeline must already have been prepared with them."""
 
-    def __init__(self, pipeline: DiffusionPipeline, *, sha256: str = ""):
+    def __init__(
+        self,
+        pipeline: DiffusionPipeline,
+        *,
+        sha256: str = "",
+        options: serving.ServingOptions | None = None,
+    ):
         self.sha256 = sha256
+        self.options = options or serving.ServingOptions()
+        entries = self.options.text_cache_entries
+        self.text_cache = serving.TextEmbeddingCache(entries) if entries else None
         self._pipelines: dict[str, DiffusionPipeline] = {TEXT_TO_IMAGE: pipeline}
         # Every scheduler is built from the folder's own scheduler config (its noise schedule,
         # prediction type, timestep spacing), never from whichever one was swapped in last.
@@ -223,16 +234,23 @@ class PipelineCache:
     passes `max_bytes` (the model just loaded always stays, even alone over the limit).
 
     Eviction happens after a load, so `max_bytes` must leave room on the device for one more
-    model while the others are still resident. On CUDA models run in float16, the UNet in
-    channels-last memory format; attention uses PyTorch's scaled_dot_product_attention, which
-    diffusers 0.42 selects by default (`AttnProcessor2_0`), so nothing is set for it here."""
+    model while the others are still resident. Each model is prepared with `options`
+    (serving.py: precision, attention, memory format, fused projections, compilation); a model
+    compiled on CUDA runs one short batch per bucket at its native size before it is used, so
+    that compiling (or loading compiled code from the cache) happens at load, not in a user's
+    request."""
 
-    def __init__(self, max_bytes: int, device: str | torch.device = "cpu", dtype=None):
+    def __init__(
+        self,
+        max_bytes: int,
+        device: str | torch.device = "cpu",
+        dtype=None,
+        options: serving.ServingOptions | None = None,
+    ):
         self.max_bytes = max_bytes
         self.device = torch.device(device)
-        if dtype is None:
-            dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self.dtype = dtype
+        self.options = options or serving.ServingOptions()
+        self.dtype = dtype if dtype is not None else self.options.torch_dtype(self.device)
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
 
     def __contains__(self, key) -> bool:
@@ -292,10 +310,12 @@ class PipelineCache:
             # out-of-memory while moving to the device: the model cannot be used as it is.
             free_memory()  # what a half-moved pipeline left on the device
             raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
-        unet = getattr(pipe, "unet", None)
-        if self.device.type == "cuda" and unet is not None:
-            unet.to(memory_format=torch.channels_last)
-        return LoadedModel(pipe, sha256=actual)
+        serving.prepare(pipe, self.options, self.device)
+        model = LoadedModel(pipe, sha256=actual, options=self.options)
+        if self.options.compile != "off" and self.device.type == "cuda":
+            warm_up(model)
+            serving.compile_cache_save(self.options.compile_cache_dir)
+        return model
 
 
 def _without_safety_checker(folder: Path) -> dict:
@@ -341,6 +361,28 @@ def _check_requests(spec: BatchSpec, requests: list[ImageRequest]) -> None:
             raise ValueError(f"request {index}: image-to-image takes no mask")
 
 
+def native_size(pipe: DiffusionPipeline) -> int:
+    """The side the model was trained at: its UNet's latent size times the VAE's scale."""
+    return pipe.unet.config.sample_size * pipe.vae_scale_factor
+
+
+def warm_up(model: LoadedModel, *, size: int | None = None, steps: int = 2) -> None:
+    """One short text-to-image batch per bucket (or of one image without buckets), so every
+    compiled shape at `size` (default: the native size) is built before a request needs it."""
+    side = size or native_size(model.text_to_image)
+    spec = BatchSpec(
+        mode=TEXT_TO_IMAGE,
+        width=side,
+        height=side,
+        steps=steps,
+        guidance_scale=7.5,
+        scheduler=scheduler_names()[0],
+    )
+    for count in model.options.buckets or (1,):
+        requests = [ImageRequest(prompt="warm-up", seed=index) for index in range(count)]
+        run_batch(model, spec, requests)
+
+
 def run_batch(
     model: LoadedModel,
     spec: BatchSpec,
@@ -356,22 +398,34 @@ def run_batch(
     `on_step(done, total)` follows the denoising loop; `total` is the loop's true length
     (an edit runs int(steps * strength) steps; second-order schedulers take extra passes).
     When `should_cancel()` returns True the loop stops at the next step and `Cancelled` is
-    raised."""
+    raised.
+
+    With buckets set (compiled models) the batch is padded up to its bucket with copies of its
+    last request, whose images are dropped: the compiled shape is reused instead of compiling
+    a new one, and each real image is still what its request alone would give."""
     # 1. Check inputs
     _check_requests(spec, requests)
     if should_cancel is not None and should_cancel():
         raise Cancelled
     pipe = model.pipeline_for(spec.mode, spec.scheduler)
+    wanted = len(requests)
+    padded = serving.bucket_size(wanted, model.options.buckets)
+    requests = requests + [requests[-1]] * (padded - wanted)
 
     # 2. Prepare arguments. Generators live on the CPU: the same seed gives the same initial
     # noise on any device, which is what makes a seed reproducible for provenance.
+    prompts = [request.prompt for request in requests]
+    negatives = [request.negative_prompt for request in requests]
+    if model.text_cache is not None:
+        texts = model.text_cache.embeddings(pipe, prompts, negatives, pipe._execution_device)
+    else:
+        texts = {"prompt": prompts, "negative_prompt": negatives}
     kwargs = {
-        "prompt": [request.prompt for request in requests],
-        "negative_prompt": [request.negative_prompt for request in requests],
+        **texts,
         "num_inference_steps": spec.steps,
         "guidance_scale": spec.guidance_scale,
         "generator": [torch.Generator("cpu").manual_seed(request.seed) for request in requests],
-        "output_type": "pil",
+        "output_type": "pt" if model.options.device_postprocess else "pil",
     }
     if spec.mode != IMAGE_TO_IMAGE:
         # Image-to-image pipelines take their size from the input image (checked above).
@@ -399,10 +453,12 @@ def run_batch(
     # 4. Denoise and decode
     try:
         images = pipe(**kwargs, callback_on_step_end=step_end).images
+        if cancelled:
+            raise Cancelled
+        if model.options.device_postprocess:
+            images = serving.to_images(images)
     except torch.OutOfMemoryError as exc:
         raise OutOfMemory(str(exc)) from exc
-    if cancelled:
-        raise Cancelled
     if len(images) != len(requests):
         raise RuntimeError(f"the pipeline returned {len(images)} images for {len(requests)}")
-    return images
+    return images[:wanted]

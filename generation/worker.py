@@ -1,24 +1,31 @@
 """What a GPU worker does with one task: claim the job and compatible queued jobs, run them as
-one pipeline call, store the images in quarantine and hand them to the gates."""
+one pipeline call, store the images in quarantine and hand them to the gates.
+
+On a GPU, storing (PNG encoding, hashing, the storage write) runs behind: the task returns as
+soon as the images are on the host and the next batch starts on the GPU while a background
+thread stores this one. One batch at most waits to be stored; a worker that dies before
+storing leaves its jobs RUNNING, and the stale-job sweep queues them again."""
 
 import dataclasses
-import hashlib
 import io
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import structlog
+from celery.signals import worker_process_shutdown
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 from PIL import Image
 
-from generation import pipelines
+from generation import pipelines, serving
 from generation.models import Asset, GenerationJob
+from generation.outputs import encode_image
 from generation.transitions import job_transition, jobs_claim
-from licensing.hashing import perceptual_hashes
 from moderation.stage import gates_submit
 
 log = structlog.get_logger(__name__)
@@ -27,12 +34,32 @@ State = GenerationJob.State
 _cache: pipelines.PipelineCache | None = None
 
 
+def serving_options() -> serving.ServingOptions:
+    """The worker's ServingOptions from its settings (README, "GPU serving")."""
+    compiled = settings.GPU_COMPILE != "off"
+    return serving.ServingOptions(
+        dtype=settings.GPU_DTYPE,
+        sdpa=settings.GPU_SDPA,
+        channels_last=settings.GPU_CHANNELS_LAST,
+        fuse_qkv=settings.GPU_FUSE_QKV,
+        compile=settings.GPU_COMPILE,
+        compile_mode=settings.GPU_COMPILE_MODE,
+        compile_cache_dir=settings.GPU_COMPILE_CACHE_DIR if compiled else None,
+        # Padding buys a reused compiled shape; an eager model would only do extra work.
+        buckets=settings.GPU_BATCH_BUCKETS if compiled else (),
+        text_cache_entries=settings.GPU_TEXT_CACHE_ENTRIES,
+        device_postprocess=settings.GPU_DEVICE_POSTPROCESS,
+    )
+
+
 def pipeline_cache() -> pipelines.PipelineCache:
     # One per worker process: models stay resident between tasks.
     global _cache
     if _cache is None:
         _cache = pipelines.PipelineCache(
-            max_bytes=settings.MODEL_CACHE_BYTES, device=pipelines.device_default()
+            max_bytes=settings.MODEL_CACHE_BYTES,
+            device=pipelines.device_default(),
+            options=serving_options(),
         )
     return _cache
 
@@ -144,26 +171,24 @@ def _run_splitting(model, spec, requests, progress) -> list[Image.Image]:
 
 
 def _store(job: GenerationJob, index: int, seed: int, image: Image.Image) -> None:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    data = buffer.getvalue()
+    encoded = encode_image(image)
     store = storages["quarantine"]
     # Keyed by job and index: a retried run overwrites its own file instead of adding one.
     key = f"outputs/{job.pk}/{index}.png"
     if store.exists(key):
         store.delete(key)
-    store.save(key, ContentFile(data))
+    store.save(key, ContentFile(encoded.png))
     Asset.objects.update_or_create(
         job=job,
         index=index,
         defaults={
             "seed": seed,
-            "width": image.width,
-            "height": image.height,
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "width": encoded.width,
+            "height": encoded.height,
+            "sha256": encoded.sha256,
             "quarantine_key": key,
             "state": Asset.State.QUARANTINED,
-            **perceptual_hashes(image),
+            **encoded.hashes,
         },
     )
 
@@ -171,6 +196,71 @@ def _store(job: GenerationJob, index: int, seed: int, image: Image.Image) -> Non
 def _fail(jobs, reason: str) -> None:
     for job in jobs:
         job_transition(job_id=job.pk, to=State.FAILED, reason=reason)
+
+
+def _finish(jobs: list[GenerationJob], images: list[Image.Image], task_id: str) -> None:
+    """Stores each job's images in quarantine and moves it on to the gates, unless it was
+    cancelled or taken over meanwhile."""
+    offset = 0
+    for job in jobs:
+        produced = images[offset : offset + job.num_images]
+        offset += job.num_images
+        with transaction.atomic():
+            current = GenerationJob.objects.select_for_update().get(pk=job.pk)
+            if current.state != State.RUNNING or current.claimed_by != task_id:
+                continue
+            for index, (seed, image) in enumerate(zip(job.seeds, produced, strict=True)):
+                _store(job, index, seed, image)
+            moved = job_transition(
+                job_id=job.pk,
+                to=State.GATING,
+                progress_step=current.progress_total,
+                data={"assets": job.num_images},
+            )
+        if moved is not None:
+            gates_submit(job=moved)
+
+
+_behind = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-behind")
+_behind_lock = threading.Lock()
+_behind_pending: Future | None = None
+
+
+def _finish_behind(jobs, images, task_id: str) -> None:
+    try:
+        close_old_connections()  # this thread's connection may have gone stale between batches
+        _finish(jobs, images, task_id)
+    except Exception:
+        # The jobs stay RUNNING; the stale-job sweep queues them again.
+        log.exception("storing a batch failed", jobs=[str(job.pk) for job in jobs])
+
+
+def store_behind_flush() -> None:
+    """Waits until the batch being stored behind (if any) is stored."""
+    with _behind_lock:
+        pending = _behind_pending
+    if pending is not None:
+        pending.result()
+
+
+@worker_process_shutdown.connect(weak=False)
+def _flush_on_shutdown(**_) -> None:
+    store_behind_flush()
+
+
+def _store_behind() -> bool:
+    return settings.GPU_STORE_BEHIND and pipeline_cache().device.type == "cuda"
+
+
+def _hand_over(jobs, images, task_id: str) -> None:
+    global _behind_pending
+    if not _store_behind():
+        _finish(jobs, images, task_id)
+        return
+    # At most one batch waits: when storing is slower than the GPU, the GPU waits for it.
+    store_behind_flush()
+    with _behind_lock:
+        _behind_pending = _behind.submit(_finish_behind, jobs, images, task_id)
 
 
 def job_run(*, job_id, task_id: str) -> None:
@@ -218,21 +308,4 @@ def job_run(*, job_id, task_id: str) -> None:
         # ends FAILED with the reason and the worker goes on with the next one.
         _fail(jobs, f"{type(exc).__name__}: {exc}")
         return
-    offset = 0
-    for job in jobs:
-        produced = images[offset : offset + job.num_images]
-        offset += job.num_images
-        with transaction.atomic():
-            current = GenerationJob.objects.select_for_update().get(pk=job.pk)
-            if current.state != State.RUNNING or current.claimed_by != task_id:
-                continue
-            for index, (seed, image) in enumerate(zip(job.seeds, produced, strict=True)):
-                _store(job, index, seed, image)
-            moved = job_transition(
-                job_id=job.pk,
-                to=State.GATING,
-                progress_step=current.progress_total,
-                data={"assets": job.num_images},
-            )
-        if moved is not None:
-            gates_submit(job=moved)
+    _hand_over(jobs, images, task_id)

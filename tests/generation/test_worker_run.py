@@ -2,6 +2,7 @@
 test_worker_e2e): batching, idempotence, cancellation, faults."""
 
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -159,3 +160,36 @@ def test_out_of_memory_splits_the_batch_then_fails_alone(personas, model, monkey
     worker.job_run(job_id=lone.pk, task_id="task-2")
     lone.refresh_from_db()
     assert lone.state == State.FAILED and "out of GPU memory" in lone.error
+
+
+def test_on_a_gpu_the_batch_is_stored_behind_the_next_one(live_db, personas, model, monkeypatch):
+    # Another thread stores the batch, so the data must be committed (live_db) for it to see.
+    monkeypatch.setattr(worker, "_store_behind", lambda: True)
+    release = threading.Event()
+    real_finish = worker._finish
+
+    def finish_when_released(*args):
+        assert release.wait(timeout=30)
+        real_finish(*args)
+
+    monkeypatch.setattr(worker, "_finish", finish_when_released)
+    job = submit(personas["staff"], seed=5, num_images=2)
+    worker.job_run(job_id=job.pk, task_id="task-1")
+    job.refresh_from_db()
+    # The task is over and its images are on the host; the GPU may start the next batch.
+    assert job.state == State.RUNNING and not job.assets.exists()
+    release.set()
+    worker.store_behind_flush()
+    job.refresh_from_db()
+    assert job.state == State.GATING and job.assets.count() == 2
+
+
+def test_a_batch_that_fails_to_store_behind_stays_running(live_db, personas, model, monkeypatch):
+    monkeypatch.setattr(worker, "_store_behind", lambda: True)
+    monkeypatch.setattr(worker, "_store", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    job = submit(personas["staff"], seed=5)
+    worker.job_run(job_id=job.pk, task_id="task-1")
+    worker.store_behind_flush()
+    job.refresh_from_db()
+    # Nothing half-stored moves on: the stale-job sweep queues it again.
+    assert job.state == State.RUNNING and not job.assets.exists()
