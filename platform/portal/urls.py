@@ -2,11 +2,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from portal import (
+    audit,
     manage_abuse,
     manage_datasets,
     manage_members,
     manage_models,
     manage_policy,
+    review,
     verify,
     views,
 )
@@ -70,4 +72,15 @@ urlpatterns = [
         manage_abuse.suspension_lift_view,
         name="manage_suspension_lift",
     ),
+    # Reviewer pages (portal/review.py)
+    menu(path(ORG + "review/", review.queue, name="review_queue"), "Review"),
+    path(ORG + "review/<uuid:asset_id>/image/", review.image, name="review_image"),
+    path(ORG + "review/<uuid:asset_id>/decide/", review.decide, name="review_decide"),
+    # Auditor pages (portal/audit.py)
+    menu(path(ORG + "audit/", audit.log, name="audit_log"), "Audit log"),
+    path(ORG + "audit/verify/", audit.verify, name="audit_verify"),
+    menu(path(ORG + "export/", audit.export, name="export"), "Export"),
+    path(ORG + "export/provenance/", audit.export_provenance, name="export_provenance"),
+    path(ORG + "export/audit/", audit.export_audit, name="export_audit"),
+    path(ORG + "assets/<uuid:asset_id>/provenance/", audit.provenance, name="asset_provenance"),
 ]
