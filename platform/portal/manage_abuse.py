@@ -48,6 +48,9 @@ def suspension_lift_view(request, suspension_id):
     reason = request.POST.get("reason", "")
 
     def refused(status: int, detail: str):
+        if suspension.lifted_at is not None:
+            # Not in the open list any more: there is no row to show the refusal on.
+            return _abuse_page(request, status=status, error=detail)
         return _abuse_page(
             request,
             status=status,
