@@ -5,7 +5,6 @@ where it was (quarantined or held), which is the fail-closed path."""
 
 import hashlib
 import importlib
-import io
 import os
 import secrets
 import time
@@ -16,7 +15,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from PIL import Image
 
 from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition
@@ -27,16 +25,11 @@ from moderation.models import GateResult, Review
 from policies.rules import PolicyRules
 from provenance import credentials, keys, watermark
 from provenance.models import Stamp
-from provenance.signing import FileKeySigner, SigningFailed, signing_passphrase
+from provenance.signing import FileKeySigner, signing_passphrase
+from provenance.stamping import StampingError, release_canvas, signed_png, watermarked
 
 log = structlog.get_logger(__name__)
 CLAIM_GENERATOR = "Mintmark"
-THUMBNAIL_PX = 256
-RELEASE_MIN_SIDE = watermark.ROBUST_SIDE
-
-
-class StampingError(RuntimeError):
-    """Stamping could not finish (no key, signer failed, watermark refused); nothing released."""
 
 
 def keys_dir():
@@ -77,20 +70,6 @@ def payload_reserve(asset: Asset) -> Stamp:
             if existing is not None:
                 return existing
     raise StampingError("could not reserve a unique watermark payload")
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _thumbnail(image: Image.Image) -> bytes:
-    thumb = image.copy()
-    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-    buffer = io.BytesIO()
-    thumb.save(buffer, format="JPEG", quality=80)
-    return buffer.getvalue()
 
 
 def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
@@ -171,25 +150,11 @@ def trust_anchors() -> bytes | None:
         return None
 
 
-def release_canvas(image: Image.Image) -> Image.Image:
-    """The image as it is released: smaller images (the small default model makes 64 px ones)
-    are enlarged by a whole factor to at least RELEASE_MIN_SIDE, where the watermark survives
-    JPEG q50 and halving (bench/README.md: at 128 px it does not)."""
-    short = min(image.size)
-    if short >= RELEASE_MIN_SIDE:
-        return image
-    factor = -(-RELEASE_MIN_SIDE // short)
-    return image.resize((image.width * factor, image.height * factor), Image.LANCZOS)
-
-
 def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
     rules = PolicyRules.model_validate(job.policy.rules)
     generated, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
     image = release_canvas(generated)
-    try:
-        marked = watermark.embed(image, stamp.payload, key=watermark_key())
-    except ValueError as exc:
-        raise StampingError(f"watermark: {exc}") from exc
+    marked = watermarked(image, stamp.payload, watermark_key())
     manifest = credentials.manifest_definition(
         title=f"{asset.pk}.png",
         claim_generator=CLAIM_GENERATOR,
@@ -205,18 +170,9 @@ def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
         has_parent=bool(job.input_image_key),
     )
     signer = org_signer(job.org)
-    try:
-        signed = credentials.sign_image(
-            _png(marked),
-            "image/png",
-            manifest,
-            signer,
-            parent=_parent(job),
-            thumbnail=(_thumbnail(marked), "image/jpeg"),
-            trust_anchors_pem=trust_anchors(),
-        )
-    except (SigningFailed, ValueError) as exc:
-        raise StampingError(f"signing failed: {exc}") from exc
+    signed = signed_png(
+        marked, manifest, signer, parent=_parent(job), trust_anchors=trust_anchors()
+    )
     return signed, marked, keys.certificate_info(signer.certificate_chain_pem)
 
 
