@@ -9,6 +9,7 @@ from portal import (
     manage_models,
     manage_policy,
     review,
+    staff,
     verify,
     views,
 )
@@ -83,4 +84,12 @@ urlpatterns = [
     path(ORG + "export/provenance/", audit.export_provenance, name="export_provenance"),
     path(ORG + "export/audit/", audit.export_audit, name="export_audit"),
     path(ORG + "assets/<uuid:asset_id>/provenance/", audit.provenance, name="asset_provenance"),
+    # Staff pages (portal/staff.py); the job list, job page and files are for every role
+    menu(path(ORG + "generate/", staff.generate, name="generate"), "Generate"),
+    menu(path(ORG + "jobs/", staff.jobs, name="jobs"), "Jobs"),
+    path(ORG + "jobs/<uuid:job_id>/", staff.job, name="job"),
+    path(ORG + "jobs/<uuid:job_id>/live/", staff.job_live, name="job_live"),
+    path(ORG + "jobs/<uuid:job_id>/cancel/", staff.job_cancel_view, name="job_cancel"),
+    menu(path(ORG + "gallery/", staff.gallery, name="gallery"), "Gallery"),
+    path(ORG + "assets/<uuid:asset_id>/file/", staff.asset_file, name="asset_file"),
 ]

@@ -1,0 +1,254 @@
+"""Staff pages: the generate form, the job page with live progress and each image's outcome,
+the job list, the gallery of released images, and the released file itself. They call the
+API's parsing, services and selectors, so the portal refuses exactly what the API refuses."""
+
+from django.contrib import messages
+from django.core.files.storage import storages
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from generation.job_input import GenerationIn, job_request_from_form
+from generation.models import Asset, GenerationJob, GenerativeModel
+from generation.posture import model_posture
+from generation.schedulers import DEFAULT_SCHEDULER, SCHEDULER_CLASSES
+from generation.selectors import (
+    SEES_ALL_JOBS,
+    SUBMITTERS,
+    asset_released_get,
+    assets_visible,
+    jobs_visible,
+    jobs_with_outcomes,
+)
+from generation.submission import (
+    DEFAULT_SIZE,
+    DEFAULT_STRENGTH,
+    MAX_GUIDANCE,
+    MIN_SIZE,
+    job_cancel,
+    job_submit,
+)
+from generation.summaries import job_summary
+from mintmark.errors import ApiError
+from moderation.review import hold_reasons
+from orgs.access import ALL_ROLES
+from policies.rules import DEPLOYMENT_CONTEXTS
+from policies.selectors import policy_active_rules
+from portal.access import org_page
+from portal.paging import page_of, query_without_page
+from portal.staff_outcomes import asset_outcome, job_status
+from provenance.record import PROVENANCE_READERS
+
+# The form fields each refusal is about, so the form can point at them.
+ERROR_FIELDS = {
+    "invalid_prompt": ("prompt",),
+    "prompt_blocked": ("prompt",),
+    "unknown_model": ("model",),
+    "model_not_licensed": ("model",),
+    "invalid_mode": ("mode",),
+    "invalid_size": ("width", "height"),
+    "size_mismatch": ("width", "height", "image"),
+    "invalid_steps": ("steps",),
+    "invalid_num_images": ("num_images",),
+    "quota_exceeded": ("num_images",),
+    "invalid_guidance": ("guidance_scale",),
+    "invalid_scheduler": ("scheduler",),
+    "invalid_seed": ("seed",),
+    "invalid_context": ("context",),
+    "invalid_strength": ("strength",),
+    "missing_image": ("image",),
+    "invalid_image": ("image",),
+    "unexpected_image": ("image", "mode"),
+    "missing_mask": ("mask",),
+    "invalid_mask": ("mask",),
+    "mask_size_mismatch": ("mask",),
+    "unexpected_mask": ("mask", "mode"),
+}
+ERROR_TITLES = {
+    "prompt_blocked": "Your prompt was blocked",
+    "model_not_licensed": "This model may not be used",
+    "quota_exceeded": "Not enough quota left",
+    "user_suspended": "You are suspended from generating",
+    "prompt_gate_unavailable": "The prompt check is unavailable: try again later",
+}
+GALLERY_PER_PAGE = 24
+
+
+def _models_with_posture(org, rules) -> list[dict]:
+    models = GenerativeModel.objects.for_org(org).prefetch_related("trained_on")
+    return [
+        {"model": model, "posture": model_posture(model=model, rules=rules)} for model in models
+    ]
+
+
+def _defaults(rules, models: list[dict]) -> dict:
+    fields = GenerationIn.model_fields
+    usable = [entry["model"] for entry in models if entry["posture"].usable]
+    return {
+        "mode": fields["mode"].default,
+        "model": str(usable[0].pk) if usable else "",
+        "width": min(DEFAULT_SIZE, rules.max_width),
+        "height": min(DEFAULT_SIZE, rules.max_height),
+        "steps": min(fields["steps"].default, rules.max_steps),
+        "guidance_scale": fields["guidance_scale"].default,
+        "scheduler": DEFAULT_SCHEDULER,
+        "num_images": 1,
+    }
+
+
+def _form_page(request, values: dict, error: ApiError | None = None):
+    membership = request.membership
+    rules = policy_active_rules(org=membership.org)
+    models = _models_with_posture(membership.org, rules)
+    context = {
+        "values": {**_defaults(rules, models), **values},
+        "models": models,
+        "rules": rules,
+        "modes": GenerationJob.Mode.choices,
+        "schedulers": list(SCHEDULER_CLASSES),
+        "contexts": DEPLOYMENT_CONTEXTS,
+        "limits": {"min_size": MIN_SIZE, "max_guidance": MAX_GUIDANCE},
+        "default_strength": DEFAULT_STRENGTH,
+        "error": None,
+    }
+    if error is not None:
+        category = error.extra.get("category") or ""
+        context["error"] = {
+            "code": error.code,
+            "title": ERROR_TITLES.get(error.code, "Please correct the form"),
+            "detail": error.detail,
+            "category": category.replace("_", " "),
+            "reasons": error.extra.get("reasons", []),
+            "fields": ERROR_FIELDS.get(error.code, ()),
+        }
+    return render(
+        request,
+        "portal/staff/generate.html",
+        context,
+        status=error.status if error is not None else 200,
+    )
+
+
+@org_page(SUBMITTERS)
+def generate(request):
+    if request.method != "POST":
+        return _form_page(request, {})
+    membership = request.membership
+    values = {key: value for key, value in request.POST.items() if key in GenerationIn.model_fields}
+    try:
+        job = job_submit(
+            membership=membership, req=job_request_from_form(request.POST, request.FILES)
+        )
+    except ApiError as exc:
+        return _form_page(request, values, exc)
+    return redirect("portal:job", org=membership.org.slug, job_id=job.pk)
+
+
+def _job_context(request, job_id) -> dict:
+    membership = request.membership
+    job = job_summary(
+        jobs_with_outcomes(membership=membership).get_for_org(membership.org, pk=job_id)
+    )
+    status = job_status(job, membership.org)
+    held = hold_reasons(
+        org=membership.org,
+        asset_ids=[a["id"] for a in job["assets"] if a["state"] == Asset.State.IN_REVIEW],
+    )
+    images = [
+        {
+            **asset,
+            "outcome": asset_outcome(asset, job, membership.org, held.get(str(asset["id"]), [])),
+        }
+        for asset in job["assets"]
+    ]
+    return {
+        "job": job,
+        "status": status,
+        "images": images,
+        "can_cancel": membership.role in SUBMITTERS and not status["final"],
+        "can_read_provenance": membership.role in PROVENANCE_READERS,
+        # What the page last showed: the poll answers 204 (nothing to swap) while it holds.
+        "version": "-".join(
+            [job["state"], str(status["step"]), str(status["total"])]
+            + [asset["state"] for asset in job["assets"]]
+        ),
+    }
+
+
+@org_page(ALL_ROLES)
+def job(request, job_id):
+    return render(request, "portal/staff/job.html", _job_context(request, job_id))
+
+
+@org_page(ALL_ROLES)
+def job_live(request, job_id):
+    context = _job_context(request, job_id)
+    if request.GET.get("seen") == context["version"]:
+        return HttpResponse(status=204)
+    return render(request, "portal/staff/_job_live.html", context)
+
+
+@require_POST
+@org_page(SUBMITTERS)
+def job_cancel_view(request, job_id):
+    membership = request.membership
+    # Staff see (and so can cancel) only their own jobs; admins any job of the org.
+    job = jobs_visible(membership=membership).get_for_org(membership.org, pk=job_id)
+    try:
+        job_cancel(job=job, actor=membership.user)
+    except ApiError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, "Job cancelled.")
+    return redirect("portal:job", org=membership.org.slug, job_id=job.pk)
+
+
+@org_page(ALL_ROLES)
+def jobs(request):
+    membership = request.membership
+    state = request.GET.get("state", "")
+    listed = jobs_visible(membership=membership).select_related("model", "user")
+    if state in GenerationJob.State.values:
+        listed = listed.filter(state=state)
+    return render(
+        request,
+        "portal/staff/jobs.html",
+        {
+            "page": page_of(request, listed.order_by("-created_at")),
+            "query": query_without_page(request),
+            "states": GenerationJob.State.values,
+            "state": state,
+            "sees_all": membership.role in SEES_ALL_JOBS,
+        },
+    )
+
+
+@org_page(SUBMITTERS)
+def gallery(request):
+    membership = request.membership
+    released = (
+        assets_visible(membership=membership)
+        .filter(state=Asset.State.RELEASED, job__user=membership.user)
+        .select_related("job", "stamp")
+        .order_by("-created_at")
+    )
+    return render(
+        request,
+        "portal/staff/gallery.html",
+        {
+            "page": page_of(request, released, GALLERY_PER_PAGE),
+            "query": query_without_page(request),
+        },
+    )
+
+
+@org_page(ALL_ROLES)
+def asset_file(request, asset_id):
+    """The released file, as the API serves it: anything not RELEASED is a 404."""
+    asset = asset_released_get(membership=request.membership, asset_id=asset_id)
+    return FileResponse(
+        storages["release"].open(asset.release_key),
+        content_type="image/png",
+        as_attachment="download" in request.GET,
+        filename=f"{asset.pk}.png",
+    )
