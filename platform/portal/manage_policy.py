@@ -11,7 +11,7 @@ from mintmark.errors import ApiError
 from orgs.access import ADMIN
 from policies.models import Policy
 from policies.selectors import policy_active
-from policies.services import PolicyInvalid, policy_create
+from policies.services import PolicyInvalid, policy_create, policy_rules_validate
 from portal.access import org_page
 from portal.manage_policy_diff import rule_changes, unified_lines
 from portal.manage_policy_form import (
@@ -139,7 +139,13 @@ def policy_edit(request):
     else:
         rules, unreadable = rules_from_form(request.POST, base.rules)
         if unreadable:
-            return _editor(request, base, active, status=422, field_errors=unreadable, **state)
+            # The other inputs are checked too, so every problem shows at once.
+            try:
+                policy_rules_validate(rules)
+            except PolicyInvalid as exc:
+                state["field_errors"], state["general_errors"] = problems_by_field(exc.problems)
+            state["field_errors"] = {**state.get("field_errors", {}), **unreadable}
+            return _editor(request, base, active, status=422, **state)
 
     try:
         created = policy_create(org=org, actor=request.user, rules=rules, note=note)

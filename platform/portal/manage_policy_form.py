@@ -34,6 +34,16 @@ SECTION_TITLES = {
 }
 # Choices a policy cannot drop: shown ticked and fixed.
 LOCKED = {"prompt.blocked_categories": (MANDATORY_CATEGORY,)}
+# Labels where the rule's name reads poorly to a person; the others are the name, humanised.
+LABELS = {
+    "provenance.watermark": "Invisible watermark",
+    "provenance.c2pa": "C2PA content credentials",
+    "memorization.max_hamming": "Memorization radius (Hamming distance)",
+    "quota.org_monthly_images": "Organization images per month",
+    "quota.user_monthly_images": "Images per member per month",
+    "abuse.max_blocked": "Blocked requests before suspension",
+    "abuse.window_hours": "Counting window (hours)",
+}
 # How to type a rule into its input, added to the schema's description of the rule.
 INPUT_HINTS = {
     "allowed_models": "One per line.",
@@ -166,7 +176,7 @@ def _rule_field(path: str, info: FieldInfo) -> RuleField | None:
         optional = True
     common = {
         "path": path,
-        "label": _humanise(path.rsplit(".", 1)[-1]),
+        "label": LABELS.get(path) or _humanise(path.rsplit(".", 1)[-1]),
         "hint": " ".join(filter(None, (info.description, INPUT_HINTS.get(path)))),
         "optional": optional,
     }

@@ -304,6 +304,15 @@ def test_a_rule_across_fields_is_reported_for_the_form(admin, acme):
     assert active_version(acme) == 1
 
 
+def test_an_unreadable_input_does_not_hide_the_other_problems(admin, acme):
+    rules = Policy.objects.get(org=acme, version=1).rules
+    data = form_data(rules, **{"max_steps": "", "max_height": "12"})
+    page = html(admin.post("/o/acme/manage/policy/edit/", data))
+    assert 'id="rule-max-steps-error"' in page and 'id="rule-max-height-error"' in page
+    assert "Correct the 2 fields marked below." in page
+    assert active_version(acme) == 1
+
+
 def test_a_version_saved_meanwhile_is_not_overwritten(admin, acme):
     rules = Policy.objects.get(org=acme, version=1).rules
     policy_create(org=acme, actor=None, rules={**rules, "max_steps": 20}, note="someone else")
