@@ -8,6 +8,7 @@ pipelines and their schedulers are swapped in place without locks."""
 import gc
 import json
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -366,9 +367,10 @@ def native_size(pipe: DiffusionPipeline) -> int:
     return pipe.unet.config.sample_size * pipe.vae_scale_factor
 
 
-def warm_up(model: LoadedModel, *, size: int | None = None, steps: int = 2) -> None:
+def warm_up(model: LoadedModel, *, size: int | None = None, steps: int = 2) -> dict[int, float]:
     """One short text-to-image batch per bucket (or of one image without buckets), so every
-    compiled shape at `size` (default: the native size) is built before a request needs it."""
+    compiled shape at `size` (default: the native size) is built before a request needs it.
+    Returns the seconds each batch size took."""
     side = size or native_size(model.text_to_image)
     spec = BatchSpec(
         mode=TEXT_TO_IMAGE,
@@ -378,9 +380,13 @@ def warm_up(model: LoadedModel, *, size: int | None = None, steps: int = 2) -> N
         guidance_scale=7.5,
         scheduler=scheduler_names()[0],
     )
+    seconds = {}
     for count in model.options.buckets or (1,):
         requests = [ImageRequest(prompt="warm-up", seed=index) for index in range(count)]
+        began = time.perf_counter()
         run_batch(model, spec, requests)
+        seconds[count] = time.perf_counter() - began
+    return seconds
 
 
 def run_batch(

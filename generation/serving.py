@@ -95,14 +95,27 @@ def compile_modules(pipe, options: ServingOptions, *, backend: str = "inductor")
     and is then reused, which buckets keep to a handful."""
     # One entry per shape: buckets times the sizes jobs ask for, well over the default of 8.
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-    kwargs = {"backend": backend, "dynamic": False}
-    if backend == "inductor":
-        kwargs["mode"] = options.compile_mode
+    kwargs = compile_kwargs(options, backend)
     pipe.unet.compile(**kwargs)
-    if options.compile == "unet+vae":
+    if options.compile == "unet+vae" and decoder_compilable(pipe):
         # The decoder module, not `vae.decode`: the pipelines pass the per-image generators to
         # `decode`, and new generator objects each call would fail the compiled guards.
         pipe.vae.decoder.compile(**kwargs)
+
+
+def decoder_compilable(pipe) -> bool:
+    """False for a VAE that diffusers upcasts to float32 around every decode (SDXL's, as
+    released, in a float16 pipeline): its weights are new tensors each call, which compiled
+    code and CUDA graphs would have to re-record, so that decoder runs eager."""
+    vae = pipe.vae
+    return not (vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False))
+
+
+def compile_kwargs(options: ServingOptions, backend: str = "inductor") -> dict:
+    kwargs = {"backend": backend, "dynamic": False}
+    if backend == "inductor":
+        kwargs["mode"] = options.compile_mode
+    return kwargs
 
 
 def compile_cache_use(folder: Path | None) -> None:

@@ -1,0 +1,130 @@
+"""The governed half of serving, for bench/gpu_serving.py: what a `gates` worker does with one
+quarantined image, in worker processes of their own, with the platform's plain code and no
+Django (so no database rows, audit entries or storage writes, which are a few small queries and
+one file write per image).
+
+Per image, as moderation/gating.py and provenance/release.py run it:
+1. decode the quarantined PNG (mintmark.imageio.open_image);
+2. the default policy's gates through moderation.gates.gate_run and moderation.decision.decide:
+   `image_safety` (the default policy requires no classifier, so it passes without scoring)
+   and `memorization` (pHash, dHash and wHash of the image and its mirror image, searched in a
+   HashCatalog of random training hashes within the policy's radius, 8);
+3. stamping (provenance.stamping): the release canvas, the keyed watermark, content credentials
+   signed with an org key made by provenance.keys and embedded with a JPEG thumbnail;
+4. what asset_release checks before the file may be released: the signed file read back and
+   validated against the trust anchor, the fingerprint hashes of the marked image, its sha256.
+
+Light imports only: the worker processes are started with `spawn` and import this module and
+the bench script's own top level, never torch."""
+
+import hashlib
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mintmark.imageio import open_image
+from moderation.decision import APPROVE, decide
+from moderation.gates import GateContext, gate_run
+from moderation.image_gate import ImageSafetyGate
+from moderation.memorization import KINDS, HashCatalog, MemorizationGate, hashes_of
+from policies.rules import PolicyRules
+from provenance import credentials, keys, watermark
+from provenance.signing import FileKeySigner
+from provenance.stamping import release_canvas, signed_png, watermarked
+
+PASSPHRASE = b"serving bench"
+ORG = "bench-org"
+GATE_TIMEOUT_S = 60  # MINTMARK_GATE_TIMEOUT_S's default
+_state: dict = {}
+
+
+def make_keys(folder: Path) -> Path:
+    """A CA and an org signing key, as provenance_init makes them, for the worker processes."""
+    keys.org_key_ensure(folder, ORG, "Bench Org", PASSPHRASE)
+    return folder
+
+
+def random_catalog(size: int, seed: int) -> HashCatalog:
+    rng = np.random.default_rng(seed)
+    values = {kind: rng.integers(0, 2**63, size, dtype=np.int64) for kind in KINDS}
+    hexes = {kind: [f"{int(v):016x}" for v in values[kind]] for kind in KINDS}
+    return HashCatalog([f"item-{i}" for i in range(size)], hexes, ["bench-dataset"] * size)
+
+
+def init(keys_dir: str, catalog_size: int) -> None:
+    """Per worker process: the gates with their catalog loaded, the signer, the anchors."""
+    rules = PolicyRules()
+    _state.update(
+        rules=rules,
+        gates=[ImageSafetyGate([], {}), MemorizationGate(random_catalog(catalog_size, 7))],
+        signer=FileKeySigner.for_org(Path(keys_dir), ORG, PASSPHRASE),
+        anchors=keys.trust_anchors_pem(Path(keys_dir)),
+        watermark_key=secrets.token_bytes(32),
+    )
+
+
+def _manifest(index: int, generated, canvas, payload: int, verdicts: dict) -> dict:
+    return credentials.manifest_definition(
+        title=f"bench-{index}.png",
+        claim_generator="Mintmark",
+        model={"name": "bench-model", "version": "1", "family": "sd15"},
+        action="created",
+        generation={
+            "job": f"bench-{index}",
+            "org": ORG,
+            "policy_version": 1,
+            "mode": "text-to-image",
+            "gates": verdicts,
+            "review": None,
+            "datasets": ["bench-dataset"],
+            "licences": {},
+            "generated_size": list(generated.size),
+            "released_size": list(canvas.size),
+        },
+        soft_binding={
+            "alg": watermark.ALGORITHM,
+            "value": payload.to_bytes((watermark.PAYLOAD_BITS + 7) // 8, "big"),
+        },
+        training_mining="notAllowed",
+        has_parent=False,
+    )
+
+
+def govern(png: bytes, index: int) -> dict:
+    """Gates and stamps one image; returns the decision and where the time went (ms)."""
+    started = time.perf_counter()
+    image, _ = open_image(png)
+    rules, gates = _state["rules"], _state["gates"]
+    context = GateContext(job_id=f"bench-{index}", model_id="bench", dataset_ids=(), rules=rules)
+    runs = [gate_run(gate, image, context, timeout_s=GATE_TIMEOUT_S) for gate in gates]
+    decision = decide(runs, required=[gate.name for gate in gates])
+    gated = time.perf_counter()
+    result = {"decision": decision.action, "gates": {run.gate: run.verdict for run in runs}}
+    if decision.action != APPROVE:
+        return {**result, "gates_ms": 1000 * (gated - started), "stamp_ms": 0.0}
+    payload = secrets.randbelow(2**watermark.PAYLOAD_BITS)
+    canvas = release_canvas(image)
+    marked = watermarked(canvas, payload, _state["watermark_key"])
+    manifest = _manifest(index, image, canvas, payload, result["gates"])
+    signed = signed_png(
+        marked, manifest, _state["signer"], parent=None, trust_anchors=_state["anchors"]
+    )
+    hashes_of(marked)
+    report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=_state["anchors"])
+    if report.state != "trusted":
+        raise RuntimeError(f"the signed file does not validate: {report.state} {report.codes}")
+    hashlib.sha256(signed).hexdigest()
+    done = time.perf_counter()
+    return {
+        **result,
+        "gates_ms": 1000 * (gated - started),
+        "stamp_ms": 1000 * (done - gated),
+        "signed_bytes": len(signed),
+    }
+
+
+def keys_folder() -> Path:
+    return make_keys(Path(tempfile.mkdtemp(prefix="serving-bench-keys-")))

@@ -1,0 +1,45 @@
+"""bench/gpu_serving.py runs end to end on the CPU with the tiny pipeline (its --smoke mode), so
+the script that produces the GPU figures is itself tested: every stage ends, the table prints,
+and the results say which gates ran and what the governed path cost."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_smoke_run_writes_every_stage(tmp_path):
+    command = [
+        sys.executable,
+        "bench/gpu_serving.py",
+        "--smoke",
+        "--no-compile",  # compiling is tested in tests/generation/test_serving.py
+        "--no-warm-start",
+        "--users",
+        "1,2",
+        "--gate-processes",
+        "1",
+        "--catalog",
+        "500",
+        "--out",
+        str(tmp_path),
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["errors"] == {}
+    stages = results["stages"]
+    assert list(stages["ladder"])[:2] == [
+        "plain diffusers, one at a time",
+        "run_batch, eager fp16 (batching)",
+    ]
+    assert "+ text-embedding cache, uint8 on device" in stages["ladder"]
+    assert [point["users"] for point in stages["stream"]] == [1, 2]
+    governance = stages["governance"]
+    assert governance["on"]["gates_run"] == ["image_safety", "memorization"]
+    assert governance["on"]["decisions"] == ["approve"]
+    assert governance["off"]["governed"] is False and governance["ratio"] > 0
+    assert "| step | lone request (s) |" in done.stdout
+    assert "governance on/off at 2 users" in done.stdout
