@@ -9,11 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
+from generation.services import model_register
+from generation.tiny import save_tiny_pipeline
 from tests.conftest import PASSWORD
+from tests.mm_api_support import make_dataset
 from tests.worker_support import celery_worker
 
 CHROMIUM = os.environ.get("MINTMARK_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -104,3 +108,36 @@ def worker(live_db, org_signing_key, tmp_path):
     """A real Celery worker (GPU and gates queues) on the run's broker and database."""
     with celery_worker(tmp_path / "worker.log") as process:
         yield process
+
+
+@pytest.fixture
+def worker_storage(settings):
+    """The live server reads files where the worker process writes them (the run's data
+    folder), instead of the test's own temporary stores."""
+    base = django_settings.DATA_DIR / "files"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        **{
+            name: {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(base / name)},
+            }
+            for name in ("default", "quarantine", "release", "datasets")
+        },
+    }
+
+
+@pytest.fixture
+def tiny_model(live_db, personas, tmp_path):
+    """A real, tiny diffusers model (random weights) of the org, trained on a CC0 dataset."""
+    org = personas["admin"].org
+    dataset, _ = make_dataset(org, seeds=(1,))
+    return model_register(
+        org=org,
+        actor=None,
+        name="tiny",
+        version="1",
+        family="sd15",
+        local_path=str(save_tiny_pipeline(tmp_path / "tiny-sd", family="sd15")),
+        dataset_ids=[dataset.pk],
+    )
