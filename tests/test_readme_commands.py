@@ -144,7 +144,8 @@ def test_serve_answers_health_with_a_worker_and_leaves_nothing_behind(tmp_path):
     }
     env["MINTMARK_DATA_DIR"] = str(tmp_path / "data")
     manage = [sys.executable, "manage.py"]
-    for step in (["migrate", "--noinput"], ["seed_demo"]):
+    # A few dataset items: the whole default training set takes minutes to draw and import.
+    for step in (["migrate", "--noinput"], ["seed_demo", "--shapes-items", "20"]):
         subprocess.run(
             [*manage, *step], cwd=REPO, env=env, check=True, capture_output=True, timeout=60
         )
