@@ -14,10 +14,21 @@ torch and diffusers are imported by serving_stages.py, in the parent only."""
 import argparse
 import os
 import sys
+import time
+import types
 from pathlib import Path
+
+STARTED_AT = time.time()
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent), str(BENCH.parent / "platform")]
+if "mintmark" not in sys.modules:
+    # The plain modules of the `mintmark` package (imageio) without its __init__, which starts
+    # the Celery app: the GPU machine has neither Celery nor Django, and no module used here
+    # needs them.
+    _package = types.ModuleType("mintmark")
+    _package.__path__ = [str(BENCH.parent / "platform" / "mintmark")]
+    sys.modules["mintmark"] = _package
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -35,6 +46,9 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--compile-cache", default="", help="default: a fresh temporary folder")
     parser.add_argument("--no-warm-start", action="store_true", help="skip the restart")
     parser.add_argument("--no-compile", action="store_true", help="eager rungs only")
+    parser.add_argument(
+        "--restarts-only", action="store_true", help="only a cold start, then a warm restart"
+    )
     parser.add_argument("--warm-start-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--spawned-at", type=float, default=0.0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -47,8 +61,11 @@ def main(argv=None) -> None:
     args.max_batch = args.max_batch or (2 if args.smoke else 8)
     import serving_stages  # torch, diffusers: the parent only
 
+    args.started_at = STARTED_AT
     if args.warm_start_child:
         serving_stages.warm_start_child(args)
+    elif args.restarts_only:
+        serving_stages.restarts(args)
     else:
         serving_stages.run(args)
 

@@ -183,10 +183,10 @@ def matmul_tflops(device: str) -> float | None:
         a @ b
     sync(device)
     began = time.perf_counter()
-    for _ in range(10):
+    for _ in range(50):
         a @ b
     sync(device)
-    return 10 * 2 * 8192**3 / (time.perf_counter() - began) / 1e12
+    return 50 * 2 * 8192**3 / (time.perf_counter() - began) / 1e12
 
 
 def image_difference(images, references) -> dict:
@@ -201,7 +201,7 @@ def image_difference(images, references) -> dict:
         "max_levels": int(stacked.max()),
         "mean_levels": float(stacked.mean()),
         "values_over_1_level_pct": 100 * float((stacked > 1).mean()),
-        "psnr_db": float("inf") if mse == 0 else 10 * np.log10(255**2 / mse),
+        "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse)),
     }
 
 
@@ -340,7 +340,7 @@ class Stream:
         to_host = [r.on_host - r.submitted for r in window]
         gate_ms = [r.governed.get("gates_ms", 0.0) for r in window if r.governed]
         stamp_ms = [r.governed.get("stamp_ms", 0.0) for r in window if r.governed]
-        decisions = sorted({r.governed.get("decision") for r in window if r.governed})
+        decisions = sorted({r.governed.get("decision") for r in finished if r.governed})
         sizes = [r.batch for r in window]
         return {
             "users": users,
@@ -356,7 +356,7 @@ class Stream:
             "gates_ms_p50": percentile(gate_ms, 50) if gate_ms else None,
             "stamp_ms_p50": percentile(stamp_ms, 50) if stamp_ms else None,
             "decisions": decisions,
-            "gates_run": sorted({g for r in window for g in r.governed.get("gates", {})}),
+            "gates_run": sorted({g for r in finished for g in r.governed.get("gates", {})}),
         }
 
 
@@ -545,7 +545,7 @@ class Run:
         points = [*users, users[-1], 1]
         spare = self.clock.left() - reserve - sum(2 * warm[n] for n in points)
         if args.smoke:
-            measure_s = max(1.5, 3 * batch_s)
+            measure_s = max(2.0, 5 * batch_s)
         else:
             measure_s = max(4 * batch_s, min(12.0, spare / len(points)))
         sweep = []
@@ -662,20 +662,22 @@ def warm_start(args, cache_dir: Path, clock: Clock) -> dict:
     return child
 
 
-def warm_start_child(args) -> None:
-    """A fresh worker process: build the model, prepare it with the compile cache, warm every
-    bucket, then time a lone request and a full batch."""
-    started = time.perf_counter()
+def worker_start(args, started_at: float) -> dict:
+    """What a GPU worker does when it loads a model (PipelineCache._load after the weights are
+    read): prepare the pipeline with the serving options, warm (compile or load) every bucket,
+    save the compile artifacts; then a lone request and a full batch are timed. `started_at`
+    is the process's start (time.time())."""
+    began = time.perf_counter()
     device = "cpu" if args.smoke else "cuda"
     case = CASES["smoke" if args.smoke else args.case]
-    buckets = tuple(int(x) for x in args.buckets.split(","))
-    options = serving.ServingOptions(
-        channels_last=device == "cuda",
-        fuse_qkv=True,
+    cache_dir = Path(args.compile_cache)
+    had_artifacts = (cache_dir / serving.ARTIFACTS_FILE).is_file()
+    options = optimized_options(
+        device,
         compile="unet+vae",
         compile_mode=args.compile_mode,
-        compile_cache_dir=Path(args.compile_cache),
-        buckets=buckets,
+        compile_cache_dir=cache_dir,
+        buckets=tuple(int(x) for x in args.buckets.split(",")),
         text_cache_entries=1024,
         device_postprocess=True,
     )
@@ -690,19 +692,41 @@ def warm_start_child(args) -> None:
     model = pipelines.LoadedModel(pipe, options=options)
     per_bucket = pipelines.warm_up(model, size=case.size)
     ready = time.perf_counter()
+    since_start = time.time() - started_at
+    artifacts = serving.compile_cache_save(cache_dir)
     spec = spec_for(case)
-    since_spawn = time.time() - args.spawned_at
-    out = {
-        "start_and_imports_s": since_spawn - (ready - started),
-        "build_s": built - started,
+    return {
+        "cache_had_artifacts": had_artifacts,
+        "start_and_imports_s": since_start - (ready - began),
+        "build_s": built - began,
         "warm_up_s": ready - built,
         "per_bucket_s": per_bucket,
-        "ready_after_start_s": since_spawn,
-        "lone_s": batch_seconds(model, spec, 1, 50, device),
+        "ready_after_start_s": since_start,
+        "artifacts_bytes": artifacts,
+        "lone_s": median([batch_seconds(model, spec, 1, 50 + i, device) for i in range(3)]),
         "batch_s": batch_seconds(model, spec, args.max_batch, 60, device),
     }
+
+
+def warm_start_child(args) -> None:
+    out = worker_start(args, args.spawned_at)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "warm_start.json").write_text(json.dumps(out))
+
+
+def restarts(args) -> None:
+    """A cold start (an empty compile cache) in this process, then a restart: a new process on
+    the cache the first one filled."""
+    device = "cpu" if args.smoke else "cuda"
+    results = Results(Path(args.out), environment(device))
+    args.compile_cache = args.compile_cache or tempfile.mkdtemp(prefix="mintmark-compile-")
+    clock = Clock(args.deadline_s)
+    with results.guarded("cold_start"):
+        results.put("cold_start", worker_start(args, args.started_at))
+        log(f"cold start: {json.dumps(results.data['stages']['cold_start'])}")
+    results.put("warm_start", warm_start(args, Path(args.compile_cache), clock))
+    print()
+    print(table(results.data), flush=True)
 
 
 def plot(results: Results, out: Path) -> None:
@@ -755,16 +779,20 @@ def table(data: dict) -> str:
     ladder = stages.get("ladder", {})
     setup = stages.get("setup", {})
     base = ladder.get("plain diffusers, one at a time", {}).get("images_per_s")
-    lines = [
-        f"{setup.get('case')} on {data['env']['device']}, max batch {setup.get('max_batch')}, "
-        f"buckets {setup.get('buckets')}, FLOP limit "
-        f"{_f(setup.get('flop_limit_images_per_s'), '{:.2f}')} images/s "
-        f"({_f(setup.get('matmul_tflops'), '{:.0f}')} TFLOP/s measured)",
-        "",
-        f"| step | lone request (s) | batch of {setup.get('max_batch')} (s) | images/s "
-        "| % of FLOP limit | x baseline |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    lines = (
+        []
+        if not ladder
+        else [
+            f"{setup.get('case')} on {data['env']['device']}, max batch {setup.get('max_batch')}, "
+            f"buckets {setup.get('buckets')}, FLOP limit "
+            f"{_f(setup.get('flop_limit_images_per_s'), '{:.2f}')} images/s "
+            f"({_f(setup.get('matmul_tflops'), '{:.0f}')} TFLOP/s measured)",
+            "",
+            f"| step | lone request (s) | batch of {setup.get('max_batch')} (s) | images/s "
+            "| % of FLOP limit | x baseline |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+    )
     for name, row in ladder.items():
         ips = row.get("images_per_s")
         if ips is None and row.get("batch_s"):
@@ -817,6 +845,8 @@ def table(data: dict) -> str:
         lines.append(f"quality, optimized vs eager fp16, same seeds: {stages['quality']}")
     if "compile" in stages:
         lines.append(f"cold compile: {stages['compile']}")
+    if "cold_start" in stages:
+        lines.append(f"cold start (empty compile cache): {stages['cold_start']}")
     if "warm_start" in stages:
         lines.append(f"warm start (new process, same cache): {stages['warm_start']}")
     if data.get("errors"):

@@ -104,11 +104,13 @@ def compile_modules(pipe, options: ServingOptions, *, backend: str = "inductor")
 
 
 def decoder_compilable(pipe) -> bool:
-    """False for a VAE that diffusers upcasts to float32 around every decode (SDXL's, as
-    released, in a float16 pipeline): its weights are new tensors each call, which compiled
+    """False for a VAE that its pipeline upcasts to float32 around every decode (SDXL
+    pipelines do when the VAE's config says `force_upcast`, as released; SD 1.x pipelines never
+    do, whatever the config says): its weights are new tensors each call, which compiled
     code and CUDA graphs would have to re-record, so that decoder runs eager."""
     vae = pipe.vae
-    return not (vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False))
+    upcasts = hasattr(pipe, "upcast_vae") and getattr(vae.config, "force_upcast", False)
+    return not (upcasts and vae.dtype == torch.float16)
 
 
 def compile_kwargs(options: ServingOptions, backend: str = "inductor") -> dict:

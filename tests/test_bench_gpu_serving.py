@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
+
+# It starts the bench and its gate worker processes.
+pytestmark = pytest.mark.slow
 
 
 def test_smoke_run_writes_every_stage(tmp_path):
