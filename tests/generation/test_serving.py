@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from generation import serving, worker
-from generation.pipelines import BatchSpec, ImageRequest, LoadedModel, run_batch
+from generation.pipelines import BatchSpec, ImageRequest, LoadedModel, run_batch, warm_up
 from generation.tiny import TINY_BUILDERS
 
 FAMILIES = tuple(TINY_BUILDERS)
@@ -165,3 +165,17 @@ def test_worker_options_follow_the_settings(settings, compile_target, buckets):
     options = worker.serving_options()
     assert (options.compile, options.buckets) == (compile_target, buckets)
     assert (options.compile_cache_dir is None) == (compile_target == "off")
+
+
+def test_only_a_decoder_upcast_at_every_decode_stays_eager():
+    # SD 1.x VAEs carry diffusers' default force_upcast=True too, but only SDXL pipelines act on
+    # it (measured on the H100: the SD 1.5 decoder had wrongly been left eager).
+    assert serving.decoder_compilable(TINY_BUILDERS["sd15"](0).to(dtype=torch.float16))
+    assert not serving.decoder_compilable(TINY_BUILDERS["sdxl"](0).to(dtype=torch.float16))
+    assert serving.decoder_compilable(TINY_BUILDERS["sdxl"](0))  # float32: nothing to upcast
+
+
+def test_warm_up_runs_one_batch_per_bucket_at_the_native_size():
+    model = loaded("sd15", serving.ServingOptions(buckets=(1, 3)))
+    seconds = warm_up(model, steps=1)
+    assert sorted(seconds) == [1, 3] and all(value > 0 for value in seconds.values())
