@@ -188,8 +188,8 @@ def job_live(request, job_id):
     return render(request, "portal/staff/_job_live.html", context)
 
 
-@require_POST
 @org_page(SUBMITTERS)
+@require_POST
 def job_cancel_view(request, job_id):
     membership = request.membership
     # Staff see (and so can cancel) only their own jobs; admins any job of the org.
