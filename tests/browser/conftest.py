@@ -4,6 +4,7 @@ database) and, where a test needs one, a real Celery worker.
 Every page load is screenshotted into <pytest's base temp>/screenshots/<test name>/, so a
 failure can be looked at; the folder is not committed."""
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -51,31 +52,57 @@ def screenshots_root(tmp_path_factory) -> Path:
     return tmp_path_factory.getbasetemp() / "screenshots"
 
 
-def _snapshotter(folder: Path):
-    count = 0
+class PageShots:
+    """Screenshots a page at every load. The shot is taken while the test goes on, so calls
+    that would change what is on screen (goto, reload, viewport, close) first wait for it."""
 
-    def snap(page) -> None:
-        nonlocal count
-        count += 1
+    SETTLING = ("goto", "reload", "go_back", "go_forward", "set_viewport_size", "close")
+
+    def __init__(self, page, folder: Path, counter: list[int]) -> None:
+        self.page, self.folder, self.counter, self.busy = page, folder, counter, False
+        page.on("load", self.snap)
+        for name in self.SETTLING:
+            setattr(page, name, self._after_settling(getattr(page, name)))
+
+    def snap(self, page) -> None:
+        self.busy = True
+        self.counter[0] += 1
         name = re.sub(r"[^A-Za-z0-9]+", "-", page.url.split("://", 1)[-1])[:80].strip("-")
         try:
-            page.screenshot(path=folder / f"{count:03d}-{name}.png", full_page=True)
+            page.screenshot(path=self.folder / f"{self.counter[0]:03d}-{name}.png", full_page=True)
         except PlaywrightError:
-            # The test already moved on and closed the page: the next load has its own shot.
+            # The page was closed under the shot: nothing left to show.
             pass
+        finally:
+            self.busy = False
 
-    return snap
+    def settle(self) -> None:
+        while self.busy and not self.page.is_closed():
+            # Waiting inside Playwright lets the shot's own calls run meanwhile.
+            self.page.wait_for_timeout(20)
+
+    def _after_settling(self, method):
+        @functools.wraps(method)
+        def call(*args, **kwargs):
+            self.settle()
+            return method(*args, **kwargs)
+
+        return call
 
 
 @pytest.fixture
 def browser_context(chromium, request, screenshots_root):
-    """Pages at 1280 px wide; `phone_page` gives the phone-width view of the same session."""
+    """A browser session with pages 1280 px wide."""
     folder = screenshots_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(20_000)
-    context.on("page", lambda page: page.on("load", _snapshotter(folder)))
+    shots: list[PageShots] = []
+    counter = [0]
+    context.on("page", lambda page: shots.append(PageShots(page, folder, counter)))
     yield context
+    for shot in shots:
+        shot.settle()
     context.close()
 
 

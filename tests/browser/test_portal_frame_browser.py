@@ -16,8 +16,9 @@ def test_login_header_and_menu_then_logout(page, portal_url, personas):
     assert menu.get_by_role("link", name="API tokens").is_visible()
     assert menu.get_by_role("link", name="Generate").count() == 0
     page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r".*/login/$"))
     page.goto(f"{portal_url}/o/acme/")
-    assert "/login/" in page.url
+    assert "/login/?next=/o/acme/" in page.url
 
 
 def test_phone_width_keeps_the_frame_usable(browser_context, portal_url, personas):
