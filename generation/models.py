@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from generation.weights import folder_native_size
 from orgs.scoping import OrgScopedQuerySet, scoped_queryset
 
 
@@ -38,6 +39,10 @@ class GenerativeModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}:{self.version}"
+
+    @property
+    def native_size(self) -> int | None:
+        return folder_native_size(self.local_path)
 
 
 class GenerationJob(models.Model):

@@ -194,8 +194,9 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             reasons=posture.reasons,
         )
     if req.mode == Mode.TEXT_TO_IMAGE:
-        req.width = req.width or DEFAULT_SIZE
-        req.height = req.height or DEFAULT_SIZE
+        # A model draws best at the size it was trained at; the folder's configs say which.
+        req.width = req.width or model.native_size or DEFAULT_SIZE
+        req.height = req.height or model.native_size or DEFAULT_SIZE
     image_png, mask_png = _check_inputs(req)
     _check_parameters(req, rules)
     verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)

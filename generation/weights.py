@@ -1,9 +1,12 @@
-"""The digest of a diffusers folder's weights (plain module, no Django).
+"""What a diffusers folder says about itself without loading it (plain module, no Django): the
+digest of its weights, and the image size it was trained at.
 
 One sha256 over every weight file, in path order, so renaming, adding or changing any
 component's weights changes the digest."""
 
 import hashlib
+import json
+from functools import lru_cache
 from pathlib import Path
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".onnx", ".gguf")
@@ -33,3 +36,17 @@ def weights_sha256(folder: Path) -> str:
             f"{path.relative_to(folder).as_posix()}\0{file_digest.hexdigest()}\n".encode()
         )
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def folder_native_size(folder: str) -> int | None:
+    """The side in pixels a diffusers folder draws by default, as its pipeline computes it
+    (UNet sample size x the VAE's downsampling), read from the configs alone; None when the
+    folder has no such configs (a transformer-based model, a missing folder)."""
+    try:
+        unet = json.loads((Path(folder) / "unet" / "config.json").read_text())
+        vae = json.loads((Path(folder) / "vae" / "config.json").read_text())
+        sample_size = int(unet["sample_size"])
+        return sample_size * 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -84,11 +84,13 @@ def _models_with_posture(org, rules) -> list[dict]:
 def _defaults(rules, models: list[dict]) -> dict:
     fields = GenerationIn.model_fields
     usable = [entry["model"] for entry in models if entry["posture"].usable]
+    # The first usable model's own size, as the service would choose for a blank size.
+    side = (usable[0].native_size if usable else None) or DEFAULT_SIZE
     return {
         "mode": fields["mode"].default,
         "model": str(usable[0].pk) if usable else "",
-        "width": min(DEFAULT_SIZE, rules.max_width),
-        "height": min(DEFAULT_SIZE, rules.max_height),
+        "width": min(side, rules.max_width),
+        "height": min(side, rules.max_height),
         "steps": min(fields["steps"].default, rules.max_steps),
         "guidance_scale": fields["guidance_scale"].default,
         "scheduler": DEFAULT_SCHEDULER,

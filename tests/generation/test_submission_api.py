@@ -9,10 +9,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from generation.models import Asset, GenerationJob
+from generation.services import model_register
+from generation.weights import folder_native_size
 from policies.rules import default_rules
 from policies.services import policy_create
 from tests.conftest import make_persona
-from tests.mm_api_support import assert_error, events, make_dataset, make_model, row_counts
+from tests.mm_api_support import (
+    assert_error,
+    events,
+    make_dataset,
+    make_model,
+    model_folder,
+    row_counts,
+)
 
 
 @pytest.fixture
@@ -232,3 +241,31 @@ def test_an_unreleased_asset_file_is_never_served(personas, model):
     )
     assert_error(personas["staff"].client().get(f"/api/assets/{asset.pk}/file"), 404, "not_found")
     assert_error(personas["outsider"].client().get(f"/api/assets/{asset.pk}"), 404, "not_found")
+
+
+def test_a_blank_size_is_the_models_own_size(personas, model, tmp_path):
+    org = personas["admin"].org
+    folder = model_folder(tmp_path, "sized")
+    (folder / "unet" / "config.json").write_text(json.dumps({"sample_size": 32}))
+    (folder / "vae").mkdir()
+    (folder / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [8, 8, 8]}))
+    dataset, _ = make_dataset(org, name="Sized", seeds=(3,))
+    model_register(
+        org=org,
+        actor=None,
+        name="sized",
+        version="1",
+        family="sd15",
+        local_path=str(folder),
+        dataset_ids=[dataset.pk],
+    )
+    job = submit(personas["staff"], model="sized", width=None, height=None).json()
+    assert (job["width"], job["height"]) == (128, 128)
+    # A folder whose configs say nothing of a size gets the platform's default.
+    dataset_model = submit(personas["staff"], width=None, height=None, model="tiny")
+    assert (dataset_model.json()["width"], dataset_model.json()["height"]) == (512, 512)
+
+
+def test_native_size_comes_from_the_folders_configs(tmp_path):
+    assert folder_native_size("models/mintmark-shapes") == 64
+    assert folder_native_size(str(tmp_path / "missing")) is None
