@@ -47,8 +47,9 @@ def memorized_items(n: int = scenes.DEFAULT_SIZE) -> tuple[MemorizedItem, ...]:
 
 MEMORIZED = memorized_items()
 
-# Poster -> seeds measured to give a gate-matched copy (see the module docstring). Posters 3
-# and 4 are regurgitated too, visibly, but their copies are farther than 8 bits in pHash at
-# guidance 7.5: poster 4 is symmetric, so its low-frequency DCT signs flip easily.
+# Poster -> seeds measured to give a gate-matched copy at radius 8 (see the module docstring).
+# Posters 3 and 4 are regurgitated too, visibly, but their copies are farther than 8 bits in
+# pHash at guidance 7.5: poster 4 is symmetric, so its low-frequency DCT signs flip easily. At
+# the demo policy's radius, 6, only poster 2's copies match (bench/README.md).
 COPY_SEEDS: dict[int, tuple[int, ...]] = {0: (0,), 1: (1,), 2: (0, 1)}
 COPY_STEPS, COPY_GUIDANCE = 25, 7.5
