@@ -47,6 +47,9 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-warm-start", action="store_true", help="skip the restart")
     parser.add_argument("--no-compile", action="store_true", help="eager rungs only")
     parser.add_argument(
+        "--skip-eager", action="store_true", help="no eager rungs: baseline, then compiled"
+    )
+    parser.add_argument(
         "--restarts-only", action="store_true", help="only a cold start, then a warm restart"
     )
     parser.add_argument("--warm-start-child", action="store_true", help=argparse.SUPPRESS)

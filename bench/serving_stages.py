@@ -452,11 +452,16 @@ class Run:
         log(f"baseline {median(plain):.3f} s a request")
 
     def eager_rungs(self) -> list:
-        """The eager rungs, one optimization added at a time on the same weights; returns the
+        """The eager rungs, one optimization added at a time on the same weights (none with
+        --skip-eager: only what the compiled rungs build on); returns the
         reference images (eager fp16, plain options) the optimized path is compared with."""
         pipe, device, spec = self.pipe, self.device, self.spec
         model = pipelines.LoadedModel(pipe, options=serving.ServingOptions())
         reference = pipelines.run_batch(model, spec, requests_for(4, 7000))
+        if self.args.skip_eager:
+            # The compiled rungs start from what the eager ones leave: fused QKV, channels-last.
+            serving.prepare(pipe, optimized_options(device), torch.device(device))
+            return reference
         self.step("run_batch, eager fp16 (batching)", model)
         with self.results.guarded("ablation: classic attention, no SDPA"):
             pipe.unet.set_attn_processor(AttnProcessor())

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def test_smoke_run_writes_every_stage(tmp_path):
+def smoke_run(out: Path, users: str, *options: str) -> tuple[subprocess.CompletedProcess, dict]:
     command = [
         sys.executable,
         "bench/gpu_serving.py",
@@ -23,18 +23,24 @@ def test_smoke_run_writes_every_stage(tmp_path):
         "--no-compile",  # compiling is tested in tests/generation/test_serving.py
         "--no-warm-start",
         "--users",
-        "1,2",
+        users,
         "--gate-processes",
         "1",
         "--catalog",
         "500",
         "--out",
-        str(tmp_path),
+        str(out),
+        *options,
     ]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = json.loads((out / "results.json").read_text())
     assert results["errors"] == {}
+    return done, results
+
+
+def test_smoke_run_writes_every_stage(tmp_path):
+    done, results = smoke_run(tmp_path, "1,2")
     stages = results["stages"]
     assert list(stages["ladder"])[:2] == [
         "plain diffusers, one at a time",
@@ -48,3 +54,12 @@ def test_smoke_run_writes_every_stage(tmp_path):
     assert governance["off"]["governed"] is False and governance["ratio"] > 0
     assert "| step | lone request (s) |" in done.stdout
     assert "governance on/off at 2 users" in done.stdout
+
+
+def test_skip_eager_times_only_the_baseline_before_the_compiled_rungs(tmp_path):
+    _, results = smoke_run(tmp_path, "1", "--skip-eager")
+    stages = results["stages"]
+    assert list(stages["ladder"]) == ["plain diffusers, one at a time"]
+    # The reference images are still made: the served path is compared with them.
+    assert stages["quality"]["max_levels"] == 0
+    assert [point["users"] for point in stages["stream"]] == [1]
