@@ -11,6 +11,7 @@ content hash, so the manifest lists each distinct image once: the poster's first
 import argparse
 import csv
 import functools
+import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,7 +35,9 @@ def draw(
     work = functools.partial(_draw_one, seed=seed, which=which)
     if workers <= 1:
         return [work(index) for index in indices]
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: a forked child inherits the caller's open sockets (a Celery
+    # broker connection, say) and the libraries' at-fork hooks can hang on them.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(work, indices, chunksize=256))
 
 
