@@ -10,10 +10,12 @@ from django.db import connection
 from django.test import Client
 
 from audit import triggers
+from generation.tiny import save_tiny_pipeline
 from orgs.models import Membership, Organization
 from orgs.services import member_add, org_create, token_create
 from provenance import keys
 from provenance.signing import signing_passphrase
+from tests.mm_api_support import register_tiny
 
 PASSWORD = "correct-horse-battery-9"
 ROLES = ("admin", "staff", "reviewer", "auditor")
@@ -123,3 +125,9 @@ def org_signing_key(personas):
     yield
     if not existed:
         shutil.rmtree(base / org.slug)
+
+
+@pytest.fixture
+def tiny_model(live_db, personas, tmp_path):
+    """A real, tiny diffusers model of the org that a worker process can load and see."""
+    return register_tiny(personas["admin"].org, save_tiny_pipeline(tmp_path / "tiny-sd"))

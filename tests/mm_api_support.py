@@ -57,6 +57,21 @@ def make_dataset(org, actor=None, *, name: str = "Photos", licence: str = "CC0-1
     return dataset, items
 
 
+def register_tiny(org, folder: Path):
+    """A real, tiny diffusers model (random weights, saved in `folder` by
+    generation.tiny.save_tiny_pipeline) registered for `org`, trained on a CC0 dataset."""
+    dataset, _ = make_dataset(org, seeds=(1,))
+    return model_register(
+        org=org,
+        actor=None,
+        name="tiny",
+        version="1",
+        family="sd15",
+        local_path=str(folder),
+        dataset_ids=[dataset.pk],
+    )
+
+
 def make_model(org, root: Path, *, name: str = "tiny", datasets=(), actor=None):
     return model_register(
         org=org,

@@ -15,10 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-from generation.services import model_register
-from generation.tiny import save_tiny_pipeline
 from tests.conftest import PASSWORD
-from tests.mm_api_support import make_dataset
 from tests.worker_support import celery_worker
 
 CHROMIUM = os.environ.get("MINTMARK_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -152,19 +149,3 @@ def worker_storage(settings):
             for name in ("default", "quarantine", "release", "datasets")
         },
     }
-
-
-@pytest.fixture
-def tiny_model(live_db, personas, tmp_path):
-    """A real, tiny diffusers model (random weights) of the org, trained on a CC0 dataset."""
-    org = personas["admin"].org
-    dataset, _ = make_dataset(org, seeds=(1,))
-    return model_register(
-        org=org,
-        actor=None,
-        name="tiny",
-        version="1",
-        family="sd15",
-        local_path=str(save_tiny_pipeline(tmp_path / "tiny-sd", family="sd15")),
-        dataset_ids=[dataset.pk],
-    )

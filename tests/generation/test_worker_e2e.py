@@ -19,32 +19,14 @@ from audit.models import AuditEvent
 from audit.selectors import audit_verify
 from generation.models import Asset, GenerationJob
 from generation.quota import quota_used
-from generation.services import model_register
-from generation.tiny import save_tiny_pipeline
 from policies.rules import default_rules
 from policies.services import policy_create
-from tests.mm_api_support import make_dataset
 from tests.worker_support import celery_worker, worker_children
 
 # Worker processes share the broker: these run one after another on one xdist worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
 
 State = GenerationJob.State
-
-
-@pytest.fixture
-def tiny_model(live_db, personas, tmp_path):
-    org = personas["admin"].org
-    dataset, _ = make_dataset(org, seeds=(1,))
-    return model_register(
-        org=org,
-        actor=None,
-        name="tiny",
-        version="1",
-        family="sd15",
-        local_path=str(save_tiny_pipeline(tmp_path / "tiny-sd", family="sd15")),
-        dataset_ids=[dataset.pk],
-    )
 
 
 def submit(persona, **body):

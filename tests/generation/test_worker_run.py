@@ -11,11 +11,10 @@ from PIL import Image
 
 from generation import pipelines, worker
 from generation.models import Asset, GenerationJob
-from generation.services import model_register
 from generation.submission import JobRequest, job_submit
 from generation.tiny import save_tiny_pipeline
 from generation.transitions import job_transition
-from tests.mm_api_support import events, make_dataset
+from tests.mm_api_support import events, register_tiny
 
 State = GenerationJob.State
 
@@ -27,17 +26,7 @@ def tiny_folder(tmp_path_factory):
 
 @pytest.fixture
 def model(personas, tiny_folder):
-    org = personas["admin"].org
-    dataset, _ = make_dataset(org, seeds=(1,))
-    return model_register(
-        org=org,
-        actor=None,
-        name="tiny",
-        version="1",
-        family="sd15",
-        local_path=str(tiny_folder),
-        dataset_ids=[dataset.pk],
-    )
+    return register_tiny(personas["admin"].org, tiny_folder)
 
 
 @pytest.fixture(autouse=True)
