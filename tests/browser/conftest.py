@@ -23,16 +23,6 @@ CHROMIUM = os.environ.get("MINTMARK_TEST_CHROMIUM", "/usr/bin/chromium")
 # tests between browser steps, refuses to run beside one unless told that it is safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-# One worker process and one live server at a time (they share the broker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/browser/" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("broker"))
-            item.add_marker(pytest.mark.slow)
-
 
 @pytest.fixture(scope="session")
 def chromium():

@@ -4,6 +4,7 @@ sideways scrolling."""
 
 import re
 
+import pytest
 from django.db import transaction
 
 from moderation.abuse import abuse_record
@@ -11,6 +12,10 @@ from policies.models import Policy
 from policies.rules import PolicyRules, default_rules
 from tests.browser.conftest import log_in
 from tests.mm_api_support import make_dataset, make_model
+
+# Browser tests start worker processes on the run's broker: one at a time, with the other
+# worker tests (xdist group "broker"), or their workers take each other's tasks.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
 
 PHONE = {"width": 390, "height": 844}
 

@@ -3,8 +3,14 @@ width, another org's URL, and the public verify page."""
 
 import re
 
+import pytest
+
 from tests.browser.conftest import log_in
 from tests.gating_support import encoded, picture
+
+# Browser tests start worker processes on the run's broker: one at a time, with the other
+# worker tests (xdist group "broker"), or their workers take each other's tasks.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
 
 
 def test_login_header_and_menu_then_logout(page, portal_url, personas):

@@ -8,9 +8,15 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from generation.models import Asset, GenerationJob
 from tests.browser.conftest import log_in
 from tests.conftest import make_persona
+
+# Browser tests start worker processes on the run's broker: one at a time, with the other
+# worker tests (xdist group "broker"), or their workers take each other's tasks.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
 
 State = GenerationJob.State
 

@@ -5,10 +5,16 @@ at the form; the form, job page and lists fit a phone's width."""
 
 import re
 
+import pytest
+
 from generation.models import GenerationJob
 from generation.submission import JobRequest, job_submit
 from provenance.verify import image_verify
 from tests.browser.conftest import log_in
+
+# Browser tests start worker processes on the run's broker: one at a time, with the other
+# worker tests (xdist group "broker"), or their workers take each other's tasks.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Records every text the job's status line shows, from the first to the last poll.
