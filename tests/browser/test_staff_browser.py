@@ -108,6 +108,16 @@ def test_staff_generates_watches_progress_and_downloads_a_verifiable_image(
     row = page.get_by_test_id("job-row")
     assert row.get_attribute("data-state") == "RELEASED"
 
+    # Anyone, logged out, identifies the downloaded file on the public verify page.
+    page.context.clear_cookies()
+    page.goto(f"{portal_url}/verify/")
+    page.get_by_label(re.compile("^Image")).set_input_files(path)
+    page.get_by_role("button", name="Verify").click()
+    verdict = page.get_by_test_id("verdict")
+    assert verdict.get_attribute("data-verdict") == "issued_here"
+    assert str(asset.pk) in verdict.inner_text()
+    assert "Acme" in verdict.inner_text()
+
 
 def test_a_blocked_prompt_shows_the_reason_at_the_form(page, portal_url, personas, tiny_model):
     log_in(page, portal_url, personas["staff"])
