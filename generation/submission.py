@@ -174,6 +174,12 @@ def _png(image) -> bytes:
     return buffer.getvalue()
 
 
+def default_side(model) -> int:
+    """The side a text-to-image request without a size gets: the size the model was trained
+    at (its folder's configs say which), else DEFAULT_SIZE."""
+    return model.native_size or DEFAULT_SIZE
+
+
 def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
     """Checks a request against the org's active policy, the model's licence posture and the
     quota, then creates the job (QUEUED) and queues it for a GPU worker once committed."""
@@ -194,9 +200,8 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             reasons=posture.reasons,
         )
     if req.mode == Mode.TEXT_TO_IMAGE:
-        # A model draws best at the size it was trained at; the folder's configs say which.
-        req.width = req.width or model.native_size or DEFAULT_SIZE
-        req.height = req.height or model.native_size or DEFAULT_SIZE
+        req.width = req.width or default_side(model)
+        req.height = req.height or default_side(model)
     image_png, mask_png = _check_inputs(req)
     _check_parameters(req, rules)
     verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)

@@ -25,6 +25,7 @@ from generation.submission import (
     DEFAULT_STRENGTH,
     MAX_GUIDANCE,
     MIN_SIZE,
+    default_side,
     job_cancel,
     job_submit,
 )
@@ -84,8 +85,7 @@ def _models_with_posture(org, rules) -> list[dict]:
 def _defaults(rules, models: list[dict]) -> dict:
     fields = GenerationIn.model_fields
     usable = [entry["model"] for entry in models if entry["posture"].usable]
-    # The first usable model's own size, as the service would choose for a blank size.
-    side = (usable[0].native_size if usable else None) or DEFAULT_SIZE
+    side = default_side(usable[0]) if usable else DEFAULT_SIZE
     return {
         "mode": fields["mode"].default,
         "model": str(usable[0].pk) if usable else "",
