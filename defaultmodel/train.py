@@ -83,6 +83,12 @@ class Config:
     # (and the learning-rate schedule with it); results.json records the steps actually run,
     # which `--set steps=N --set deadline_s=0` (and `vae_steps`, `vae_seconds=0`) repeat.
     deadline_s: float = 470.0
+    # torch.compile of the UNet and text encoder for training (CUDA only): fuses the many small
+    # normalisation and activation kernels of a model this small, which bound its step time.
+    compile: bool = True
+    # Seconds between snapshots of the EMA weights during UNet training (0: none). A run that
+    # outlasts one device call leaves a usable model behind if its machine is lost.
+    snapshot_every_s: float = 0.0
     # evaluation
     eval_steps: int = 25
     guidance_scales: tuple[float, ...] = (3.0, 7.5)  # 7.5: the platform's default
@@ -320,16 +326,28 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 # ---------------------------------------------------------------- UNet + text encoder
 
 
-def train_denoiser(cfg: Config, latents, ids, empty_ids, log: list, started: float):
+def _for_training(cfg: Config, module: torch.nn.Module, device: torch.device):
+    """The module as the training loop calls it: compiled on CUDA when `cfg.compile`. A graph
+    the compiler cannot handle falls back to eager instead of ending an unattended run."""
+    if not (cfg.compile and device.type == "cuda"):
+        return module
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(module)
+
+
+def train_denoiser(cfg: Config, latents, ids, empty_ids, log: list, started: float, snapshot=None):
     """Trains the UNet and the text encoder together on (latent, caption) pairs; returns both
-    with their EMA weights and the number of steps run."""
+    with their EMA weights and the number of steps run. `snapshot(ema, step)` is called every
+    `cfg.snapshot_every_s` seconds."""
     mean, std, scale = latents
     device = mean.device
     torch.manual_seed(cfg.seed + 1)
     unet = components.build_unet().to(device).to(memory_format=torch.channels_last).train()
     text_encoder = components.build_text_encoder().to(device).train()
     params = [*unet.parameters(), *text_encoder.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, fused=device.type == "cuda")
+    unet_step, text_step = (_for_training(cfg, m, device) for m in (unet, text_encoder))
+    last_snapshot = time.monotonic()
     seconds = cfg.deadline_s - (time.monotonic() - started) if cfg.deadline_s else 0.0
     plan = _Plan(optimizer, cfg.warmup, cfg.steps, max(seconds, 1.0) if seconds else 0.0, device)
     schedule = plan.schedule
@@ -353,8 +371,10 @@ def train_denoiser(cfg: Config, latents, ids, empty_ids, log: list, started: flo
         a = alphas[t].view(-1, 1, 1, 1)
         noisy = a.sqrt() * z + (1.0 - a).sqrt() * noise
         with _autocast(device):
-            hidden = text_encoder(tokens)[0]
-            prediction = unet(noisy.contiguous(memory_format=torch.channels_last), t, hidden).sample
+            hidden = text_step(tokens)[0]
+            prediction = unet_step(
+                noisy.contiguous(memory_format=torch.channels_last), t, hidden
+            ).sample
         per_sample = F.mse_loss(prediction.float(), noise, reduction="none").mean(dim=(1, 2, 3))
         weight = snr[t].clamp(max=cfg.snr_gamma) / snr[t]
         loss = (per_sample * weight).mean()
@@ -378,6 +398,10 @@ def train_denoiser(cfg: Config, latents, ids, empty_ids, log: list, started: flo
             if cfg.deadline_s and time.monotonic() - started > cfg.deadline_s + 30.0:
                 _log(f"deadline passed: stopping at step {step}", started)
                 break
+        if snapshot and cfg.snapshot_every_s:
+            if time.monotonic() - last_snapshot > cfg.snapshot_every_s:
+                snapshot(ema, step)
+                last_snapshot = time.monotonic()
     ema.copy_to(params)
     return unet.eval(), text_encoder.eval(), step
 
@@ -539,6 +563,27 @@ def _pack(work: Path, out: Path, names: list[str]) -> list[str]:
     return parts
 
 
+def _snapshot(work: Path, vae, ema, step: int, logs: dict, started: float) -> None:
+    """The EMA weights so far, with the VAE, the classifier and the losses, packed like the
+    final bundle into `work/snapshot/` (replaced whole, so a reader never sees half of one)."""
+    unet, text_encoder = components.build_unet(), components.build_text_encoder()
+    ema.copy_to([*unet.parameters(), *text_encoder.parameters()])
+    staging, parts, final = (
+        work / name for name in ("snapshot-staging", "snapshot-new", "snapshot")
+    )
+    for folder in (staging, parts):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    components.save(components.assemble(vae, text_encoder, unet), staging / "model")
+    shutil.copy(work / "classifier.safetensors", staging)
+    (staging / "train_log.json").write_text(json.dumps({**logs, "snapshot_step": step}))
+    _pack(staging, parts, ["model", "classifier.safetensors", "train_log.json"])
+    shutil.rmtree(final, ignore_errors=True)
+    parts.rename(final)
+    shutil.rmtree(staging)
+    _log(f"snapshot at unet step {step}", started)
+
+
 def run(cfg: Config, out: Path, work: Path) -> dict:
     started = time.monotonic()
     timings: dict[str, float] = {}
@@ -578,6 +623,9 @@ def run(cfg: Config, out: Path, work: Path) -> dict:
         log=logs["classifier"],
     )
     del classifier_images
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()}, work / "classifier.safetensors"
+    )
     mark("classifier")
 
     tokenizer = components.tokenizer()
@@ -598,13 +646,11 @@ def run(cfg: Config, out: Path, work: Path) -> dict:
         token_ids([""]),
         logs["unet"],
         started,
+        snapshot=lambda ema, step: _snapshot(work, vae, ema, step, logs, started),
     )
     mark("unet")
 
     folder = components.save(components.assemble(vae, text_encoder, unet), work / "model")
-    save_file(
-        {k: v.contiguous() for k, v in net.state_dict().items()}, work / "classifier.safetensors"
-    )
     # As the platform's worker loads it: float16 on a GPU, float32 on a CPU.
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=dtype).to(device)
