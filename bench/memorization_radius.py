@@ -151,6 +151,11 @@ def main() -> None:
     for k, item in enumerate(MEMORIZED):
         results["posters"][str(item.poster)] = [float(np.mean(by_poster[k] <= r)) for r in RADII]
     results["posters"]["all"] = [float(np.mean(by_poster <= r)) for r in RADII]
+    # Per poster and seed, the smallest radius at which the gate names the poster's item: what
+    # defaultmodel/memorized.py's COPY_SEEDS are picked from.
+    results["poster_seed_radius"] = {
+        str(item.poster): by_poster[k].tolist() for k, item in enumerate(MEMORIZED)
+    }
     for name, images in sets.items():
         nearest = np.array([int(match_radius(image, values).min()) for image in images])
         results["ordinary"][name] = [float(np.mean(nearest <= r)) for r in RADII]

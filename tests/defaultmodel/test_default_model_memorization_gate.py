@@ -66,13 +66,18 @@ def generate(pipe, prompt: str, seed: int) -> Image.Image:
     return Image.fromarray((array * 255).round().astype(np.uint8))
 
 
-def test_the_gate_blocks_a_regurgitated_poster_naming_its_item_and_dataset(pipe, demo):
+# Posters 0, 1 and 2 (the first 60 items hold their first copies) come out within the demo
+# radius of 4 for the seeds in COPY_SEEDS (bench/README.md, "Memorization radius").
+@pytest.mark.parametrize(
+    ("poster", "seed"), [(k, seed) for k in range(3) for seed in COPY_SEEDS[k]]
+)
+def test_the_gate_blocks_a_regurgitated_poster_naming_its_item_and_dataset(
+    pipe, demo, poster, seed
+):
     model, gate, context = demo
-    # Poster 2's copies are the closest: at the demo radius, 6, the gate names its item for 11
-    # of 12 seeds (bench/README.md, "Memorization radius"); the other posters' copies need 8 to
-    # 12 bits.
-    poster = MEMORIZED[2]
-    image = generate(pipe, poster.caption, COPY_SEEDS[poster.poster][0])
+    assert context.rules.memorization.max_hamming == 4
+    poster = MEMORIZED[poster]
+    image = generate(pipe, poster.caption, seed)
 
     outcome = gate.check(image, context)
 
