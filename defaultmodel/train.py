@@ -79,7 +79,7 @@ class Config:
     snr_gamma: float = 5.0  # min-SNR loss weighting (Hang et al. 2023)
     ema_decay: float = 0.9995
     # Seconds from the start by which UNet training ends (0: never), so that the evaluation
-    # still fits in the device call. The step count is fitted to it after CALIBRATION_STEPS
+    # still fits in the device call. The step count is fitted to it at the end of the warm-up
     # (and the learning-rate schedule with it); results.json records the steps actually run,
     # which `--set steps=N --set deadline_s=0` (and `vae_steps`, `vae_seconds=0`) repeat.
     deadline_s: float = 470.0
@@ -125,17 +125,18 @@ def _log(message: str, started: float) -> None:
     print(f"[{time.monotonic() - started:7.1f}s] {message}", flush=True)
 
 
-CALIBRATION_STEPS = 30  # steps timed (after 10 warm-up steps) to fit a stage to its time budget
-
-
 class _Plan:
     """The step count of a training stage and its learning rate: linear warm-up, then cosine
     decay to zero at the last planned step. With a time budget, the count is cut, once, to the
-    steps that fit: the first steps are timed while the warm-up is still running, so the
-    schedule never jumps."""
+    steps that fit. The steps timed for that are the second half of the warm-up: late enough
+    that compiling and the allocator's first growth are over (timing the first steps after a
+    compile fitted 4 117 steps to a budget that had room for about 6 900), and before the decay
+    starts, so the schedule never jumps."""
 
     def __init__(self, optimizer, warmup: int, steps: int, seconds: float, device):
         self.total, self.warmup, self.seconds, self.device = steps, warmup, seconds, device
+        self.time_from = max(10, warmup // 2)
+        self.time_to = max(self.time_from + 10, warmup)
         self._stage_started = time.monotonic()
         self._timer: float | None = None
         self.schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self._factor)
@@ -154,10 +155,10 @@ class _Plan:
     def after(self, step: int) -> None:
         if not self.seconds:
             return
-        if step == 10:
+        if step == self.time_from:
             self._timer = self._sync()
-        elif step == 10 + CALIBRATION_STEPS:
-            per_step = (self._sync() - self._timer) / CALIBRATION_STEPS
+        elif step == self.time_to:
+            per_step = (self._sync() - self._timer) / (self.time_to - self.time_from)
             left = self.seconds - (time.monotonic() - self._stage_started)
             fits = step + int(left / per_step)
             self.total = max(step, min(self.total, fits))

@@ -79,3 +79,40 @@ def test_snapshots_hold_the_ema_weights_load_as_a_pipeline_and_leave_training_al
         for a, b in zip(module.parameters(), plain.parameters(), strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert not (work / "snapshot-staging").exists()
+
+
+class _Clock:
+    """time.monotonic for a stage whose first steps are slow (compiling) and later ones fast."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_time_budget_is_fitted_on_the_late_warm_up_steps_not_the_first_slow_ones(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(train.time, "monotonic", clock.monotonic)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    plan = train._Plan(
+        optimizer, warmup=200, steps=100_000, seconds=1000.0, device=torch.device("cpu")
+    )
+    rates = []
+    for step in range(1, 201):
+        clock.now += 2.0 if step <= 60 else 0.125  # 120 s of slow steps, then 0.125 s a step
+        plan.schedule.step()
+        rates.append(plan.schedule.get_last_lr()[0])
+        plan.after(step)
+    # 200 steps took 137.5 s; the 862.5 s left hold 6 900 steps at the late rate.
+    assert plan.total == 200 + 6900
+    # The warm-up ramp is the same whatever the fit: no jump in the learning rate.
+    assert rates == pytest.approx([min(1.0, k / 200) for k in range(1, 201)])
+
+
+def test_without_a_time_budget_the_planned_steps_stand(monkeypatch):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    plan = train._Plan(optimizer, warmup=20, steps=500, seconds=0.0, device=torch.device("cpu"))
+    for step in range(1, 100):
+        plan.after(step)
+    assert plan.total == 500
