@@ -57,31 +57,29 @@ def make_dataset(org, actor=None, *, name: str = "Photos", licence: str = "CC0-1
     return dataset, items
 
 
-def register_tiny(org, folder: Path):
-    """A real, tiny diffusers model (random weights, saved in `folder` by
-    generation.tiny.save_tiny_pipeline) registered for `org`, trained on a CC0 dataset."""
-    dataset, _ = make_dataset(org, seeds=(1,))
-    return model_register(
-        org=org,
-        actor=None,
-        name="tiny",
-        version="1",
-        family="sd15",
-        local_path=str(folder),
-        dataset_ids=[dataset.pk],
-    )
-
-
-def make_model(org, root: Path, *, name: str = "tiny", datasets=(), actor=None):
+def register_at(org, folder: Path, *, name: str = "tiny", datasets=(), actor=None):
+    """The model in `folder` registered for `org` as `name`:1 (SD 1.5), trained on `datasets`."""
     return model_register(
         org=org,
         actor=actor,
         name=name,
         version="1",
         family="sd15",
-        local_path=str(model_folder(root, f"{org.slug}-{name}")),
+        local_path=str(folder),
         dataset_ids=[d.pk for d in datasets],
     )
+
+
+def register_tiny(org, folder: Path):
+    """A real, tiny diffusers model (random weights, saved in `folder` by
+    generation.tiny.save_tiny_pipeline) registered for `org`, trained on a CC0 dataset."""
+    dataset, _ = make_dataset(org, seeds=(1,))
+    return register_at(org, folder, datasets=[dataset])
+
+
+def make_model(org, root: Path, *, name: str = "tiny", datasets=(), actor=None):
+    folder = model_folder(root, f"{org.slug}-{name}")
+    return register_at(org, folder, name=name, datasets=datasets, actor=actor)
 
 
 COUNTED = (

@@ -9,7 +9,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from generation.models import Asset, GenerationJob
-from generation.services import model_register
 from generation.weights import folder_native_size
 from policies.rules import default_rules
 from policies.services import policy_create
@@ -20,6 +19,7 @@ from tests.mm_api_support import (
     make_dataset,
     make_model,
     model_folder,
+    register_at,
     row_counts,
 )
 
@@ -250,15 +250,7 @@ def test_a_blank_size_is_the_models_own_size(personas, model, tmp_path):
     (folder / "vae").mkdir()
     (folder / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [8, 8, 8]}))
     dataset, _ = make_dataset(org, name="Sized", seeds=(3,))
-    model_register(
-        org=org,
-        actor=None,
-        name="sized",
-        version="1",
-        family="sd15",
-        local_path=str(folder),
-        dataset_ids=[dataset.pk],
-    )
+    register_at(org, folder, name="sized", datasets=[dataset])
     job = submit(personas["staff"], model="sized", width=None, height=None).json()
     assert (job["width"], job["height"]) == (128, 128)
     # A folder whose configs say nothing of a size gets the platform's default.
