@@ -214,9 +214,14 @@ def full_sd15(device: str) -> StableDiffusionPipeline:
     )
 
 
-def full_sdxl(device: str) -> StableDiffusionXLPipeline:
+def full_sdxl(device: str, *, force_upcast: bool = True) -> StableDiffusionXLPipeline:
+    """`force_upcast=False` is the config of the fp16-fixed SDXL VAE (madebyollin/sdxl-vae-fp16-
+    fix: the same architecture fine-tuned so that its activations fit fp16), which deployments
+    that decode in fp16 swap in; the released VAE overflows in fp16 and is decoded in fp32."""
     with torch.device(device):
-        vae = AutoencoderKL(**SD_VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True)
+        vae = AutoencoderKL(
+            **SD_VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=force_upcast
+        )
         text_encoder = CLIPTextModel(CLIPTextConfig(**CLIP_L))
         text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_BIG_G))
         unet = UNet2DConditionModel(**SDXL_UNET)

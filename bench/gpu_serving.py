@@ -39,6 +39,9 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--buckets", default="", help="compiled batch sizes (default 1,8)")
     parser.add_argument("--max-batch", type=int, default=0, help="MINTMARK_GPU_MAX_BATCH (8)")
     parser.add_argument("--compile-mode", default="reduce-overhead")
+    parser.add_argument(
+        "--sdxl-vae", default="fp16-fix", choices=("fp16-fix", "upcast"), help="decode fp16 or fp32"
+    )
     parser.add_argument("--users", default="1,2,4,8,16,32", help="concurrent users to sweep")
     parser.add_argument("--gate-processes", type=int, default=8)
     parser.add_argument("--catalog", type=int, default=100_000, help="training hashes")

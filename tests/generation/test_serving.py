@@ -175,6 +175,14 @@ def test_only_a_decoder_upcast_at_every_decode_stays_eager():
     assert serving.decoder_compilable(TINY_BUILDERS["sdxl"](0))  # float32: nothing to upcast
 
 
+def test_an_sdxl_vae_made_for_fp16_is_compiled():
+    # The fp16-fixed SDXL VAE (madebyollin/sdxl-vae-fp16-fix) says force_upcast: false, and the
+    # SDXL bench decodes with it: its pipeline decodes in fp16 and the decoder can be compiled.
+    pipe = TINY_BUILDERS["sdxl"](0).to(dtype=torch.float16)
+    pipe.vae.register_to_config(force_upcast=False)
+    assert serving.decoder_compilable(pipe)
+
+
 def test_warm_up_runs_one_batch_per_bucket_at_the_native_size():
     model = loaded("sd15", serving.ServingOptions(buckets=(1, 3)))
     seconds = warm_up(model, steps=1)
