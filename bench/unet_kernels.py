@@ -1,4 +1,4 @@
-"""Where the denoiser's GPU time goes, and what the attention kernel and Inductor's settings buy:
+"""Where the denoiser's GPU time goes, and what the attention kernel and cuDNN autotuning buy:
 the UNet's FLOPs counted per call, its CUDA kernels grouped by class from the profiler, every
 attention shape it runs timed on each SDPA backend, the eager step on each attention backend,
 the VAE decode in fp16 and fp32, and the compiled step (`reduce-overhead`, as the worker
@@ -87,7 +87,7 @@ def _on(module) -> dict:
 
 def attention_backends(name: str):
     """SDPA's backend order with `name` first; the others stay as fallbacks for the shapes it
-    cannot serve (cuDNN takes head dimensions up to 128 only)."""
+    cannot serve (on a CPU, every backend but the math one and the CPU flash kernel)."""
     if name == "default":
         return nullcontext()
     order = [BACKENDS[name], *(b for k, b in BACKENDS.items() if k != name), SDPBackend.MATH]
