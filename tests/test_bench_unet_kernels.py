@@ -16,9 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("unet-kernels")
+def smoke_run(out: Path) -> dict:
     command = [sys.executable, "bench/unet_kernels.py", "--smoke", "--out", str(out)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -27,7 +25,10 @@ def results(tmp_path_factory) -> dict:
     return data["stages"]
 
 
-def test_every_attention_call_is_found_and_timed(results):
+# One test, so that the smoke run (seconds alone, much more beside the suite) runs once and not
+# on each xdist process.
+def test_smoke_run_times_every_attention_call_and_classifies_kernel_time(tmp_path):
+    results = smoke_run(tmp_path)
     attention_layers = len(tiny_sd_pipeline(0).unet.attn_processors)
     rows = results["attention_shapes"]
     assert sum(row["calls_per_step"] for row in rows) == attention_layers
@@ -36,8 +37,6 @@ def test_every_attention_call_is_found_and_timed(results):
     # A CPU has no cuDNN attention: that backend is recorded as unable, not as a failure.
     assert all(row["cudnn"] is None and row["flash"]["tflops"] > 0 for row in rows)
 
-
-def test_kernel_time_is_classified(results):
     assert results["setup"]["unet_tflop_per_call"] > 0
     eager = results["eager"]
     assert set(eager) == {"default", "flash", "cudnn", "efficient", "default, cuDNN autotune"}
