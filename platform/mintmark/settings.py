@@ -182,6 +182,8 @@ STORAGES = {
 # Celery. Job state lives in the database, so there is no result backend.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's own filesystem transport lets a worker read a message file half written.
+    CELERY_BROKER_TRANSPORT = "mintmark.filesystem_broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
