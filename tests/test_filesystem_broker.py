@@ -13,19 +13,10 @@ from mintmark import filesystem_broker
 
 @pytest.fixture
 def channel(tmp_path):
-    folders = {name: tmp_path / name for name in ("queue", "processed", "control")}
-    for folder in folders.values():
-        folder.mkdir()
     connection = Connection(
         "filesystem://localhost//",
-        transport="mintmark.filesystem_broker:Transport",
-        transport_options={
-            "data_folder_in": str(folders["queue"]),
-            "data_folder_out": str(folders["queue"]),
-            "processed_folder": str(folders["processed"]),
-            "control_folder": str(folders["control"]),
-            "store_processed": False,
-        },
+        transport=filesystem_broker.TRANSPORT,
+        transport_options=filesystem_broker.transport_options(tmp_path),
     )
     channel = connection.channel()
     yield channel

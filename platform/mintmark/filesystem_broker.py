@@ -18,17 +18,39 @@ from kombu.utils.json import dumps
 PARTIAL = ".part"  # `_get` takes names ending in "<queue>.msg" only
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+TRANSPORT = "mintmark.filesystem_broker:Transport"
+
+
+def transport_options(folder: Path) -> dict:
+    """The transport's folders under `folder` (created): one queue folder that producers write
+    and workers read, kombu's processed folder (unused: messages are deleted once read) and the
+    control folder of exchange tables."""
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+
+
+def _written_beside(path: Path, data: bytes) -> Path:
+    """`data` in a new file beside `path`, under a name no reader takes."""
     partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}{PARTIAL}")
     partial.write_bytes(data)
-    os.replace(partial, path)
+    return partial
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    os.replace(_written_beside(path, data), path)
 
 
 def create_once(path: Path, data: bytes) -> None:
     """Creates `path` holding `data` unless it exists: another process's file is never
     replaced, and no process sees it before it is whole."""
-    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}{PARTIAL}")
-    partial.write_bytes(data)
+    partial = _written_beside(path, data)
     try:
         os.link(partial, path)
     except FileExistsError:

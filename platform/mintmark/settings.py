@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
+from mintmark import filesystem_broker
 from mintmark.env import (
     env_bool,
     env_choice,
@@ -183,17 +184,8 @@ STORAGES = {
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's own filesystem transport lets a worker read a message file half written.
-    CELERY_BROKER_TRANSPORT = "mintmark.filesystem_broker:Transport"
-    _broker_dir = DATA_DIR / "broker"
-    for sub in ("queue", "processed", "control"):
-        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT = filesystem_broker.TRANSPORT
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker.transport_options(DATA_DIR / "broker")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_QUEUES = (Queue("gpu"), Queue("gates"))
