@@ -1,6 +1,34 @@
 """structlog wired into stdlib logging: Django, Celery and our own records share one format."""
 
+import logging
+
 import structlog
+
+# Messages that libraries log on every start of a worker although nothing is wrong here, by the
+# logger that emits them. Each was checked and is harmless for Mintmark:
+KNOWN_NOISE = {
+    # transformers falls back to the PIL image processors when torchvision is missing;
+    # torchvision is left out on purpose (requirements-nodeps.txt) and diffusers' CLIP feature
+    # extractors work on the PIL ones.
+    "transformers.utils.import_utils": ("requires torchvision (not installed)",),
+    # diffusers loads without accelerate's meta-device initialisation: slower to load large
+    # models, identical weights; the GPU worker keeps its models resident, so it loads once.
+    "diffusers.pipelines.pipeline_utils": ("because `accelerate` was not found",),
+    "diffusers.models.modeling_utils": ("because `accelerate` was not found",),
+}
+
+
+class KnownNoiseFilter(logging.Filter):
+    """Drops a record whose message contains one of the fragments; logs everything else."""
+
+    def __init__(self, fragments=()):
+        super().__init__()
+        self.fragments = tuple(fragments)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(fragment in message for fragment in self.fragments)
+
 
 _SHARED = [
     structlog.contextvars.merge_contextvars,
@@ -35,6 +63,12 @@ def structured_logging(*, json: bool, level: str) -> dict:
                 "foreign_pre_chain": _SHARED,
             }
         },
+        "filters": {
+            f"noise:{name}": {"()": KnownNoiseFilter, "fragments": fragments}
+            for name, fragments in KNOWN_NOISE.items()
+        },
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        # A filter on a logger sees only that logger's own records, so each sits on the emitter.
+        "loggers": {name: {"filters": [f"noise:{name}"]} for name in KNOWN_NOISE},
         "root": {"handlers": ["console"], "level": level},
     }
