@@ -3,18 +3,17 @@ imports a folder of images described by a CSV or JSON manifest, with their licen
 hash and perceptual hashes. Every row is checked before anything is written; a re-run skips
 the items already present."""
 
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from tqdm import tqdm
 
 from licensing.manifest import ManifestError
 from licensing.models import Dataset
 from licensing.services import dataset_create, dataset_import
 from mintmark.errors import ApiError
+from mintmark.progress import progress
 from orgs.management.actor import command_actor
 from orgs.models import Organization
 
@@ -87,4 +86,4 @@ class Command(BaseCommand):
 
     @staticmethod
     def _progress(rows):
-        return tqdm(rows, desc="import", unit="image", file=sys.stderr, disable=None)
+        return progress(rows, desc="import", unit="image")

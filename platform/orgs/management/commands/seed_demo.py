@@ -7,17 +7,16 @@ nothing, skips the drawing and import it finished, and prints the same lines.
 The demo password is public (it is printed and written in the README): never run this against a
 database that real people use."""
 
-import sys
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from tqdm import tqdm
 
 from defaultmodel import scenes
 from generation.demo import DEMO_MEMORIZATION_RADIUS, default_model_ensure, demo_policy_ensure
 from mintmark.errors import ApiError
+from mintmark.progress import progress
 from orgs.models import Membership, Organization
 from orgs.services import member_add, org_create
 
@@ -87,7 +86,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _progress(rows):
-        return tqdm(rows, desc="import", unit="image", file=sys.stderr, disable=None)
+        return progress(rows, desc="import", unit="image")
 
     def _org(self) -> Organization:
         org = Organization.objects.filter(slug=DEMO_ORG_SLUG).first()
