@@ -263,6 +263,8 @@ VERIFY_MAX_PIXELS = env_int("MINTMARK_VERIFY_MAX_PIXELS", 16_000_000, minimum=1)
 
 # Platform rules.
 API_TOKEN_TOUCH_SECONDS = 60
+# Counts a member's images this month for /api/me (orgs/usage.py says why it is named here).
+QUOTA_USAGE = "generation.quota.membership_quota"
 
 LOGGING = structured_logging(
     json=env_str("MINTMARK_LOG_FORMAT", "console") == "json",

@@ -4,12 +4,12 @@ from uuid import UUID
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from generation.quota import membership_quota
 from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
 from orgs.access import ADMIN, ALL_ROLES, request_membership, require_role
 from orgs.models import ApiToken, Membership
 from orgs.services import member_add, member_remove, member_role_update, token_create, token_revoke
+from orgs.usage import membership_usage
 
 router = Router(tags=["organization"])
 
@@ -95,7 +95,7 @@ def me(request):
         "org": membership.org,
         "role": membership.role,
         "orgs": [m.org.slug for m in user.memberships.select_related("org")],
-        "quota": membership_quota(membership),
+        "quota": membership_usage(membership),
     }
 
 

@@ -7,7 +7,6 @@ nothing, skips the drawing and import it finished, and prints the same lines.
 The demo password is public (it is printed and written in the README): never run this against a
 database that real people use."""
 
-
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand, CommandError

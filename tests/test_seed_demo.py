@@ -23,7 +23,7 @@ from policies.models import Policy
 from policies.selectors import policy_active_rules
 from policies.services import policy_create
 
-README = Path(__file__).resolve().parent.parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "README.md"
 ROLES = ("admin", "staff", "reviewer", "auditor")
 # The first 60 training items: 57 scenes and the first copies of posters 0, 1 and 2. The whole
 # set (20 000 items, 19 005 distinct) takes minutes to draw and hash.
