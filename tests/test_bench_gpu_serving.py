@@ -54,8 +54,12 @@ def test_smoke_run_writes_every_stage(tmp_path):
     assert governance["off"]["governed"] is False
     # How many images finish inside the short smoke window depends on the machine's load, so
     # only the arithmetic is checked here; the decisions above show governed images released.
+    # A loaded machine may finish no image inside the window: then there is no ratio to give.
     on_rate, off_rate = governance["on"]["images_per_s"], governance["off"]["images_per_s"]
-    assert off_rate > 0 and governance["ratio"] == pytest.approx(on_rate / off_rate)
+    if off_rate > 0:
+        assert governance["ratio"] == pytest.approx(on_rate / off_rate)
+    else:
+        assert governance["ratio"] is None
     assert "| step | lone request (s) |" in done.stdout
     assert "governance on/off at 2 users" in done.stdout
 
