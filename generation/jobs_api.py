@@ -18,8 +18,9 @@ from generation.selectors import (
 from generation.submission import JobRequest, job_cancel, job_submit
 from generation.summaries import asset_summary, job_summary
 from generation.transitions import TERMINAL
-from mintmark.errors import ApiError
+from mintmark.errors import ApiError, ErrorOut
 from mintmark.pagination import PageQuery, page_schema, paginate
+from mintmark.parsing import FORM_MEDIA_TYPE, form_data, json_body
 from moderation.api import GateResultOut
 from orgs.access import ALL_ROLES, require_role
 
@@ -86,13 +87,11 @@ class JobOut(Schema):
 
 
 def _request_from(request) -> JobRequest:
-    """The job request from a JSON body or, for the edit modes, a multipart form."""
-    if request.content_type == "multipart/form-data":
-        return job_request_from_form(request.POST, request.FILES)
-    try:
-        raw = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    """The job request from a JSON body or, for the edit modes, a multipart form, each read
+    through the API's body guard (media type, size, JSON depth, NUL)."""
+    if request.content_type == FORM_MEDIA_TYPE:
+        return job_request_from_form(*form_data(request))
+    raw = json_body(request, also=(FORM_MEDIA_TYPE,))
     if not isinstance(raw, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
     return job_request_parse(raw)
@@ -119,7 +118,9 @@ _BODY_DOC = {
 }
 
 
-@router.post("/generations", response={202: JobOut}, openapi_extra=_BODY_DOC)
+@router.post(
+    "/generations", response={202: JobOut, 429: ErrorOut, 503: ErrorOut}, openapi_extra=_BODY_DOC
+)
 def generations_create(request):
     """Queues a job (202). Refusals: 422 bad parameters, 409 `model_not_licensed`, 429
     `quota_exceeded`."""

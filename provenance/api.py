@@ -16,7 +16,7 @@ from provenance.verify import image_verify, public_asset
 router = Router(tags=["provenance"])
 
 
-class VerifyOut(Schema):
+class ImageVerifyOut(Schema):
     verdict: str
     evidence: list[str]
     c2pa: dict
@@ -40,7 +40,7 @@ def _caller_membership(request) -> Membership | None:
     return membership_resolve(user=user, org_slug=request.headers.get("X-Org"))
 
 
-@router.post("/verify", response=VerifyOut, auth=None)
+@router.post("/verify", response=ImageVerifyOut, auth=None)
 def verify(request, image: File[UploadedFile]):
     """Public. Upload an image (multipart field `image`); the verdict says whether it was
     issued here (`issued_here`), issued here but changed (`altered`), or not known here

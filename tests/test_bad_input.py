@@ -2,11 +2,16 @@
 contract's JSON error body, and the database holds exactly the rows it held before."""
 
 import json
+import re
 import uuid
 
 import pytest
+from django.test import Client
 
-from generation.models import GenerativeModel
+from generation.models import GenerationJob, GenerativeModel
+from mintmark.api import api
+from mintmark.parsing import MAX_JSON_DEPTH, json_depth
+from orgs.services import token_create
 from tests.mm_api_support import (
     assert_error,
     make_dataset,
@@ -35,6 +40,34 @@ def setup(personas, tmp_path):
         "foreign_dataset": foreign_dataset,
         "root": tmp_path,
     }
+
+
+SCHEMA = api.get_openapi_schema()
+
+
+def _schema_path(path: str) -> str:
+    """The schema's path template that a concrete /api/ path matches."""
+    for template in SCHEMA["paths"]:
+        if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", template), path):
+            return template
+    raise AssertionError(f"{path} matches no path of the schema")
+
+
+def _operations(media_type: str, *, only: bool = False) -> list[tuple[str, str]]:
+    """(method, path template) of every operation whose documented body takes `media_type`
+    (`only`: and no other)."""
+    found = []
+    for path, operations in SCHEMA["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if media_type in content and (not only or len(content) == 1):
+                found.append((method, path))
+    return sorted(found)
+
+
+def _concrete(template: str) -> str:
+    """The template with ids that exist nowhere (a body is examined before any lookup)."""
+    return re.sub(r"\{(\w+)\}", lambda m: "1" if m[1] == "version" else str(uuid.uuid4()), template)
 
 
 def _post_json(client, path, body, method="post"):
@@ -441,7 +474,11 @@ def test_model_folder_without_weights_is_refused(setup):
 def test_wrong_method_is_405_json(setup, method, path):
     path = path.format(uuid=uuid.uuid4(), dataset=setup["dataset"].pk, item=setup["item"].pk)
     before = row_counts()
-    _refused(getattr(setup["admin"], method)(path), 405, before=before)
+    response = getattr(setup["admin"], method)(path)
+    _refused(response, 405, before=before)
+    # The Allow header lists exactly the methods that path serves.
+    allowed = {part.strip() for part in response["Allow"].split(",")}
+    assert allowed == {m.upper() for m in SCHEMA["paths"][_schema_path(path)]}
 
 
 @pytest.mark.parametrize(
@@ -502,8 +539,6 @@ def test_bad_audit_filters_are_422(setup, query):
     "header", ["Bearer", "Bearer ", "Bearer mm_nope", "Token abc", "Basic dXNlcjpwYXNz"]
 )
 def test_bad_credentials_are_401(db, header):
-    from django.test import Client
-
     client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=header)
     _refused(client.get("/api/me"), 401, "not_authenticated")
 
@@ -540,7 +575,9 @@ def test_nul_in_json_text_is_refused_on_every_database(setup, case):
         staff=setup["staff_membership"].pk, dataset=setup["dataset"].pk, item=setup["item"].pk
     )
     before = row_counts()
-    _refused(_post_json(setup["admin"], path, payload, method=method), 400, "bad_request", before)
+    _refused(
+        _post_json(setup["admin"], path, payload, method=method), 422, "invalid_request", before
+    )
 
 
 @pytest.mark.parametrize(
@@ -590,3 +627,194 @@ def test_unparseable_json_is_refused(setup, raw):
     response = setup["admin"].post("/api/policies", data=raw, content_type="application/json")
     assert response.status_code in (400, 422)
     _refused(response, response.status_code, before=before)
+
+
+# ---------------------------------------------------------------------------------------------
+# The body guard (mintmark.parsing): every operation that takes a body, from the schema.
+
+JSON_OPERATIONS = _operations("application/json")
+FORM_ONLY_OPERATIONS = _operations("multipart/form-data", only=True)
+GENERATION = {"prompt": "a red cube", "model": "tiny", "width": 64, "height": 64, "steps": 4}
+
+
+def test_the_schema_lists_the_operations_that_take_bodies():
+    assert ("post", "/api/generations") in JSON_OPERATIONS
+    assert ("post", "/api/policies") in JSON_OPERATIONS
+    assert FORM_ONLY_OPERATIONS == [
+        ("post", "/api/datasets/{dataset_id}/items"),
+        ("post", "/api/verify"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), JSON_OPERATIONS, ids=[" ".join(o) for o in JSON_OPERATIONS]
+)
+def test_a_nesting_bomb_is_400_on_every_json_operation(setup, method, path):
+    before = row_counts()
+    raw = b"[" * 100_000 + b"]" * 100_000
+    response = setup["admin"].generic(
+        method.upper(), _concrete(path), raw, content_type="application/json"
+    )
+    body = _refused(response, 400, "invalid_json", before)
+    assert "100000 levels deep" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), JSON_OPERATIONS, ids=[" ".join(o) for o in JSON_OPERATIONS]
+)
+def test_json_sent_as_another_media_type_is_415_on_every_json_operation(setup, method, path):
+    before = row_counts()
+    for media_type in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx"):
+        response = setup["admin"].generic(
+            method.upper(), _concrete(path), json.dumps({"rules": {}}), content_type=media_type
+        )
+        body = _refused(response, 415, "unsupported_media_type", before)
+        assert "application/json" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/generations", GENERATION), ("/api/policies", {"rules": {"max_steps": 30}})],
+)
+def test_a_valid_body_as_text_plain_is_refused_not_taken(setup, path, body):
+    before, jobs = row_counts(), GenerationJob.objects.count()
+    response = setup["admin"].post(path, json.dumps(body), content_type="text/plain")
+    _refused(response, 415, "unsupported_media_type", before)
+    assert GenerationJob.objects.count() == jobs
+    # The same body as JSON is taken, with or without a charset.
+    taken = setup["admin"].post(
+        path, json.dumps(body), content_type="application/json; charset=UTF-8"
+    )
+    assert taken.status_code in (201, 202), taken.content[:300]
+
+
+def test_json_in_another_charset_is_415(setup):
+    response = setup["admin"].post(
+        "/api/policies", json.dumps({"rules": {}}), content_type="application/json; charset=latin-1"
+    )
+    _refused(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), FORM_ONLY_OPERATIONS, ids=[" ".join(o) for o in FORM_ONLY_OPERATIONS]
+)
+def test_json_sent_to_a_form_operation_is_415(setup, method, path):
+    path = path.format(dataset_id=setup["dataset"].pk)
+    before = row_counts()
+    response = _post_json(setup["admin"], path, {"image": "aGVsbG8=", "licence": "CC0-1.0"})
+    _refused(response, 415, "unsupported_media_type", before)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/generations", "/api/verify", "/api/datasets/{dataset}/items"]
+)
+def test_a_broken_multipart_body_is_400(setup, path):
+    path = path.format(dataset=setup["dataset"].pk)
+    before = row_counts()
+    for media_type in ("multipart/form-data", "multipart/form-data; boundary="):
+        response = setup["admin"].post(path, b"--x\r\nnot a form", content_type=media_type)
+        _refused(response, 400, "invalid_form", before)
+
+
+def test_nul_in_a_generation_form_is_refused(setup):
+    before, jobs = row_counts(), GenerationJob.objects.count()
+    fields = {**GENERATION, "prompt": "a red\x00cube", "mode": "text-to-image"}
+    _refused(setup["admin"].post("/api/generations", fields), 422, "invalid_request", before)
+    assert GenerationJob.objects.count() == jobs
+
+
+def test_a_json_body_over_the_limit_is_413_before_it_is_read(setup, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    before = row_counts()
+    body = {**GENERATION, "prompt": "x" * 4096}
+    response = _post_json(setup["admin"], "/api/generations", body)
+    _refused(response, 413, "body_too_large", before)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("delete", "/api/tokens/{token}"), ("post", "/api/generations/{job}/cancel")],
+)
+def test_bodyless_operations_ignore_the_media_type(setup, personas, method, path):
+    token = token_create(membership=personas["admin"].membership, name="spare").token
+    job = _post_json(setup["admin"], "/api/generations", GENERATION).json()["id"]
+    response = getattr(setup["admin"], method)(
+        path.format(token=token.pk, job=job), "whatever", content_type="text/plain"
+    )
+    assert response.status_code in (200, 204), response.content[:300]
+
+
+def test_json_depth_counts_structure_not_strings():
+    assert json_depth("[]") == 1
+    assert json_depth('{"a": "[[[[{{", "b": [1, {"c": "]]\\"[["}]}') == 3
+    assert json_depth('"[[["') == 0
+    assert json_depth("[" * 70 + "]" * 70) == 70
+
+
+@pytest.mark.parametrize(("depth", "status"), [(MAX_JSON_DEPTH, 422), (MAX_JSON_DEPTH + 1, 400)])
+def test_json_up_to_the_depth_limit_is_parsed(setup, depth, status):
+    # The deepest accepted body reaches validation (rules is no object: 422); one more level
+    # does not get past the guard.
+    nested = "[" * (depth - 1) + "]" * (depth - 1)
+    raw = '{"rules": ' + nested + "}" if depth > 1 else "{}"
+    response = setup["admin"].post("/api/policies", raw, content_type="application/json")
+    _refused(response, status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials: 401 without them on every method, CSRF only for portal sessions
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/policies"),
+        ("post", "/api/generations"),
+        ("patch", "/api/members/{uuid}"),
+        ("delete", "/api/tokens/{uuid}"),
+        ("post", "/api/tokens"),
+    ],
+)
+@pytest.mark.parametrize("header", [None, "Bearer mm_nope", "Token abc"])
+def test_writes_without_valid_credentials_are_401_not_a_csrf_403(db, method, path, header):
+    # A real client: Django's test client skips CSRF unless told to enforce it.
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    client = Client(HTTP_HOST="localhost", enforce_csrf_checks=True, **extra)
+    response = getattr(client, method)(
+        path.format(uuid=uuid.uuid4()), json.dumps({"rules": {}}), content_type="application/json"
+    )
+    _refused(response, 401, "not_authenticated")
+
+
+def test_a_bad_token_beside_a_session_is_401(personas):
+    client = personas["admin"].portal()
+    client.defaults["HTTP_AUTHORIZATION"] = "Bearer mm_nope"
+    _refused(client.get("/api/me"), 401, "not_authenticated")
+
+
+def test_bearer_requests_are_never_csrf_checked(personas):
+    client = Client(
+        HTTP_HOST="localhost",
+        enforce_csrf_checks=True,
+        HTTP_AUTHORIZATION=f"Bearer {personas['admin'].token}",
+    )
+    response = _post_json(client, "/api/tokens", {"name": "cli"})
+    assert response.status_code == 201, response.content[:300]
+
+
+def test_a_session_write_needs_the_csrf_token(personas):
+    client = Client(HTTP_HOST="localhost", enforce_csrf_checks=True)
+    client.force_login(personas["admin"].user)
+    before = row_counts()
+    _refused(_post_json(client, "/api/tokens", {"name": "portal"}), 403, "csrf_failed", before)
+    # A read needs none; a write with the token from the cookie goes through.
+    assert client.get("/api/me").status_code == 200
+    csrf = "k" * 32  # a CSRF secret as the cookie holds it; the header must repeat it
+    client.cookies["csrftoken"] = csrf
+    response = client.post(
+        "/api/tokens",
+        json.dumps({"name": "portal"}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
+    assert response.status_code == 201, response.content[:300]

@@ -4,8 +4,12 @@ every management command that exists (and none that does not). There is no Docke
 test environment, so the compose file is checked by reading it."""
 
 import ast
+import os
 import re
+import secrets
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,6 +226,40 @@ def test_compose_secrets_are_files_the_services_mount(compose):
         assert "MINTMARK_SECRET_KEY_FILE" in _environment(service) or (
             "MINTMARK_SECRET_KEY" in _environment(service)
         ), name
+
+
+def _interpolated(value: str) -> str:
+    """A compose value as `docker compose` reads it with an empty .env: ${NAME:-default} is
+    the default, ${NAME} is empty."""
+    return re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m[2] or "", value)
+
+
+def test_deploy_check_is_clean_with_the_compose_environment(compose, tmp_path):
+    """`manage.py check --deploy` warns about nothing (HTTPS cookies, redirect, HSTS, secret
+    key, DEBUG, hosts) when run with the web service's environment. The secrets become files
+    of this test and the data folder a temporary one; the check connects to no database."""
+    env = {
+        key: _interpolated(value) for key, value in _environment(compose["services"]["web"]).items()
+    }
+    for key, value in env.items():
+        if value.startswith("/run/secrets/"):
+            secret = tmp_path / value.removeprefix("/run/secrets/")
+            secret.write_text(secrets.token_urlsafe(50))
+            env[key] = str(secret)
+    env["MINTMARK_DATA_DIR"] = str(tmp_path / "data")
+    assert env["MINTMARK_HTTPS"] == "true"
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "System check identified no issues" in output, output
 
 
 def test_dockerfile_installs_the_pinned_requirements():

@@ -41,7 +41,7 @@ class EventPage(Schema):
     count: int
 
 
-class VerifyOut(Schema):
+class AuditVerifyOut(Schema):
     ok: bool
     checked: int
     first_bad_seq: int | None
@@ -64,7 +64,7 @@ def events_list(request, filters: Query[EventFilters]):
     return paginate(queryset.order_by("-seq"), filters, event_record)
 
 
-@router.get("/verify", response=VerifyOut)
+@router.get("/verify", response=AuditVerifyOut)
 def verify(request):
     membership = require_role(request, ADMIN_AUDITOR)
     return audit_verify(org=membership.org).__dict__

@@ -1,5 +1,17 @@
 """API errors: every refusal is JSON {"error": code, "detail": sentence}."""
 
+from ninja import Schema
+from pydantic import ConfigDict
+
+
+class ErrorOut(Schema):
+    """Every error answer; some carry more fields (e.g. `fields` on 422 `invalid_request`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    detail: str
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, detail: str, **extra) -> None:

@@ -3,6 +3,9 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import JsonResponse
 
+from mintmark.errors import ApiError
+from mintmark.parsing import body_size_check
+
 
 def _json_error(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": code, "detail": detail}, status=status)
@@ -12,9 +15,10 @@ class ApiGuardMiddleware:
     """Two guarantees for everything under /api/:
 
     - a body whose declared size exceeds the upload cap is refused before Django reads it, so
-      an oversized upload costs neither memory nor disk;
+      an oversized upload costs neither memory nor disk (mintmark.parsing checks the rest of
+      each body: media type, JSON size and depth);
     - every error is JSON {"error", "detail"}, including the few that Django or the router
-      answer before our handlers run (405, a CSRF 403, a bad Host 400)."""
+      answer before our handlers run (405, with its Allow header; a bad Host 400)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -22,19 +26,19 @@ class ApiGuardMiddleware:
     def __call__(self, request):
         if not request.path.startswith("/api/"):
             return self.get_response(request)
-        limit = settings.MAX_UPLOAD_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > limit:
-            return _json_error(
-                413, "body_too_large", f"The request body is {length} bytes; the limit is {limit}."
+            body_size_check(
+                request, settings.MAX_UPLOAD_BYTES + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             )
+        except ApiError as exc:
+            return _json_error(exc.status, exc.code, exc.detail)
         response = self.get_response(request)
         is_json = response.get("Content-Type", "").startswith("application/json")
         if response.status_code >= 400 and not is_json and not response.streaming:
             phrase = HTTPStatus(response.status_code).phrase
             code = phrase.lower().replace(" ", "_").replace("-", "_")
-            return _json_error(response.status_code, code, f"{phrase}.")
+            answer = _json_error(response.status_code, code, f"{phrase}.")
+            if response.has_header("Allow"):
+                answer["Allow"] = response["Allow"]
+            return answer
         return response

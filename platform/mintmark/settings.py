@@ -40,6 +40,28 @@ DEBUG = env_bool("MINTMARK_DEBUG", False)
 ALLOWED_HOSTS = env_list("MINTMARK_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("MINTMARK_CSRF_TRUSTED_ORIGINS")
 
+# HTTPS (README "Security"). MINTMARK_HTTPS says the site is reached over https: cookies are
+# sent only over TLS, plain http is redirected, and browsers are told (HSTS) to use https only.
+# Behind a proxy that terminates TLS, MINTMARK_PROXY_SSL_HEADER names the header in which it
+# passes the scheme (X-Forwarded-Proto); the proxy must overwrite what a client sends there.
+HTTPS = env_bool("MINTMARK_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+# Container health probes ask the web server directly over http.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+_proxy_ssl_header = env_str("MINTMARK_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+SECURE_HSTS_SECONDS = env_int("MINTMARK_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MINTMARK_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("MINTMARK_HSTS_PRELOAD", False)
+# Preloading binds the domain and all its subdomains to https in browsers for months; it is
+# the domain owner's decision (hstspreload.org), so off by default and its deploy warning
+# silenced while off.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
