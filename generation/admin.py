@@ -5,9 +5,18 @@ from generation.models import Asset, GenerationJob, GenerativeModel
 
 @admin.register(GenerativeModel)
 class GenerativeModelAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "family", "org", "created_at")
-    list_filter = ("family", "org")
-    readonly_fields = ("weights_sha256",)
+    list_display = ("name", "version", "family", "org", "state", "created_at")
+    list_filter = ("family", "state", "org")
+    # The folder and its verification change only through registration (generation/services.py).
+    readonly_fields = (
+        "local_path",
+        "weights_sha256",
+        "state",
+        "verify_bytes_done",
+        "verify_bytes_total",
+        "verify_error",
+        "verified_at",
+    )
 
 
 class AssetInline(admin.TabularInline):

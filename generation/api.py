@@ -22,12 +22,24 @@ class PostureOut(Schema):
     datasets: list[dict]
 
 
+class ModelVerificationOut(Schema):
+    bytes_done: int = Field(..., description="Bytes of weight files hashed so far.")
+    bytes_total: int | None = Field(..., description="Bytes of weight files in all, once known.")
+    error: str = Field(..., description="Why verification failed; empty otherwise.")
+    verified_at: datetime | None
+
+
 class ModelOut(Schema):
     id: UUID
     name: str
     version: str
     family: str
-    weights_sha256: str
+    state: str = Field(
+        ...,
+        description="verifying (its weights are being hashed), ready (usable) or failed.",
+    )
+    verification: ModelVerificationOut
+    weights_sha256: str = Field(..., description="Empty until the model is ready.")
     trained_on: list[UUID]
     model_card: str
     created_at: datetime
@@ -49,6 +61,13 @@ def _model_out(model: GenerativeModel, rules) -> dict:
         "name": model.name,
         "version": model.version,
         "family": model.family,
+        "state": model.state,
+        "verification": {
+            "bytes_done": model.verify_bytes_done,
+            "bytes_total": model.verify_bytes_total,
+            "error": model.verify_error,
+            "verified_at": model.verified_at,
+        },
         "weights_sha256": model.weights_sha256,
         "trained_on": [d.pk for d in model.trained_on.all()],
         "model_card": model.model_card,
@@ -71,6 +90,8 @@ def models_list(request, page: PageQuery):
 
 @router.post("/models", response={201: ModelOut})
 def models_register(request, body: ModelIn):
+    """Registers a folder under an allowed model root (README, "Model folders"). The model
+    answers `verifying`: its weights are hashed by a worker, and it can be used once `ready`."""
     membership = require_role(request, ADMIN)
     model = model_register(
         org=membership.org,

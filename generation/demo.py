@@ -112,7 +112,10 @@ def demo_policy_ensure(*, org) -> None:
 def default_model_ensure(
     *, org, n: int, export_root: Path, progress: Progress = iter, say=lambda _: None
 ) -> GenerativeModel:
-    """Registers models/mintmark-shapes for the org, trained on its imported dataset."""
+    """Registers models/mintmark-shapes for the org, trained on its imported dataset: the
+    operator's shipped model, under the repository's model root, hashed here. Like any folder
+    outside `<root>/<slug>/`, it is the demo org's once registered; another org may use it only
+    where the operator shares it (MINTMARK_SHARED_MODEL_ROOTS)."""
     dataset = shapes_dataset_ensure(
         org=org, n=n, export_root=export_root, progress=progress, say=say
     )
@@ -120,6 +123,7 @@ def default_model_ensure(
     existing = GenerativeModel.objects.for_org(org).filter(name=name, version=version).first()
     if existing is not None:
         return existing
+    say(f"Hashing the weights of {MODEL_FOLDER} ...")
     return model_register(
         org=org,
         actor=None,
@@ -129,4 +133,5 @@ def default_model_ensure(
         local_path=str(MODEL_FOLDER),
         dataset_ids=[dataset.pk],
         model_card=(MODEL_FOLDER / "README.md").read_text(encoding="utf-8"),
+        inline=True,
     )

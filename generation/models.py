@@ -9,7 +9,13 @@ from orgs.scoping import OrgScopedQuerySet, scoped_queryset
 
 class GenerativeModel(models.Model):
     """A registered model: a local diffusers folder, its weights' digest, and the datasets it
-    was trained on, from which its licence posture is derived."""
+    was trained on, from which its licence posture is derived. It can be used only once its
+    weights are verified (READY): registering through the API hashes them in a task."""
+
+    class State(models.TextChoices):
+        VERIFYING = "verifying"
+        READY = "ready"
+        FAILED = "failed"
 
     class Family(models.TextChoices):
         SD15 = "sd15", "Stable Diffusion 1.x"
@@ -24,7 +30,12 @@ class GenerativeModel(models.Model):
     version = models.CharField(max_length=50)
     family = models.CharField(max_length=16, choices=Family.choices)
     local_path = models.CharField(max_length=1000)
-    weights_sha256 = models.CharField(max_length=64)
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.VERIFYING)
+    verify_bytes_done = models.BigIntegerField(default=0)
+    verify_bytes_total = models.BigIntegerField(null=True, blank=True)
+    verify_error = models.TextField(blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
     trained_on = models.ManyToManyField("licensing.Dataset", related_name="models_trained")
     model_card = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

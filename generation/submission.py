@@ -190,6 +190,12 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
     policy = policy_active(org=org)
     rules = PolicyRules.model_validate(policy.rules)
     model = _model_for(org, req.model)
+    if model.state != GenerativeModel.State.READY:
+        raise ApiError(
+            409,
+            "model_not_verified",
+            f"{model} cannot be used until its weights are verified (it is {model.state}).",
+        )
     posture = model_posture(model=model, rules=rules)
     if not posture.usable:
         raise ApiError(

@@ -19,3 +19,12 @@ def sweep_stale() -> int:
     from generation.sweep import jobs_requeue_stale
 
     return jobs_requeue_stale(stale_after=timedelta(minutes=settings.STALE_JOB_MINUTES))
+
+
+@shared_task(name="generation.verify_model", acks_late=True)
+def verify_model(model_id: str) -> None:
+    """Hashes a newly registered model's weights (queue "gates": slow disk work that needs no
+    GPU); a redelivery after a lost worker hashes again from the start."""
+    from generation.services import model_verify
+
+    model_verify(model_id=model_id)

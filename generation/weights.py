@@ -6,6 +6,8 @@ component's weights changes the digest."""
 
 import hashlib
 import json
+import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,21 +19,64 @@ class WeightsError(ValueError):
     pass
 
 
-def weights_sha256(folder: Path) -> str:
+def _walk_error(exc: OSError) -> None:
+    raise WeightsError(f"cannot read {exc.filename}: {exc.strerror}")
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The weight files of `folder`, in path order. Every entry must resolve inside the folder:
+    a symlink out of it, to a file or a folder, refuses the whole folder, since a pipeline
+    loader follows links and would read what the digest never covered. Linked folders are not
+    descended (what they hold inside the folder is hashed under its own path)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise WeightsError(f"{folder} is not a folder")
-    files = sorted(
-        path for path in folder.rglob("*") if path.is_file() and path.suffix in WEIGHT_SUFFIXES
-    )
+    real = folder.resolve()
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=_walk_error):
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() and real not in path.resolve().parents:
+                raise WeightsError(f"{path.relative_to(folder)} links outside the model folder")
+        files.extend(
+            Path(dirpath) / name
+            for name in filenames
+            if Path(name).suffix in WEIGHT_SUFFIXES and (Path(dirpath) / name).is_file()
+        )
+    return sorted(files)
+
+
+def weights_sha256(
+    folder: Path,
+    *,
+    max_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """The digest of the folder's weights. `max_bytes` refuses a folder whose weight files hold
+    more (checked before reading and again while reading, for a file that grows); `progress`
+    is called with (bytes read, bytes in all) as hashing goes."""
+    folder = Path(folder)
+    files = weight_files(folder)
     if not files:
         raise WeightsError(f"{folder} holds no weight files ({', '.join(WEIGHT_SUFFIXES)})")
+    total = sum(path.stat().st_size for path in files)
+    too_big = f"its weight files hold more than the limit of {max_bytes} bytes"
+    if max_bytes is not None and total > max_bytes:
+        raise WeightsError(f"{too_big} ({total})")
+    done = 0
+    if progress:
+        progress(done, total)
     digest = hashlib.sha256()
     for path in files:
         file_digest = hashlib.sha256()
         with path.open("rb") as handle:
             while chunk := handle.read(_CHUNK):
+                done += len(chunk)
+                if max_bytes is not None and done > max_bytes:
+                    raise WeightsError(too_big)
                 file_digest.update(chunk)
+                if progress:
+                    progress(done, max(total, done))
         digest.update(
             f"{path.relative_to(folder).as_posix()}\0{file_digest.hexdigest()}\n".encode()
         )

@@ -23,7 +23,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generation import pipelines, serving
-from generation.models import Asset, GenerationJob
+from generation.models import Asset, GenerationJob, GenerativeModel
 from generation.outputs import encode_image
 from generation.transitions import job_transition, jobs_claim
 from moderation.stage import gates_submit
@@ -286,6 +286,10 @@ def job_run(*, job_id, task_id: str) -> None:
     jobs.sort(key=lambda job: job.created_at)
     log.info("gpu batch", jobs=len(jobs), images=sum(job.num_images for job in jobs))
     model_row = primary.model
+    if model_row.state != GenerativeModel.State.READY:
+        # Submission refuses such a model too; this is the last check before weights load.
+        _fail(jobs, f"model {model_row} cannot be used: its weights are {model_row.state}")
+        return
     try:
         model = pipeline_cache().get(
             key=str(model_row.pk),

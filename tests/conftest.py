@@ -69,6 +69,14 @@ def isolated_storage(settings, tmp_path):
     return tmp_path / "files"
 
 
+@pytest.fixture(autouse=True)
+def model_roots(settings, tmp_path_factory):
+    """Tests make their model folders under pytest's temporary folder, so it is a model root
+    besides the defaults (the repository's models/ holds the demo model)."""
+    settings.MODEL_ROOTS = (*settings.MODEL_ROOTS, tmp_path_factory.getbasetemp())
+    return settings.MODEL_ROOTS
+
+
 @pytest.fixture
 def acme(db) -> Organization:
     return org_create(name="Acme")

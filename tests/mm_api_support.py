@@ -58,7 +58,9 @@ def make_dataset(org, actor=None, *, name: str = "Photos", licence: str = "CC0-1
 
 
 def register_at(org, folder: Path, *, name: str = "tiny", datasets=(), actor=None):
-    """The model in `folder` registered for `org` as `name`:1 (SD 1.5), trained on `datasets`."""
+    """The model in `folder` registered for `org` as `name`:1 (SD 1.5), trained on `datasets`,
+    its weights hashed at once (ready), as the operator's `register_model` does. `folder` must
+    be under a model root: pytest's temporary folder is one (conftest.py, model_roots)."""
     return model_register(
         org=org,
         actor=actor,
@@ -67,6 +69,7 @@ def register_at(org, folder: Path, *, name: str = "tiny", datasets=(), actor=Non
         family="sd15",
         local_path=str(folder),
         dataset_ids=[d.pk for d in datasets],
+        inline=True,
     )
 
 

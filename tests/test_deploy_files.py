@@ -22,7 +22,7 @@ README = REPO / "README.md"
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 
-ENV_HELPERS = {"env_str", "env_bool", "env_int", "env_list", "env_secret"}
+ENV_HELPERS = {"env_str", "env_bool", "env_int", "env_list", "env_secret", "env_paths"}
 OUR_APPS = {
     "mintmark",
     "orgs",

@@ -1,6 +1,7 @@
 """Settings from the environment, refusing bad values instead of guessing."""
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -80,3 +81,21 @@ def env_sizes(name: str, default: str) -> tuple[int, ...]:
     if len(set(sizes)) != len(sizes):
         raise ImproperlyConfigured(f"{name}={raw!r} repeats a size")
     return tuple(sorted(sizes))
+
+
+def env_paths(name: str, default: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Absolute folders separated by os.pathsep or commas, normalised; unset is `default`, set
+    and empty is (). A relative path is refused: relative to which process's working folder?"""
+    raw = os.environ.get(name)
+    if raw is None:
+        return tuple(default)
+    paths = []
+    for item in (part.strip() for part in re.split(f"[,{re.escape(os.pathsep)}]", raw)):
+        if not item:
+            continue
+        if not Path(item).is_absolute():
+            raise ImproperlyConfigured(f"{name}={raw!r}: {item!r} is not an absolute path")
+        paths.append(Path(os.path.normpath(item)))
+    if len(set(paths)) != len(paths):
+        raise ImproperlyConfigured(f"{name}={raw!r} repeats a folder")
+    return tuple(paths)

@@ -15,6 +15,7 @@ from mintmark.env import (
     env_choice,
     env_int,
     env_list,
+    env_paths,
     env_secret,
     env_sizes,
     env_str,
@@ -215,6 +216,7 @@ CELERY_TASK_DEFAULT_QUEUE = "gates"
 CELERY_TASK_ROUTES = {
     # Exact names win over the patterns below: the sweep is bookkeeping, not GPU work.
     "generation.sweep_stale": {"queue": "gates"},
+    "generation.verify_model": {"queue": "gates"},
     "generation.*": {"queue": "gpu"},
     "moderation.*": {"queue": "gates"},
     "provenance.*": {"queue": "gates"},
@@ -263,6 +265,14 @@ GPU_DEVICE_POSTPROCESS = env_bool("MINTMARK_GPU_DEVICE_POSTPROCESS", True)
 GPU_STORE_BEHIND = env_bool("MINTMARK_GPU_STORE_BEHIND", True)
 # Progress rows are written at most this often per batch.
 PROGRESS_MIN_INTERVAL_S = 0.25
+
+# Model folders (README "Security"): models are registered only from folders under these roots
+# (symlinks resolved); <root>/<org-slug>/ is that org's alone, a folder elsewhere under a root
+# belongs to the first org that registers it, and any org may register what is under a shared
+# root. A folder whose weight files hold more than MODEL_MAX_BYTES fails verification.
+MODEL_ROOTS = env_paths("MINTMARK_MODEL_ROOTS", (REPO_DIR / "models", DATA_DIR / "models"))
+SHARED_MODEL_ROOTS = env_paths("MINTMARK_SHARED_MODEL_ROOTS", ())
+MODEL_MAX_BYTES = env_int("MINTMARK_MODEL_MAX_BYTES", 64 * 1024**3, minimum=1)
 
 # Release gates (CPU workers, queue "gates"). A gate that gives no answer within the timeout
 # counts as failed; a job whose gates or stamping keep failing is retried with exponential

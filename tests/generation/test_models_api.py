@@ -1,11 +1,14 @@
-"""The model registry over the API: registration hashes the weights and records the datasets;
-every member sees the org's models with their licence posture."""
+"""The model registry over the API: registration records the folder and the datasets and
+answers `verifying`; a task then hashes the weights (test_model_verification.py); every member
+sees the org's models with their licence posture and verification state."""
 
 import json
 
 import pytest
 
 from generation.models import GenerativeModel
+from generation.services import model_verify
+from generation.tasks import verify_model
 from generation.weights import weights_sha256
 from tests.mm_api_support import (
     HEX64,
@@ -46,15 +49,27 @@ def _payload(folder, dataset=None, **change):
     }
 
 
-def test_register_hashes_weights_records_datasets_and_is_audited(admin, dataset, tmp_path):
+def test_register_records_datasets_answers_verifying_and_is_audited(
+    admin, dataset, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
     folder = model_folder(tmp_path, "acme-diffusion", weights=b"\x00weights\x01" * 100)
-    response = _register(admin, **_payload(folder, dataset))
+    queued = []
+    monkeypatch.setattr(verify_model, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _register(admin, **_payload(folder, dataset))
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["name"] == "acme-diffusion" and body["version"] == "1.0"
     assert body["family"] == "sd15" and body["model_card"] == "Trained on our own photos."
-    assert HEX64.match(body["weights_sha256"])
-    assert body["weights_sha256"] == weights_sha256(folder)
+    # Nothing was hashed in the request: a task does it, queued once the row is committed.
+    assert body["state"] == "verifying" and body["weights_sha256"] == ""
+    assert body["verification"] == {
+        "bytes_done": 0,
+        "bytes_total": None,
+        "error": "",
+        "verified_at": None,
+    }
+    assert queued == [body["id"]]
     assert body["trained_on"] == [str(dataset.pk)]
     posture = body["licence_posture"]
     assert posture["usable"] is True and posture["commercial"] is True
@@ -77,26 +92,60 @@ def test_register_hashes_weights_records_datasets_and_is_audited(admin, dataset,
         "name": "acme-diffusion",
         "version": "1.0",
         "family": "sd15",
-        "weights_sha256": body["weights_sha256"],
+        "local_path": str(folder.resolve()),
         "trained_on": [str(dataset.pk)],
     }
+
+    model_verify(model_id=body["id"])
+    ready = admin.client().get(f"/api/models/{body['id']}").json()
+    assert ready["state"] == "ready"
+    assert HEX64.match(ready["weights_sha256"])
+    assert ready["weights_sha256"] == weights_sha256(folder)
+    assert ready["verification"]["bytes_done"] == ready["verification"]["bytes_total"] == 900
+    assert ready["verification"]["verified_at"] is not None
+    (verified,) = events(admin.org, "model.verified")
+    assert verified.actor_id is None and verified.subject_id == body["id"]
+    assert verified.data == {"weights_sha256": ready["weights_sha256"], "bytes": 900}
 
 
 def test_different_weights_give_a_different_digest(admin, dataset, tmp_path):
     one = _register(admin, **_payload(model_folder(tmp_path, "a", b"one"), dataset, version="1"))
     two = _register(admin, **_payload(model_folder(tmp_path, "b", b"two"), dataset, version="2"))
-    assert one.json()["weights_sha256"] != two.json()["weights_sha256"]
+    digests = {model_verify(model_id=r.json()["id"]).weights_sha256 for r in (one, two)}
+    assert len(digests) == 2
 
 
-def test_folder_without_weight_files_is_422(admin, dataset, tmp_path):
+def test_folder_without_model_index_is_422(admin, dataset, tmp_path):
+    folder = tmp_path / "not-a-pipeline"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"w")
+    before = row_counts()
+    body = assert_error(_register(admin, **_payload(folder, dataset)), 422, "invalid_model_folder")
+    assert "no model_index.json" in body["detail"]
+    assert row_counts() == before
+
+
+def test_folder_without_weight_files_fails_verification_and_may_be_registered_again(
+    admin, dataset, tmp_path
+):
     folder = tmp_path / "empty-model"
     (folder / "unet").mkdir(parents=True)
     (folder / "unet" / "config.json").write_text("{}")
     (folder / "model_index.json").write_text("{}")
-    before = row_counts()
-    body = assert_error(_register(admin, **_payload(folder, dataset)), 422, "invalid_model_folder")
-    assert "no weight files" in body["detail"]
-    assert row_counts() == before
+    response = _register(admin, **_payload(folder, dataset))
+    assert response.status_code == 201, response.content
+    model = model_verify(model_id=response.json()["id"])
+    body = admin.client().get(f"/api/models/{model.pk}").json()
+    assert body["state"] == "failed" and body["weights_sha256"] == ""
+    assert "holds no weight files" in body["verification"]["error"]
+    (failed,) = events(admin.org, "model.verification_failed")
+    assert "holds no weight files" in failed.data["reason"]
+    # The failed registration does not hold its name and version.
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"now weights")
+    again = _register(admin, **_payload(folder, dataset))
+    assert again.status_code == 201, again.content
+    assert model_verify(model_id=again.json()["id"]).state == "ready"
+    assert not GenerativeModel.objects.filter(pk=model.pk).exists()
 
 
 def test_missing_folder_is_422(admin, dataset, tmp_path):
@@ -115,9 +164,9 @@ def test_same_name_and_version_is_409_but_a_new_version_is_fine(admin, dataset, 
 
 
 def test_the_same_name_may_be_registered_in_another_org(admin, personas, tmp_path):
-    folder = model_folder(tmp_path, "shared")
-    assert _register(admin, **_payload(folder)).status_code == 201
-    assert _register(personas["outsider"], **_payload(folder)).status_code == 201
+    assert _register(admin, **_payload(model_folder(tmp_path, "ours"))).status_code == 201
+    theirs = _register(personas["outsider"], **_payload(model_folder(tmp_path, "theirs")))
+    assert theirs.status_code == 201
 
 
 def test_members_list_and_read_the_orgs_models(admin, personas, dataset, tmp_path):

@@ -1,6 +1,7 @@
-"""`manage.py register_model`: a local diffusers folder becomes a model of the org with the
-digest of its weights and the datasets it was trained on; refusals name what is wrong and
-write nothing."""
+"""`manage.py register_model`: a local diffusers folder under a model root becomes a model of
+the org with the digest of its weights (hashed there, with progress lines) and the datasets it
+was trained on; refusals name what is wrong and write nothing. The folder rules are the API's
+(test_model_folders.py): here, that the operator's command obeys them too."""
 
 import io
 import re
@@ -18,7 +19,7 @@ from tests.mm_api_support import HEX64, model_folder, row_counts
 pytestmark = pytest.mark.django_db
 
 
-def register(folder, *args, org="acme", name="tiny", version="1", family="sd15") -> str:
+def register(folder, *args, org="acme", name="tiny", version="1", family="sd15", err=None) -> str:
     out = io.StringIO()
     call_command(
         "register_model",
@@ -33,7 +34,7 @@ def register(folder, *args, org="acme", name="tiny", version="1", family="sd15")
         family,
         *args,
         stdout=out,
-        stderr=io.StringIO(),
+        stderr=err or io.StringIO(),
     )
     return out.getvalue()
 
@@ -69,10 +70,31 @@ def test_register_prints_id_and_digest(acme, folder, tmp_path):
     assert model.family == "sd15" and model.local_path == str(folder.resolve())
     assert model.model_card == card.read_text(encoding="utf-8")
     assert set(model.trained_on.all()) == {photos, art}
+    assert model.state == "ready" and model.verified_at is not None
+    size = len(b"tiny weights")
+    assert (model.verify_bytes_done, model.verify_bytes_total) == (size, size)
     event = AuditEvent.objects.for_org(acme).get(action="model.registered")
-    assert event.data["weights_sha256"] == digest and event.actor_label == "system"
+    assert event.actor_label == "system" and event.data["local_path"] == str(folder.resolve())
     assert sorted(event.data["trained_on"]) == sorted([str(photos.pk), str(art.pk)])
+    verified = AuditEvent.objects.for_org(acme).get(action="model.verified")
+    assert verified.data == {"weights_sha256": digest, "bytes": size}
     assert audit_verify(org=acme).ok
+
+
+def test_hashing_prints_progress_lines(acme, tmp_path, monkeypatch):
+    monkeypatch.setattr("generation.weights._CHUNK", 1024)
+    folder = model_folder(tmp_path, weights=b"w" * 4096)
+    err = io.StringIO()
+    register(folder, err=err)
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "hashing weights: 0 of 4096 bytes (0%)"
+    assert lines[-1] == "hashing weights: 4096 of 4096 bytes (100%)"
+
+
+def test_a_relative_folder_is_taken_from_the_current_folder(acme, folder, monkeypatch):
+    monkeypatch.chdir(folder.parent)
+    register(folder.name)
+    assert GenerativeModel.objects.get(org=acme).local_path == str(folder.resolve())
 
 
 def test_register_without_datasets_and_as_an_admin(acme, personas, folder):
@@ -96,10 +118,22 @@ def test_same_name_and_version_is_refused(acme, folder):
     register(folder, version="2")
 
 
-def test_same_name_in_another_org(acme, globex, folder):
+def test_same_name_in_another_org(acme, globex, folder, tmp_path):
     register(folder)
-    register(folder, org=globex.slug)
+    register(model_folder(tmp_path, "theirs"), org=globex.slug)
     assert GenerativeModel.objects.filter(name="tiny").count() == 2
+
+
+def test_the_operator_cannot_hand_one_orgs_folder_to_another_unless_shared(
+    acme, globex, folder, settings
+):
+    register(folder)
+    message = refused(folder, org=globex.slug)
+    assert "not under an allowed model root" in message
+    assert message == refused(folder.parent / "nowhere", org=globex.slug)
+    settings.SHARED_MODEL_ROOTS = (folder,)
+    register(folder, org=globex.slug)
+    assert GenerativeModel.objects.filter(local_path=str(folder.resolve())).count() == 2
 
 
 def test_refusals(acme, globex, personas, folder, tmp_path):
@@ -107,9 +141,11 @@ def test_refusals(acme, globex, personas, folder, tmp_path):
     assert "No dataset named 'Theirs' in acme" in refused(folder, "--dataset", "Theirs")
     assert "No dataset named 'Nope'" in refused(folder, "--dataset", "Nope")
     assert "'nope'" in refused(folder, org="nope")
-    assert "is not a folder" in refused(tmp_path / "nowhere")
+    assert "not under an allowed model root" in refused(tmp_path / "nowhere")
     empty = tmp_path / "empty"
     (empty / "unet").mkdir(parents=True)
+    assert "has no model_index.json" in refused(empty)
+    (empty / "model_index.json").write_text("{}")
     assert "holds no weight files" in refused(empty)
     assert "needs a name and a version" in refused(folder, name=" ")
     assert "Cannot read the model card" in refused(folder, "--card", str(tmp_path / "no.md"))
@@ -118,3 +154,25 @@ def test_refusals(acme, globex, personas, folder, tmp_path):
     assert "needs admin" in refused(folder, "--actor", personas["staff"].user.username)
     with pytest.raises(CommandError, match="invalid choice"):
         register(folder, family="dalle")
+
+
+@pytest.mark.parametrize("outside", ["/root", "/etc", "/etc/passwd", "/nonexistent/model"])
+def test_folders_outside_the_roots_are_refused_alike(acme, folder, outside):
+    assert refused(outside) == refused(folder.parent / "nowhere")
+
+
+def test_a_folder_past_the_size_limit_is_refused(acme, folder, settings):
+    settings.MODEL_MAX_BYTES = len(b"tiny weights") - 1
+    assert "more than the limit of 11 bytes" in refused(folder)
+    settings.MODEL_MAX_BYTES = len(b"tiny weights")
+    register(folder)
+
+
+def test_a_weight_file_linked_out_of_the_folder_is_refused(acme, folder, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "weights.safetensors"
+    outside.write_bytes(b"not the registered weights")
+    (folder / "vae").mkdir()
+    (folder / "vae" / "diffusion_pytorch_model.safetensors").symlink_to(outside)
+    assert "vae/diffusion_pytorch_model.safetensors links outside the model folder" in refused(
+        folder
+    )

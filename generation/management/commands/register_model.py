@@ -1,6 +1,7 @@
 """`manage.py register_model FOLDER --org SLUG --name N --version V --family F`: registers a
-local diffusers folder as a model of an organization, with the digest of its weights and the
-datasets it was trained on (from which its licence posture is derived)."""
+local diffusers folder under an allowed model root as a model of an organization, with the
+digest of its weights (hashed here, with progress lines) and the datasets it was trained on
+(from which its licence posture is derived). The same rules as `POST /api/models`."""
 
 from pathlib import Path
 
@@ -16,9 +17,9 @@ from orgs.models import Organization
 
 class Command(BaseCommand):
     help = (
-        "Registers a local diffusers folder as a model of an organization: records the sha256 "
-        "of its weight files and the datasets it was trained on. Prints the model's id and "
-        "weights digest."
+        "Registers a local diffusers folder under an allowed model root (MINTMARK_MODEL_ROOTS, "
+        "MINTMARK_SHARED_MODEL_ROOTS) as a model of an organization: hashes its weight files "
+        "and records the datasets it was trained on. Prints the model's id and weights digest."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -26,7 +27,11 @@ class Command(BaseCommand):
         return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
     def add_arguments(self, parser):
-        parser.add_argument("folder", metavar="FOLDER", help="the model's diffusers folder")
+        parser.add_argument(
+            "folder",
+            metavar="FOLDER",
+            help="the model's diffusers folder (a relative path is taken from the current folder)",
+        )
         parser.add_argument("--org", metavar="SLUG", required=True)
         parser.add_argument("--name", required=True)
         parser.add_argument("--version", dest="model_version", metavar="V", required=True)
@@ -70,9 +75,12 @@ class Command(BaseCommand):
                 name=name,
                 version=model_version,
                 family=family,
-                local_path=folder,
+                # An operator types a path relative to where the shell is, not to a root.
+                local_path=str(Path(folder).absolute()),
                 dataset_ids=dataset_ids,
                 model_card=model_card,
+                inline=True,
+                progress=self._progress,
             )
         except ApiError as exc:
             raise CommandError(exc.detail) from None
@@ -80,3 +88,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Registered {model} ({family_name}) in {organization.slug}")
         self.stdout.write(f"id: {model.pk}")
         self.stdout.write(f"weights sha256: {model.weights_sha256}")
+
+    def _progress(self, done: int, total: int) -> None:
+        self.stderr.write(
+            f"hashing weights: {done} of {total} bytes ({100 * done // max(total, 1)}%)"
+        )
