@@ -5,11 +5,14 @@ path exists, is a file, escapes a root or is another org's."""
 
 import json
 import os
+from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from generation.model_folders import model_folder_place
 from generation.models import GenerativeModel
+from mintmark.env import env_paths
 from tests.mm_api_support import assert_error, model_folder, row_counts
 
 
@@ -160,3 +163,22 @@ def test_placement_is_plain_path_logic(tmp_path):
     loop = root / "loop"
     loop.symlink_to(loop)
     assert model_folder_place(str(loop), [root], []) is None
+
+
+def test_roots_setting_takes_colons_and_commas(monkeypatch):
+    monkeypatch.setenv("X_ROOTS", " /srv/models:/data/models/, /mnt/x ,")
+    assert env_paths("X_ROOTS", ()) == (Path("/srv/models"), Path("/data/models"), Path("/mnt/x"))
+    monkeypatch.setenv("X_ROOTS", "")
+    assert env_paths("X_ROOTS", (Path("/d"),)) == ()
+    monkeypatch.delenv("X_ROOTS")
+    assert env_paths("X_ROOTS", (Path("/d"),)) == (Path("/d"),)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("models", "not an absolute path"), ("/a:./b", "not an absolute path"), ("/a,/a/", "repeats")],
+)
+def test_roots_setting_refuses_bad_values(monkeypatch, raw, message):
+    monkeypatch.setenv("X_ROOTS", raw)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        env_paths("X_ROOTS", ())

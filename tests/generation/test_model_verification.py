@@ -185,3 +185,16 @@ def test_a_worker_verifies_registrations_from_the_api(live_db, personas, tmp_pat
     actions = [e.action for e in events(admin.org, "model.verified")]
     actions += [e.action for e in events(admin.org, "model.verification_failed")]
     assert sorted(actions) == ["model.verification_failed", "model.verified"]
+
+
+def test_the_models_page_shows_verification(admin, tmp_path):
+    verifying = _register(admin, model_folder(tmp_path, "a"), name="pending")
+    failed = _register(admin, model_folder(tmp_path, "b", weights=b"w" * 10), name="broken")
+    GenerativeModel.objects.filter(pk=failed.pk).update(
+        state=State.FAILED, verify_error="its weight files hold more than the limit"
+    )
+    page = admin.portal().get("/o/acme/manage/models/").content.decode()
+    assert verifying.state == State.VERIFYING
+    assert 'data-state="verifying">verifying</span> 0\xa0bytes hashed' in page
+    assert 'data-state="failed">verification failed</span> its weight files hold' in page
+    assert "<code>&lt;root&gt;/acme/</code>" in page
