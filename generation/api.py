@@ -50,7 +50,14 @@ class ModelIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     version: str = Field(..., min_length=1, max_length=50)
     family: str
-    local_path: str = Field(..., min_length=1, max_length=1000)
+    local_path: str = Field(
+        ...,
+        min_length=1,
+        max_length=1000,
+        description="A diffusers folder under a model root this organization may use: its own "
+        "<root>/<org-slug>/, a folder no other organization registered, or a shared root. A "
+        "relative path is taken from each root in turn.",
+    )
     trained_on: list[UUID] = Field(default_factory=list)
     model_card: str = Field("", max_length=100_000)
 
