@@ -31,15 +31,23 @@ def thumbnail_jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def release_canvas(image: Image.Image) -> Image.Image:
-    """The image as it is released: smaller images (the small default model makes 64 px ones)
-    are enlarged by a whole factor to at least RELEASE_MIN_SIDE, where the watermark survives
-    JPEG q50 and halving (bench/README.md: at 128 px it does not)."""
-    short = min(image.size)
+def release_size(width: int, height: int) -> tuple[int, int]:
+    """The size an image of width x height is released at: smaller images (the small default
+    model makes 64 px ones) are enlarged by a whole factor to at least RELEASE_MIN_SIDE, where
+    the watermark survives JPEG q50 and halving (bench/README.md: at 128 px it does not)."""
+    short = min(width, height)
     if short >= RELEASE_MIN_SIDE:
-        return image
+        return width, height
     factor = -(-RELEASE_MIN_SIDE // short)
-    return image.resize((image.width * factor, image.height * factor), Image.LANCZOS)
+    return width * factor, height * factor
+
+
+def release_canvas(image: Image.Image) -> Image.Image:
+    """The image as it is released, at release_size."""
+    size = release_size(image.width, image.height)
+    if size == image.size:
+        return image
+    return image.resize(size, Image.LANCZOS)
 
 
 def watermarked(canvas: Image.Image, payload: int, key: bytes) -> Image.Image:

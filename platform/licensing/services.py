@@ -201,12 +201,19 @@ def dataset_import(
                 present.add(hashes.sha256)
                 added.append(hashes.sha256)
             if added:
+                # Each batch is its own event; `import_total` (this run's items so far) lets the
+                # newest event tell what the whole import added, even an interrupted one.
                 audit_append(
                     org=dataset.org,
                     actor=actor,
                     action="dataset.items_imported",
                     subject=dataset,
-                    data={"manifest": manifest.name, "count": len(added), "sha256": added},
+                    data={
+                        "manifest": manifest.name,
+                        "count": len(added),
+                        "import_total": report.added + len(added),
+                        "sha256": added,
+                    },
                 )
             report.added += len(added)
     return report

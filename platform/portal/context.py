@@ -1,8 +1,10 @@
-"""Template context for every portal page: the acting membership, its menu and quota."""
+"""Template context for every portal page: the acting membership, its menu and, for the roles
+that generate, its quota."""
 
 from django.urls import reverse
 
 from generation.quota import membership_quota
+from generation.selectors import SUBMITTERS
 from orgs.selectors import memberships_of
 from portal.nav import menu_for
 
@@ -27,5 +29,6 @@ def portal(request) -> dict:
         "other_orgs": [
             m.org for m in memberships_of(user=request.user) if m.org_id != membership.org_id
         ],
-        "quota": membership_quota(membership),
+        # Reviewers and auditors cannot generate: a quota would be a number they cannot use.
+        "quota": membership_quota(membership) if membership.role in SUBMITTERS else None,
     }

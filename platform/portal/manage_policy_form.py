@@ -44,6 +44,8 @@ LABELS = {
     "abuse.max_blocked": "Blocked requests before suspension",
     "abuse.window_hours": "Counting window (hours)",
 }
+# What an empty list means where it is not "none" (the schema's description says so).
+EMPTY_MEANS = {"allowed_models": "any registered model"}
 # How to type a rule into its input, added to the schema's description of the rule.
 INPUT_HINTS = {
     "allowed_models": "One per line.",
@@ -106,7 +108,7 @@ class RuleField:
         if self.kind == "bool":
             return "yes" if value else "no"
         if self.kind in ("multi", "lines"):
-            return ", ".join(value) if value else "none"
+            return ", ".join(value) if value else EMPTY_MEANS.get(self.path, "none")
         if self.kind == "mapping":
             return ", ".join(f"{k} {v}" for k, v in value.items()) if value else "none"
         return "not set" if value is None else str(value)

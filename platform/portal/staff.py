@@ -39,6 +39,7 @@ from portal.access import org_page
 from portal.paging import page_of, query_without_page
 from portal.staff_outcomes import asset_outcome, job_status
 from provenance.record import PROVENANCE_READERS
+from provenance.stamping import RELEASE_MIN_SIDE, release_size
 
 # The form fields each refusal is about, so the form can point at them.
 ERROR_FIELDS = {
@@ -73,12 +74,34 @@ ERROR_TITLES = {
     "prompt_gate_unavailable": "The prompt check is unavailable: try again later",
 }
 GALLERY_PER_PAGE = 24
+# Sides the size inputs suggest after the models' own (a model draws best at its native size).
+COMMON_SIDES = (256, 512, 768, 1024)
 
 
 def _models_with_posture(org, rules) -> list[dict]:
     models = GenerativeModel.objects.for_org(org).prefetch_related("trained_on")
     return [
         {"model": model, "posture": model_posture(model=model, rules=rules)} for model in models
+    ]
+
+
+def _size_suggestions(rules, models: list[dict]) -> list[dict]:
+    """The sides the width and height inputs offer: each usable model's native size first,
+    then common sizes, all within the policy's limits."""
+    limit = min(rules.max_width, rules.max_height)
+    natives: dict[int, list[str]] = {}
+    for entry in models:
+        side = entry["model"].native_size
+        if entry["posture"].usable and side and side <= limit:
+            natives.setdefault(side, []).append(str(entry["model"]))
+    suggestions = [
+        {"side": side, "label": f"native size of {', '.join(names)}"}
+        for side, names in natives.items()
+    ]
+    return suggestions + [
+        {"side": side, "label": ""}
+        for side in COMMON_SIDES
+        if side <= limit and side not in natives
     ]
 
 
@@ -110,6 +133,8 @@ def _form_page(request, values: dict, error: ApiError | None = None):
         "schedulers": list(SCHEDULER_CLASSES),
         "contexts": DEPLOYMENT_CONTEXTS,
         "limits": {"min_size": MIN_SIZE, "max_guidance": MAX_GUIDANCE},
+        "sizes": _size_suggestions(rules, models),
+        "release_min_side": RELEASE_MIN_SIDE,
         "default_strength": DEFAULT_STRENGTH,
         "error": None,
     }
@@ -167,6 +192,7 @@ def _job_context(request, job_id) -> dict:
         "job": job,
         "status": status,
         "images": images,
+        "released_size": release_size(job["width"], job["height"]),
         "can_cancel": membership.role in SUBMITTERS and not status["final"],
         "can_read_provenance": membership.role in PROVENANCE_READERS,
         # What the page last showed: the poll answers 204 (nothing to swap) while it holds.

@@ -202,6 +202,9 @@ def test_policy_page_shows_the_active_rules_readably(admin):
     assert '<dd data-rule="max_steps">50</dd>' in page
     assert '<dd data-rule="provenance.watermark">always on</dd>' in page
     assert "Prompt gate" in page and "Monthly quota" in page
+    # An empty list of allowed models allows every registered model, not none.
+    assert '<dd data-rule="allowed_models">any registered model</dd>' in page
+    assert '<dd data-rule="prompt.blocked_terms">none</dd>' in page
 
 
 def test_the_editor_is_a_form_with_labelled_inputs_hints_and_limits(admin):
@@ -382,7 +385,10 @@ def test_versions_list_and_diff_show_the_changed_key(admin, acme):
     assert diff.status_code == 200
     page = html(diff)
     assert '<tr data-rule="max_steps">' in page
-    assert '<td class="del"><code>50</code></td><td class="add"><code>25</code></td>' in page
+    assert (
+        '<td class="del"><code class="breakable">50</code></td>'
+        '<td class="add"><code class="breakable">25</code></td>'
+    ) in page
     assert '<span class="del">-  &quot;max_steps&quot;: 50,</span>' in page
     assert '<span class="add">+  &quot;max_steps&quot;: 25,</span>' in page
     assert "1 rule changed" in page
@@ -437,16 +443,35 @@ def test_datasets_page_shows_licences_counts_imports_and_the_command(admin, acme
     assert "<td>2</td>" in one_by_one and "CC0-1.0" in one_by_one
     assert "items added one by one" in one_by_one
     imported = page.split('data-dataset="Imported"')[1].split("</tr>")[0]
-    assert "3 items from <code>items.csv</code>" in imported and "CC-BY-4.0" in imported
+    assert '3 items from <code class="breakable">items.csv</code>' in imported
+    assert "CC-BY-4.0" in imported
     assert "manage.py import_dataset" in page and "--org acme" in page
     assert 'data-licence="CC0-1.0"' in page
+
+
+def test_last_import_counts_every_batch_of_the_import(admin, acme, tmp_path, monkeypatch):
+    # Committed two items at a time: five items are three batches, three audit events.
+    monkeypatch.setattr("licensing.services.IMPORT_BATCH", 2)
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    with (folder / "items.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "licence"])
+        for seed in range(5):
+            (folder / f"{seed}.png").write_bytes(png_bytes(100 + seed))
+            writer.writerow([f"{seed}.png", "CC0-1.0"])
+    dataset = dataset_create(org=acme, actor=None, name="Batched")
+    dataset_import(dataset=dataset, actor=None, folder=folder, manifest=folder / "items.csv")
+    page = html(admin.get("/o/acme/manage/datasets/"))
+    row = page.split('data-dataset="Batched"')[1].split("</tr>")[0]
+    assert "5 items from" in row, row
 
 
 def test_dataset_page_lists_items_imports_and_finds_an_item(admin, acme, tmp_path):
     dataset = _import(acme, tmp_path)
     page = html(admin.get(f"/o/acme/manage/datasets/{dataset.pk}/"))
     assert page.count('data-item="') == 3
-    assert "<code>items.csv</code></td><td>3</td>" in page
+    assert '<code class="breakable">items.csv</code></td><td>3</td>' in page
     found = html(admin.get(f"/o/acme/manage/datasets/{dataset.pk}/?q=Ann+22"))
     assert found.count('data-item="') == 1 and "Ann 22" in found
 

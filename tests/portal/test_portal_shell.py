@@ -2,25 +2,39 @@
 public verify page (Django test client; tests/browser drives the same pages in Chromium)."""
 
 import re
+from datetime import UTC
 
+from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.views.defaults import server_error
 
+from moderation import gating
 from orgs.models import ApiToken
 from orgs.services import member_add
-from tests.gating_support import encoded, picture
+from tests.gating_support import encoded, gated_job, keys_make, picture
+from tests.mm_api_support import make_dataset, make_model
 
 
-def test_start_page_shows_org_role_quota_and_only_the_roles_menu(personas):
+def test_start_page_shows_org_role_and_only_the_roles_menu(personas):
     page = personas["auditor"].portal().get("/o/acme/")
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-testid="org">Acme' in html and 'data-testid="role">Auditor' in html
-    assert re.search(r"\d+ of \d+ images left this month", html)
     assert "API tokens" in html
     assert "Generate" not in html
+
+
+def test_only_the_roles_that_generate_see_a_quota(personas):
+    for role in ("admin", "staff"):
+        html = personas[role].portal().get("/o/acme/").content.decode()
+        assert 'data-testid="quota"' in html, role
+        assert re.search(r"\d+ of \d+ images left this month", html), role
+    for role in ("reviewer", "auditor"):
+        html = personas[role].portal().get("/o/acme/").content.decode()
+        assert 'data-testid="quota"' not in html, role
+        assert "images left" not in html, role
 
 
 def test_another_orgs_pages_are_404_in_the_portals_style(personas):
@@ -112,3 +126,22 @@ def test_server_error_page_is_the_portals_and_needs_no_context(rf):
     assert response.status_code == 500
     assert b"Something went wrong on our side" in response.content
     assert b"/static/portal/portal.css" in response.content
+
+
+def test_verify_says_when_an_issued_image_was_made_as_the_portal_writes_times(
+    personas, settings, tmp_path
+):
+    org = personas["admin"].org
+    keys_make(settings, tmp_path, org)
+    dataset, _ = make_dataset(org, seeds=(1,))
+    job = gated_job(
+        personas["staff"], make_model(org, tmp_path, datasets=[dataset]), [picture(5, 64)]
+    )
+    gating.job_evaluate(job_id=job.pk)
+    asset = job.assets.get(state="RELEASED")
+    data = storages["release"].open(asset.release_key).read()
+    upload = {"image": SimpleUploadedFile("mine.png", data, content_type="image/png")}
+    html = Client(HTTP_HOST="localhost").post("/verify/", upload).content.decode()
+    assert 'data-verdict="issued_here"' in html
+    created = re.search(r'data-testid="verified-created">([^<]+)<', html).group(1)
+    assert created == asset.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

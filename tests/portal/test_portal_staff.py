@@ -3,6 +3,7 @@ the job page with its live fragment and each image's outcome, cancelling, the jo
 gallery and the released file (tests/browser/test_staff_browser.py drives them in Chromium)."""
 
 import itertools
+import json
 import re
 
 import pytest
@@ -19,7 +20,7 @@ from moderation.prompt_classifier import ClassifierUnavailable
 from policies.rules import default_rules
 from policies.services import policy_create
 from provenance.models import Stamp
-from tests.mm_api_support import make_dataset, make_model, png_bytes
+from tests.mm_api_support import make_dataset, make_model, model_folder, png_bytes, register_at
 
 State = GenerationJob.State
 # Watermark payloads are unique across the installation.
@@ -129,6 +130,26 @@ def test_policy_limits_shape_defaults_and_hints(personas, model, org):
     assert re.search(r'id="height"[^>]*max="128"[^>]*value="128"', html)
     assert re.search(r'id="steps"[^>]*max="10" value="10"', html)
     assert "1 to 2;" in html
+
+
+def test_the_form_offers_the_models_native_size_first_and_says_what_others_do(
+    personas, model, org, tmp_path
+):
+    folder = model_folder(tmp_path, "small")
+    (folder / "unet" / "config.json").write_text(json.dumps({"sample_size": 16}))
+    (folder / "vae").mkdir()
+    (folder / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [8, 8, 8, 8]}))
+    dataset, _ = make_dataset(org, name="Small", seeds=(4,))
+    register_at(org, folder, name="small", datasets=[dataset])
+    html = html_of(personas["staff"].portal().get("/o/acme/generate/"))
+    suggestions = re.search(r'<datalist id="sizes"[^>]*>(.*?)</datalist>', html).group(1)
+    sides = re.findall(r'value="(\d+)"', suggestions)
+    assert sides == ["128", "256", "512", "768", "1024"]
+    assert 'value="128" label="native size of small:1"' in suggestions
+    assert re.search(r'id="width"[^>]*list="sizes"', html)
+    hint = re.search(r'data-testid="size-hint">([^<]+)<', html).group(1)
+    assert "repeats small shapes across a larger picture" in hint
+    assert "Images under 256 px are released enlarged" in hint
 
 
 def test_submitting_the_form_creates_the_job_and_goes_to_its_page(personas, model):
@@ -258,10 +279,7 @@ def test_job_page_shows_parameters_and_a_polling_fragment_until_the_job_ends(per
     job = submitted(personas["staff"], model, steps=8)
     client = personas["staff"].portal()
     html = html_of(client.get(f"/o/acme/jobs/{job.pk}/"))
-    assert (
-        'data-testid="job-prompt">a red cube<' in html
-        and "64 \N{MULTIPLICATION SIGN} 64 px" in html
-    )
+    assert 'data-testid="job-prompt">a red cube<' in html
     assert "Waiting for a GPU worker" in html and 'hx-trigger="every 1s"' in html
     assert "Cancel job" in html
     live = f"/o/acme/jobs/{job.pk}/live/"
@@ -288,6 +306,20 @@ def test_job_page_shows_parameters_and_a_polling_fragment_until_the_job_ends(per
     assert "Not released: the job ended before this image was cleared." in fragment
     # The cancel button goes away with the last poll.
     assert '<div id="job-cancel" hx-swap-oob="true"></div>' in fragment
+
+
+def test_job_page_shows_the_generated_and_the_released_size(personas, model):
+    small = submitted(personas["staff"], model, width=64, height=96)
+    html = html_of(personas["staff"].portal().get(f"/o/acme/jobs/{small.pk}/"))
+    assert 'data-testid="generated-size">64 \N{MULTIPLICATION SIGN} 96 px<' in html
+    # Enlarged by a whole factor until the shorter side is at least 256 px, for the watermark.
+    released_size = re.search(r'data-testid="released-size">([^<]+)<', html).group(1)
+    assert released_size == "256 \N{MULTIPLICATION SIGN} 384 px "
+    assert "enlarged so the invisible watermark survives" in html
+    large = submitted(personas["staff"], model, width=256, height=256)
+    html = html_of(personas["staff"].portal().get(f"/o/acme/jobs/{large.pk}/"))
+    assert 'data-testid="released-size">256 \N{MULTIPLICATION SIGN} 256 px<' in html
+    assert "enlarged" not in html
 
 
 def test_each_images_outcome_in_plain_words(personas, model, org):
