@@ -36,6 +36,9 @@ class GenerativeModel(models.Model):
     verify_bytes_total = models.BigIntegerField(null=True, blank=True)
     verify_error = models.TextField(blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # When the verifying task last reported (or the model was registered): a model that stays
+    # VERIFYING with no report for STALE_JOB_MINUTES lost its task and is queued again.
+    verify_heartbeat_at = models.DateTimeField(null=True, blank=True)
     trained_on = models.ManyToManyField("licensing.Dataset", related_name="models_trained")
     model_card = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -156,7 +156,7 @@ def model_register(
                     "verified_at": timezone.now(),
                 }
                 if inline
-                else {}
+                else {"verify_heartbeat_at": timezone.now()}
             ),
         )
         model.trained_on.set(datasets)
@@ -213,7 +213,9 @@ def model_verify(*, model_id) -> GenerativeModel | None:
         return None
     rows = GenerativeModel.objects.filter(pk=model.pk, state=State.VERIFYING)
     hashed = _Progress(
-        lambda done, total: rows.update(verify_bytes_done=done, verify_bytes_total=total)
+        lambda done, total: rows.update(
+            verify_bytes_done=done, verify_bytes_total=total, verify_heartbeat_at=timezone.now()
+        )
     )
     try:
         digest, error = _hash(Path(model.local_path), hashed), ""

@@ -16,9 +16,12 @@ def run_job(self, job_id: str) -> None:
 
 @shared_task(name="generation.sweep_stale", acks_late=True)
 def sweep_stale() -> int:
-    from generation.sweep import jobs_requeue_stale
+    from generation.sweep import jobs_requeue_stale, models_requeue_stale
 
-    return jobs_requeue_stale(stale_after=timedelta(minutes=settings.STALE_JOB_MINUTES))
+    stale_after = timedelta(minutes=settings.STALE_JOB_MINUTES)
+    return jobs_requeue_stale(stale_after=stale_after) + models_requeue_stale(
+        stale_after=stale_after
+    )
 
 
 @shared_task(name="generation.verify_model", acks_late=True)

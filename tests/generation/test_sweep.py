@@ -42,3 +42,41 @@ def test_a_running_job_without_heartbeat_is_queued_again(
     assert (
         event.subject_id == str(lost.pk) and event.data["reason"] == "no heartbeat from its worker"
     )
+
+
+def test_a_verifying_model_whose_task_was_lost_is_verified_again(personas, tmp_path, monkeypatch):
+    admin = personas["admin"]
+    from generation.models import GenerativeModel
+    from generation.services import model_register
+    from generation.sweep import models_requeue_stale
+    from generation.tasks import verify_model
+    from generation.tiny import save_tiny_pipeline
+
+    def registered(name: str, heartbeat_age: timedelta | None) -> GenerativeModel:
+        folder = save_tiny_pipeline(tmp_path / name)
+        model = model_register(
+            org=admin.org,
+            actor=admin.user,
+            name=name,
+            version="1",
+            family="sd15",
+            local_path=str(folder),
+            dataset_ids=[],
+        )
+        assert model.state == GenerativeModel.State.VERIFYING
+        stamp = None if heartbeat_age is None else timezone.now() - heartbeat_age
+        GenerativeModel.objects.filter(pk=model.pk).update(
+            verify_heartbeat_at=stamp, created_at=timezone.now() - timedelta(hours=1)
+        )
+        return model
+
+    lost = registered("lost", timedelta(minutes=11))
+    older = registered("older", None)
+    hashing = registered("hashing", timedelta(seconds=5))
+    queued = []
+    monkeypatch.setattr(verify_model, "delay", queued.append)
+    assert models_requeue_stale(stale_after=timedelta(minutes=10)) == 2
+    assert sorted(queued) == sorted([str(lost.pk), str(older.pk)])
+    assert str(hashing.pk) not in queued
+    # Claimed by that sweep: the next one finds the heartbeat fresh.
+    assert models_requeue_stale(stale_after=timedelta(minutes=10)) == 0
