@@ -1,10 +1,11 @@
 """A signed export of an org's audit log plus the provenance record of every asset, as JSON
 Lines: a header, the audit events in seq order, the records, then a trailer with the chain head
-hash, the sha256 of every line before it, and the org's signature over that digest (with the
-certificate chain, so it checks offline against the installation's root certificate).
+hash, the event and record counts, the sha256 of every line before it, and the org's signature
+over all four (with the certificate chain, so it checks offline against the installation's root
+certificate). Every trailer field a reader could rely on is either signed or re-derived.
 
 `export_check` re-verifies a file: the digest, the signature, the certificate under the trust
-anchors, and the audit chain itself."""
+anchors, the audit chain itself, and that the signed counts and head are those of the lines."""
 
 import base64
 import hashlib
@@ -28,11 +29,20 @@ from mintmark.errors import ApiError
 from provenance.record import provenance_record
 from provenance.release import StampingError, org_signer
 
-FORMAT = "mintmark-provenance-export/1"
+FORMAT = "mintmark-provenance-export/2"
+# The trailer fields the signature covers, besides the format.
+SIGNED_FIELDS = ("head_hash", "events", "records", "sha256")
 
 
 def _line(obj: dict) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def signed_statement(fields: dict) -> bytes:
+    """The bytes the org signs: the format and the signed trailer fields as canonical JSON.
+    Raises KeyError when a field is missing."""
+    statement = {"format": FORMAT, **{name: fields[name] for name in SIGNED_FIELDS}}
+    return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def export_lines(*, org, signer) -> Iterator[str]:
@@ -53,15 +63,12 @@ def export_lines(*, org, signer) -> Iterator[str]:
     for asset in assets.order_by("created_at", "index").iterator():
         records += 1
         yield emit({"type": "provenance", "record": provenance_record(asset)})
-    value = digest.hexdigest()
-    signature = signer.sign(value.encode("ascii"))
+    signed = {"head_hash": head, "events": count, "records": records, "sha256": digest.hexdigest()}
+    signature = signer.sign(signed_statement(signed))
     yield _line(
         {
             "type": "trailer",
-            "head_hash": head,
-            "events": count,
-            "records": records,
-            "sha256": value,
+            **signed,
             "alg": signer.alg.name,
             "signature": base64.b64encode(signature).decode("ascii"),
             "certificate_chain": signer.certificate_chain_pem.decode("ascii"),
@@ -148,7 +155,7 @@ def export_check(lines: Iterable[str], *, trust_anchors_pem: bytes | None) -> Ex
         chain = x509.load_pem_x509_certificates(trailer["certificate_chain"].encode("ascii"))
         signature = _signature_der(base64.b64decode(trailer["signature"]))
         chain[0].public_key().verify(
-            signature, trailer["sha256"].encode("ascii"), ec.ECDSA(hashes.SHA256())
+            signature, signed_statement(trailer), ec.ECDSA(hashes.SHA256())
         )
     except (KeyError, ValueError, TypeError, AttributeError, InvalidSignature):
         return ExportCheck(False, "the signature does not verify")
@@ -160,4 +167,6 @@ def export_check(lines: Iterable[str], *, trust_anchors_pem: bytes | None) -> Ex
         return ExportCheck(False, f"audit chain broken at seq {chain_result.first_bad_seq}")
     if chain_result.head_hash != trailer.get("head_hash"):
         return ExportCheck(False, "the audit chain head does not match the trailer")
+    if (trailer["events"], trailer["records"]) != (len(links), records):
+        return ExportCheck(False, "the signed counts do not match the lines")
     return ExportCheck(True, "", len(links), records, trailer["head_hash"])

@@ -223,6 +223,59 @@ def test_signed_export_checks_and_detects_tampering(personas, released, tmp_path
     assert len(body) == len(lines)
 
 
+def _bumped(value):
+    return value + 5 if isinstance(value, int) else ("0" if value[0] != "0" else "1") + value[1:]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(
+            lambda t: {**t, "events": t["events"] + 5, "records": t["records"] + 5}, id="counts"
+        ),
+        *[
+            pytest.param(lambda t, f=field: {**t, f: _bumped(t[f])}, id=field)
+            for field in ("events", "records", "head_hash", "sha256", "signature")
+        ],
+        pytest.param(lambda t: {**t, "alg": "Ed25519"}, id="alg"),
+        pytest.param(
+            lambda t: {k: v for k, v in t.items() if k != "records"}, id="records-removed"
+        ),
+        pytest.param(lambda t: {**t, "certificate_chain": ""}, id="certificate_chain"),
+    ],
+)
+def test_tampering_any_trailer_field_fails_the_check(personas, released, tmp_path, tamper):
+    path = tmp_path / "export.jsonl"
+    call_command("provenance_export", "--org", "acme", "--output", str(path), stdout=io.StringIO())
+    lines = path.read_text().splitlines(keepends=True)
+    tampered = json.dumps(tamper(json.loads(lines[-1])), sort_keys=True) + "\n"
+    assert tampered != lines[-1]
+    path.write_text("".join([*lines[:-1], tampered]))
+    with pytest.raises(Exception, match="NOT valid"):
+        call_command("provenance_export", "--check", str(path), stdout=io.StringIO())
+
+
+def test_a_signature_over_the_digest_alone_no_longer_checks(personas, released, tmp_path):
+    """The old trailer signed only the digest, so its counts could be edited freely."""
+    import base64
+
+    from provenance.export import export_check
+    from provenance.release import org_signer, trust_anchors
+
+    path = tmp_path / "export.jsonl"
+    call_command("provenance_export", "--org", "acme", "--output", str(path), stdout=io.StringIO())
+    lines = path.read_text().splitlines(keepends=True)
+    trailer = json.loads(lines[-1])
+    signature = org_signer(personas["admin"].org).sign(trailer["sha256"].encode("ascii"))
+    old = {
+        **trailer,
+        "events": trailer["events"] + 5,
+        "signature": base64.b64encode(signature).decode(),
+    }
+    result = export_check([*lines[:-1], json.dumps(old) + "\n"], trust_anchors_pem=trust_anchors())
+    assert not result.ok and "signature does not verify" in result.reason
+
+
 @pytest.mark.parametrize("fmt", ["GIF", "BMP", "WEBP"])
 def test_formats_without_credentials_support_still_get_a_verdict(anon, released, fmt):
     asset, data = released
