@@ -75,10 +75,15 @@ def payload_reserve(asset: Asset) -> Stamp:
 def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
     """The custom assertion: what made this image, under which policy, past which gates."""
     datasets = Dataset.objects.filter(models_trained=job.model)
-    licences = {
-        licence.key: licence.spdx_id or licence.name
-        for licence in Licence.objects.filter(items__dataset__in=datasets).distinct()
-    }
+    # One entry per (dataset, licence) pair, so a reader sees which licence covers which data.
+    pairs = (
+        Licence.objects.filter(items__dataset__in=datasets)
+        .values_list("items__dataset__name", "spdx_id", "name")
+        .distinct()
+    )
+    licences = [
+        {"dataset": dataset, "licence": spdx or name} for dataset, spdx, name in sorted(set(pairs))
+    ]
     latest = GateResult.latest_per_gate(GateResult.objects.filter(asset=asset))
     verdicts = {gate: result.verdict for gate, result in latest.items()}
     prompt_gate = job.gate_results.filter(asset=None).order_by("-created_at").first()
@@ -95,7 +100,7 @@ def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
         "gates": verdicts,
         "review": review.decision if review else None,
         "datasets": sorted(dataset.name for dataset in datasets),
-        "licences": dict(sorted(licences.items())),
+        "licences": licences,
     }
 
 
@@ -150,6 +155,11 @@ def trust_anchors() -> bytes | None:
         return None
 
 
+def _size(image) -> dict:
+    # Named integers: C2PA readers show a bare integer array in a CBOR assertion as bytes.
+    return {"width": image.width, "height": image.height}
+
+
 def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
     rules = PolicyRules.model_validate(job.policy.rules)
     generated, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
@@ -162,8 +172,8 @@ def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
         action="created" if job.mode == GenerationJob.Mode.TEXT_TO_IMAGE else "edited",
         generation={
             **generation_assertion(asset, job),
-            "generated_size": list(generated.size),
-            "released_size": list(image.size),
+            "generated_size": _size(generated),
+            "released_size": _size(image),
         },
         soft_binding={"alg": watermark.ALGORITHM, "value": payload_bytes(stamp.payload)},
         training_mining=rules.provenance.training_and_mining,

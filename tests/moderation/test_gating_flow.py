@@ -71,7 +71,8 @@ def test_unrelated_image_is_released_watermarked_and_signed(personas, model, sig
         "memorization": "pass",
         "prompt": "pass",
     }
-    assert generation["datasets"] == ["Scenes"] and generation["licences"] == {"CC0-1.0": "CC0-1.0"}
+    assert generation["datasets"] == ["Scenes"]
+    assert generation["licences"] == [{"dataset": "Scenes", "licence": "CC0-1.0"}]
     stamp = Stamp.objects.get(asset=asset)
     marked = Image.open(io.BytesIO(data))
     assert watermark.decode(marked, key=watermark_key()).payload == stamp.payload

@@ -25,7 +25,7 @@ GENERATION = {
     "policy_version": 3,
     "gates": {"prompt": "pass", "image_safety": "pass", "memorization": "pass"},
     "datasets": ["open-shapes"],
-    "licences": {"CC0-1.0": "CC0-1.0"},
+    "licences": [{"dataset": "open-shapes", "licence": "CC0-1.0"}],
 }
 
 

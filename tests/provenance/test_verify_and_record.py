@@ -187,6 +187,18 @@ def test_provenance_record(personas, released):
     assert_error(personas["reviewer"].client().get(f"/api/assets/{asset.pk}/provenance"), 403)
 
 
+def test_manifest_names_sizes_and_which_dataset_each_licence_covers(released):
+    from provenance.release import trust_anchors
+
+    _, data = released
+    report = credentials.read_credentials(data, "image/png", trust_anchors_pem=trust_anchors())
+    generation = report.assertions["org.mintmark.generation"]
+    width, height = Image.open(io.BytesIO(data)).size
+    assert generation["released_size"] == {"width": width, "height": height}
+    assert generation["generated_size"] == {"width": 256, "height": 256}
+    assert generation["licences"] == [{"dataset": generation["datasets"][0], "licence": "CC0-1.0"}]
+
+
 def test_verify_command(released, tmp_path):
     asset, data = released
     path = tmp_path / "released.png"
