@@ -4,7 +4,7 @@ from django.conf import settings
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
-from mintmark.errors import ApiError
+from mintmark.errors import ApiError, ErrorOut
 from orgs.access import ADMIN_AUDITOR, require_role
 from orgs.auth import TokenAuth
 from orgs.models import Membership
@@ -77,7 +77,13 @@ def assets_provenance(request, asset_id: UUID):
     return provenance_record(provenance_readable(membership=membership, asset_id=asset_id))
 
 
-@router.get("/provenance/export")
+@router.get(
+    "/provenance/export",
+    response={200: None, 409: ErrorOut},
+    openapi_extra={
+        "responses": {200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}}
+    },
+)
 def provenance_export(request):
     """The org's audit log and every asset's provenance record as JSON Lines, with a trailer
     holding the chain head hash and the org's signature (`manage.py provenance_export --check`

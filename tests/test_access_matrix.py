@@ -1,7 +1,12 @@
-"""The access matrix: every API route, every caller, own org and other org.
+"""The access matrix: every API operation, each role, own org, other org and an id that
+exists nowhere, plus callers with no credentials or a bad token.
 
-Routes are enumerated from the ninja API object itself, so a route added without an entry in
-MATRIX below fails here until someone decides who may call it."""
+Operations are enumerated from the ninja API object and its OpenAPI schema, so an operation
+added without an entry in MATRIX (who may call it, what success answers) fails here until
+someone decides. The status each case expects is computed from MATRIX by `expected()` (API.md:
+401 without valid credentials, 403 for a role that may not, before any lookup, 404 for another
+org's object exactly as for a missing one), and every status met must be one the operation's
+OpenAPI entry documents."""
 
 import itertools
 import json
@@ -12,15 +17,18 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.test import Client
+from ninja import Router, Schema
+from pydantic import BaseModel
 
 from generation.models import Asset, GenerationJob
 from generation.submission import JobRequest, job_submit
 from generation.transitions import job_transition
 from mintmark import health
-from mintmark.api import api
+from mintmark.api import MintmarkAPI, api
 from moderation.models import Suspension
 from orgs.services import member_add, token_create
 from policies.models import Policy
@@ -460,7 +468,46 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audit/verify"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/verify")),
 }
 
-CALLERS = ("anonymous", "admin", "staff", "reviewer", "auditor", "outsider")
+# The four roles of acme (whose "other org" is globex), globex's admin (whose other org is
+# acme), and two callers without valid credentials.
+CALLERS = ("anonymous", "bad_token", "admin", "staff", "reviewer", "auditor", "outsider")
+SCHEMA = api.get_openapi_schema()
+
+
+def expected(rule: Rule, role: str | None, mode: str) -> tuple[int, str | None]:
+    """The status (and error code) API.md promises `role` (None: no valid credentials) for an
+    object of its own org, of the other org, or one that exists nowhere (`mode`)."""
+    if rule.roles == ANYONE:
+        # Public operations ignore credentials, valid or not.
+        return rule.ok, None
+    if role is None:
+        return 401, "not_authenticated"
+    if role not in rule.roles:
+        # Refused before any lookup, so the same for every id: nothing is disclosed.
+        return 403, "forbidden"
+    if mode == "own":
+        return rule.ok, None
+    # Another org's object is exactly as unknown as one that does not exist.
+    return 404, "not_found"
+
+
+def _client(caller: str, world: World) -> Client:
+    # Real clients: Django's test client skips CSRF checks unless told to make them.
+    if caller == "anonymous":
+        return Client(HTTP_HOST="localhost", enforce_csrf_checks=True)
+    if caller == "bad_token":
+        return Client(
+            HTTP_HOST="localhost",
+            enforce_csrf_checks=True,
+            HTTP_AUTHORIZATION=f"Bearer mm_{uuid.uuid4().hex}",
+        )
+    return world.personas[caller].client()
+
+
+def _documented(route: tuple[str, str], status: int) -> bool:
+    method, path = route
+    responses = SCHEMA["paths"][path][method.lower()]["responses"]
+    return str(status) in {str(code) for code in responses}
 
 
 @pytest.fixture
@@ -483,44 +530,29 @@ def _assert_success(response, status: int, content_type: str) -> None:
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("route", sorted(api_routes()), ids=lambda route: " ".join(route))
-def test_access(route, caller, world, anon):
+def test_access(route, caller, world):
     rule = MATRIX.get(route)
     assert rule is not None, (
         f"{route[0]} {route[1]} has no entry in the access matrix "
         "(tests/test_access_matrix.py MATRIX): decide who may call it and add one"
     )
-    persona = None if caller == "anonymous" else world.personas[caller]
-    client = anon if persona is None else persona.client()
+    persona = world.personas.get(caller)
+    client = _client(caller, world)
     caller_slug = "globex" if caller == "outsider" else "acme"
     role = None if persona is None else persona.membership.role
-    permitted = rule.roles == ANYONE or role in rule.roles
 
-    own = send(client, rule.build(Ctx(world, persona, caller_slug, "own")))
-    if permitted:
-        _assert_success(own, rule.ok, rule.content_type)
-    elif persona is None:
-        assert_error(own, 401, "not_authenticated")
-    else:
-        assert_error(own, 403, "forbidden")
-
-    if not rule.scoped:
-        return
-    other = send(client, rule.build(Ctx(world, persona, caller_slug, "other")))
-    missing = send(client, rule.build(Ctx(world, persona, caller_slug, "missing")))
-    if persona is None:
-        assert_error(other, 401, "not_authenticated")
-        assert_error(missing, 401, "not_authenticated")
-    elif permitted:
-        # Another org's object is exactly as unknown as one that does not exist.
-        assert_error(other, 404, "not_found")
-        assert_error(missing, 404, "not_found")
-        assert other.json()["error"] == missing.json()["error"]
-    else:
-        # The role is refused before any lookup, identically for every id: nothing about the
-        # other org's object (or its existence) is disclosed.
-        assert_error(other, 403, "forbidden")
-        assert_error(missing, 403, "forbidden")
-        assert other.json() == missing.json()
+    modes = ("own", "other", "missing") if rule.scoped else ("own",)
+    answers = {}
+    for mode in modes:
+        response = send(client, rule.build(Ctx(world, persona, caller_slug, mode)))
+        status, code = expected(rule, role, mode)
+        if code is None:
+            _assert_success(response, status, rule.content_type)
+        else:
+            answers[mode] = assert_error(response, status, code)
+        assert _documented(route, status), f"{route} answers {status}, not in its OpenAPI entry"
+    if "other" in answers:
+        assert answers["other"] == answers["missing"]
 
 
 def test_matrix_has_no_stale_entries():
@@ -535,6 +567,58 @@ def test_schema_and_docs_are_reachable(anon):
     docs = anon.get("/api/docs")
     assert docs.status_code == 200
     assert docs["Content-Type"].startswith("text/html")
+
+
+def test_two_schemas_of_one_name_fail_schema_generation():
+    # ninja would let the second overwrite the first, and one operation would document the
+    # other's answer (as /api/verify once did with /api/audit/verify's VerifyOut).
+    first, second = (
+        type("VerifyOut", (Schema,), {"__annotations__": {name: str}}) for name in "ab"
+    )
+    router = Router()
+    router.get("/a", response=first, auth=None)(lambda request: {"a": "x"})
+    router.get("/b", response=second, auth=None)(lambda request: {"b": "x"})
+    collide = MintmarkAPI(urls_namespace="collision")
+    collide.add_router("/", router)
+    with pytest.raises(ImproperlyConfigured, match="VerifyOut"):
+        collide.get_openapi_schema(path_prefix="")
+
+
+def _response_models():
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                for status, wrapper in operation.response_models.items():
+                    if not isinstance(wrapper, type):
+                        continue  # no declared model
+                    model = wrapper.model_fields["response"].annotation
+                    if isinstance(model, type) and issubclass(model, BaseModel):
+                        yield f"{operation.methods} {prefix}{path} {status}", model
+
+
+def test_every_response_component_is_its_own_model():
+    components = SCHEMA["components"]["schemas"]
+    for where, model in _response_models():
+        fields = {field.alias or name for name, field in model.model_fields.items()}
+        assert set(components[model.__name__]["properties"]) == fields, where
+
+
+def test_every_operation_documents_its_error_answers():
+    error = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, operations in SCHEMA["paths"].items():
+        for method, operation in operations.items():
+            responses = {int(status): answer for status, answer in operation["responses"].items()}
+            where = f"{method.upper()} {path}"
+            if operation.get("security"):
+                assert {401, 403, 404} <= set(responses), where
+            if "requestBody" in operation:
+                assert {400, 413, 415, 422} <= set(responses), where
+            if any(p["in"] in ("path", "query") for p in operation.get("parameters", [])):
+                assert 422 in responses, where
+            for status, answer in responses.items():
+                if status >= 400 and (path, status) != ("/api/health", 503):
+                    assert answer["content"]["application/json"]["schema"] == error, (where, status)
+    assert {"error", "detail"} <= set(SCHEMA["components"]["schemas"]["ErrorOut"]["required"])
 
 
 @pytest.mark.parametrize("role", ["admin", "staff", "reviewer", "auditor"])
@@ -595,7 +679,7 @@ def test_session_post_without_csrf_token_is_refused(session_client, personas):
     response = session_client.post(
         "/api/tokens", data=json.dumps({"name": "x"}), content_type="application/json"
     )
-    assert_error(response, 403)
+    assert_error(response, 403, "csrf_failed")
     assert personas["admin"].user.api_tokens.count() == tokens_before
 
 

@@ -818,3 +818,22 @@ def test_a_session_write_needs_the_csrf_token(personas):
         HTTP_X_CSRFTOKEN=csrf,
     )
     assert response.status_code == 201, response.content[:300]
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by tests/test_schemathesis.py
+
+
+def test_export_before_provenance_init_is_a_documented_409(setup):
+    # The org has no signing key yet: the export cannot be signed.
+    response = setup["admin"].get("/api/provenance/export")
+    _refused(response, 409, "no_signing_key")
+    assert "409" in {str(s) for s in SCHEMA["paths"]["/api/provenance/export"]["get"]["responses"]}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_audit_exports_answer_a_documented_media_type(setup, fmt):
+    response = setup["admin"].get(f"/api/audit/events?format={fmt}")
+    assert response.status_code == 200
+    media_type = response["Content-Type"].split(";")[0]
+    assert media_type in SCHEMA["paths"]["/api/audit/events"]["get"]["responses"][200]["content"]

@@ -4,7 +4,7 @@ from typing import Literal
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from audit.export import export_response
+from audit.export import FORMATS, export_response
 from audit.selectors import audit_events, audit_verify, event_record
 from mintmark.pagination import PageParams, paginate
 from orgs.access import ADMIN_AUDITOR, require_role
@@ -49,7 +49,19 @@ class AuditVerifyOut(Schema):
     reason: str | None
 
 
-@router.get("/events", response=EventPage)
+# The exports answer 200 with another media type than the page of JSON.
+_EXPORT_DOC = {
+    "responses": {
+        200: {
+            "content": {
+                media_type: {"schema": {"type": "string"}} for media_type in FORMATS.values()
+            }
+        }
+    }
+}
+
+
+@router.get("/events", response=EventPage, openapi_extra=_EXPORT_DOC)
 def events_list(request, filters: Query[EventFilters]):
     """Newest first, paged; `format=jsonl` or `csv` exports every matching event in seq order."""
     membership = require_role(request, ADMIN_AUDITOR)
