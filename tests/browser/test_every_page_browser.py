@@ -2,13 +2,15 @@
 on it (a released job, an image held for review, a blocked copy of a training item, an imported
 dataset with an opt-out, a policy with every rules card filled in, a suspension): each page is
 screenshotted and fails on an element whose content spills out of it (without scrolling), a
-word the browser broke between two lines, or a time on two lines.
+word the browser broke between two lines, or a time on two lines. The shots are kept under
+<pytest's base temp>/screenshots/every_page/<width>/<role>/, with problems.txt beside them.
 
 Pages are enumerated from the portal's URL patterns, so a page added without an entry in PAGES
 (or in NOT_PAGES, with why it is no page to look at) fails here until someone lists it. A text
 that may break anywhere (a hash or an id nobody reads whole) carries the class `breakable`."""
 
 import csv
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -29,9 +31,7 @@ from policies.services import policy_create
 from portal import urls as portal_urls
 from tests.browser.conftest import log_in
 from tests.gating_support import encoded, gated_job, keys_make, picture
-from tests.mm_api_support import make_model
-
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("broker")]
+from tests.mm_api_support import make_dataset, make_model, model_folder, register_at
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 ROLES = ("admin", "staff", "reviewer", "auditor")
@@ -175,6 +175,13 @@ def _demo(personas, settings, tmp_path) -> Demo:
     item_consent_record(
         item=item, actor=admin, kind="opt_out", requested_by="the photographer", reason="asked"
     )
+    # The opt-out makes "studio" unusable; "shapes", trained elsewhere at 64 px, stays usable.
+    shapes = model_folder(tmp_path, "shapes")
+    (shapes / "unet" / "config.json").write_text(json.dumps({"sample_size": 8}))
+    (shapes / "vae").mkdir()
+    (shapes / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [8] * 4}))
+    clean, _ = make_dataset(org, name="Licensed shapes", seeds=(7, 8))
+    register_at(org, shapes, name="shapes", datasets=[clean])
     member = member_add(org=org, actor=admin, email="temp.contractor@acme.test", role="staff")
     with transaction.atomic():
         abuse_record(
@@ -279,6 +286,8 @@ def _check_login_form(page, problems: list, where: str) -> None:
         problems.append(f"{where}: the button sits beside the password field, not under it")
 
 
+# No worker process: outside the xdist group "broker", so it runs beside the tests that have one.
+@pytest.mark.slow
 def test_every_page_for_every_role_fits_without_broken_words(
     chromium, portal_url, personas, settings, tmp_path, screenshots_root
 ):
