@@ -837,3 +837,14 @@ def test_audit_exports_answer_a_documented_media_type(setup, fmt):
     assert response.status_code == 200
     media_type = response["Content-Type"].split(";")[0]
     assert media_type in SCHEMA["paths"]["/api/audit/events"]["get"]["responses"][200]["content"]
+
+
+def test_a_time_offset_postgresql_cannot_store_is_taken_in_utc(setup):
+    # ISO 8601 allows -22:33; PostgreSQL stores offsets up to ±15:59 and answered a 500.
+    payload = {**LICENCE_OK, "key": "far-offset", "expires_at": "1024-09-16T04:23:10-22:33"}
+    response = _post_json(setup["admin"], "/api/licences", payload)
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["expires_at"].startswith("1024-09-17T02:56:10")
+    for name in ("since", "until"):
+        events = setup["admin"].get("/api/audit/events", {name: "2024-01-01T00:00:00+23:59"})
+        assert events.status_code == 200, events.content[:300]

@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Literal
 
 from ninja import Query, Router, Schema
@@ -7,6 +6,7 @@ from pydantic import Field
 from audit.export import FORMATS, export_response
 from audit.selectors import audit_events, audit_verify, event_record
 from mintmark.pagination import PageParams, paginate
+from mintmark.parsing import UtcDatetime
 from orgs.access import ADMIN_AUDITOR, require_role
 
 router = Router(tags=["audit"])
@@ -17,8 +17,8 @@ class EventFilters(PageParams):
     actor: str | None = Field(None, max_length=200, description="username, or 'system'")
     subject_type: str | None = Field(None, max_length=100)
     subject_id: str | None = Field(None, max_length=100)
-    since: datetime | None = None
-    until: datetime | None = None
+    since: UtcDatetime | None = None
+    until: UtcDatetime | None = None
     format: Literal["json", "jsonl", "csv"] = "json"
 
 

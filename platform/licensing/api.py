@@ -11,6 +11,7 @@ from licensing.selectors import datasets_counted
 from licensing.services import dataset_create, dataset_item_add, item_consent_record, licence_create
 from mintmark.errors import ApiError
 from mintmark.pagination import PageQuery, page_schema, paginate
+from mintmark.parsing import UtcDatetime
 from orgs.access import ADMIN, ADMIN_AUDITOR, require_role
 
 router = Router(tags=["datasets and licences"])
@@ -25,7 +26,7 @@ class LicenceIn(Schema):
     allows_training: bool
     allows_commercial: bool
     requires_attribution: bool
-    expires_at: datetime | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class LicenceOut(Schema):

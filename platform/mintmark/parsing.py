@@ -17,10 +17,13 @@ examined after authentication, so a caller without credentials gets 401 whatever
 
 import json
 import re
-from itertools import accumulate
+from datetime import UTC, datetime
+from typing import Annotated
 
+import numpy as np
 from django.conf import settings
 from ninja.parser import Parser
+from pydantic import AfterValidator
 
 from mintmark.errors import ApiError
 
@@ -33,14 +36,17 @@ MAX_JSON_DEPTH = 64
 # A complete JSON string literal; removing them leaves only structure, so the brackets left are
 # exactly the nesting (inside a valid prefix, which is all json.loads ever descends into).
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# +1 for an opening bracket, -1 for a closing one, 0 for any other byte (UTF-8 bytes of other
+# characters never equal these four). A running sum in numpy: 2 MiB of brackets in ~40 ms.
+_STEP = np.zeros(256, dtype=np.int32)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
 
 
 def json_depth(text: str) -> int:
     """The deepest nesting of arrays and objects in `text`, without parsing it."""
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    structure = np.frombuffer(_JSON_STRING.sub("", text).encode(), dtype=np.uint8)
+    return int(np.cumsum(_STEP[structure]).max(initial=0))
 
 
 def body_size_check(request, limit: int) -> None:
@@ -124,6 +130,21 @@ def refuse_nul(value) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             refuse_nul(item)
+
+
+def _in_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
+# A time the API reads, in UTC. ISO 8601 allows offsets PostgreSQL cannot store (beyond ±15:59,
+# e.g. -22:33) and ones that leave the representable years once converted (0001-01-01+05:00);
+# converted here, such a value is either stored or refused as 422, never a database error.
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class ApiParser(Parser):
