@@ -28,4 +28,5 @@ USER mintmark
 VOLUME ["/data"]
 EXPOSE 8000
 
-CMD ["gunicorn", "mintmark.wsgi:application", "--chdir", "/app", "--pythonpath", "/app/platform,/app", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--no-control-socket"]
+# The web server: gunicorn with uvicorn workers (Django under ASGI), as compose's `web` runs it.
+CMD ["gunicorn", "mintmark.asgi:application", "--worker-class", "mintmark.asgi_worker.WebWorker", "--chdir", "/app", "--pythonpath", "/app/platform,/app", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--no-control-socket"]

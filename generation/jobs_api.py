@@ -1,14 +1,13 @@
-import json
-import time
 from datetime import datetime
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.core.files.storage import storages
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse
 from ninja import Router, Schema, Status
 
+from generation.events import stream_open, stream_response
 from generation.job_input import GenerationIn, job_request_from_form, job_request_parse
-from generation.models import GenerationJob
 from generation.selectors import (
     SUBMITTERS,
     asset_released_get,
@@ -17,7 +16,6 @@ from generation.selectors import (
 )
 from generation.submission import JobRequest, job_cancel, job_submit
 from generation.summaries import asset_summary, job_summary
-from generation.transitions import TERMINAL
 from mintmark.errors import ApiError, ErrorOut
 from mintmark.pagination import PageQuery, page_schema, paginate
 from mintmark.parsing import FORM_MEDIA_TYPE, form_data, json_body
@@ -25,8 +23,6 @@ from moderation.api import GateResultOut
 from orgs.access import ALL_ROLES, require_role
 
 router = Router(tags=["generations"])
-EVENTS_POLL_S = 0.5
-EVENTS_MAX_S = 300
 
 
 class StampOut(Schema):
@@ -145,39 +141,12 @@ def generations_get(request, job_id: UUID):
 
 
 @router.get("/generations/{job_id}/events")
-def generations_events(request, job_id: UUID):
-    """Server-sent events: a `job` event whenever state or progress changes, until the job
-    ends (or after five minutes; reconnect to go on)."""
-    membership = require_role(request, ALL_ROLES)
-    job = jobs_with_outcomes(membership=membership).get_for_org(membership.org, pk=job_id)
-
-    def stream():
-        last = None
-        deadline = time.monotonic() + EVENTS_MAX_S
-        while True:
-            current = GenerationJob.objects.filter(pk=job.pk).values(
-                "state", "progress_step", "progress_total", "error"
-            )[0]
-            if current != last:
-                last = current
-                payload = {
-                    "id": str(job.pk),
-                    "state": current["state"],
-                    "progress": {
-                        "step": current["progress_step"],
-                        "total": current["progress_total"],
-                    },
-                    "error": current["error"],
-                }
-                yield f"event: job\ndata: {json.dumps(payload)}\n\n"
-            if current["state"] in TERMINAL or time.monotonic() > deadline:
-                return
-            time.sleep(EVENTS_POLL_S)
-
-    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+async def generations_events(request, job_id: UUID):
+    """Server-sent events: a `job` event now and whenever state or progress changes, until the
+    job ends (or after `MINTMARK_EVENT_STREAM_MAX_S`; reconnect to go on), with a `: keep-alive`
+    comment line every `MINTMARK_EVENT_STREAM_KEEPALIVE_S`. Refusal: 429 `too_many_streams`
+    past `MINTMARK_EVENT_STREAMS_PER_USER` open streams."""
+    return stream_response(await sync_to_async(stream_open)(request, job_id))
 
 
 @router.post("/generations/{job_id}/cancel", response=JobOut)

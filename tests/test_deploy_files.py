@@ -4,6 +4,7 @@ every management command that exists (and none that does not). There is no Docke
 test environment, so the compose file is checked by reading it."""
 
 import ast
+import json
 import os
 import re
 import secrets
@@ -141,8 +142,28 @@ def test_compose_has_the_production_services(compose):
     assert services["postgres"]["image"].startswith("postgres:15")
     assert services["redis"]["image"].startswith("redis:7")
     assert services["minio"]["image"].startswith("minio/minio")
-    assert "gunicorn" in _command(services["web"])
-    assert "mintmark.wsgi:application" in _command(services["web"])
+
+
+def test_the_web_server_is_asgi_everywhere(compose):
+    """compose's web, the image's default command and `manage.py serve` run one server: gunicorn
+    with Mintmark's uvicorn worker class and the ASGI application (an event stream holds no
+    thread), and compose's web keeps no database connection between requests (Django's advice
+    under ASGI: each request's sync code runs in a thread of its own)."""
+    from mintmark.management.commands.serve import gunicorn_argv
+
+    def app_and_worker(argv: list[str]) -> tuple[str, str]:
+        assert "gunicorn" in argv, argv
+        app = next(part for part in argv if part.endswith(":application"))
+        return app, argv[argv.index("--worker-class") + 1]
+
+    served = app_and_worker(gunicorn_argv(host="127.0.0.1", port=8000, workers=2))
+    assert served == ("mintmark.asgi:application", "mintmark.asgi_worker.WebWorker")
+    web = compose["services"]["web"]
+    assert app_and_worker(_command(web)) == served
+    cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert app_and_worker(json.loads(cmd.group(1))) == served
+    assert _environment(web)["MINTMARK_DB_CONN_MAX_AGE"] == "0"
+    assert "--threads" not in _command(web)
 
 
 def test_compose_workers_run_the_worker_command_on_their_queues(compose):

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that it sees every streamed answer, WhiteNoise's too (mintmark/streaming.py).
+    "mintmark.streaming.StreamSyncIteratorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mintmark.middleware.ApiGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -237,6 +239,40 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A RUNNING job whose worker has not written a heartbeat for this long is queued again.
 STALE_JOB_MINUTES = env_int("MINTMARK_STALE_JOB_MINUTES", 10, minimum=1)
+
+# The cache every web process shares. It holds the event-stream leases (generation/events.py),
+# so a per-process cache would let each process grant the whole per-user cap. Redis when there
+# is one (MINTMARK_CACHE_URL, by default the broker's when that is Redis), else a table in the
+# database, which `migrate` creates.
+CACHE_URL = env_str("MINTMARK_CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "mintmark",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "mintmark_cache",
+            # Culling would drop live leases: expired entries go when they are read or replaced.
+            "OPTIONS": {"MAX_ENTRIES": 10_000_000},
+        }
+    }
+
+# Event streams (GET /api/generations/{id}/events, served async: README "Security"): at most
+# this many open at once per user across every web process, a comment line every KEEPALIVE
+# seconds so that proxies and clients see the connection live, and an end after MAX seconds
+# (the client reconnects). Streams look at their jobs every POLL seconds, one query per process.
+EVENT_STREAMS_PER_USER = env_int("MINTMARK_EVENT_STREAMS_PER_USER", 4, minimum=1)
+EVENT_STREAM_KEEPALIVE_S = env_int("MINTMARK_EVENT_STREAM_KEEPALIVE_S", 15, minimum=1)
+EVENT_STREAM_MAX_S = env_int("MINTMARK_EVENT_STREAM_MAX_S", 300, minimum=1)
+EVENT_STREAM_POLL_S = 1.0
 
 # GPU workers: how many images one pipeline call may hold, how long a run waits for compatible
 # jobs to join it, and how much memory resident models may take before the least recently used

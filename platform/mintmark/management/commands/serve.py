@@ -1,5 +1,6 @@
 """`manage.py serve`: the embedded default on one machine. Starts a Celery worker as a child
-process (`manage.py worker`, both queues), then gunicorn in the foreground, and stops both
+process (`manage.py worker`, both queues), then the web server in the foreground (gunicorn with
+uvicorn workers: Django under ASGI, mintmark/asgi_worker.py), and stops both
 together: Ctrl-C or SIGTERM to this process stops the web server and the worker, and if either
 child dies the other is stopped too, so no process is left behind.
 
@@ -33,12 +34,14 @@ def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def gunicorn_argv(*, host: str, port: int, workers: int, threads: int) -> list[str]:
+def gunicorn_argv(*, host: str, port: int, workers: int) -> list[str]:
     return [
         sys.executable,
         "-m",
         "gunicorn",
-        "mintmark.wsgi:application",
+        "mintmark.asgi:application",
+        "--worker-class",
+        "mintmark.asgi_worker.WebWorker",
         "--chdir",
         str(REPO_DIR),
         "--pythonpath",
@@ -47,8 +50,6 @@ def gunicorn_argv(*, host: str, port: int, workers: int, threads: int) -> list[s
         bind_address(host, port),
         "--workers",
         str(workers),
-        "--threads",
-        str(threads),
         "--graceful-timeout",
         str(int(STOP_GRACE_S / 2)),
         "--access-logfile",
@@ -95,7 +96,7 @@ class _Stop(Exception):
 class Command(BaseCommand):
     help = (
         "Runs the platform on one machine: a Celery worker (both queues) as a child process and "
-        "gunicorn in the foreground. Ctrl-C stops both."
+        "the web server (gunicorn, uvicorn workers) in the foreground. Ctrl-C stops both."
     )
 
     def add_arguments(self, parser):
@@ -106,8 +107,9 @@ class Command(BaseCommand):
             action="store_true",
             help="run the web server only (a worker runs elsewhere: manage.py worker)",
         )
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-        parser.add_argument("--threads", type=int, default=2, help="threads each (default 2)")
+        parser.add_argument(
+            "--workers", type=int, default=2, help="web server processes (default 2)"
+        )
         parser.add_argument(
             "--worker-concurrency",
             type=int,
@@ -115,11 +117,11 @@ class Command(BaseCommand):
             help="Celery worker processes (default: Celery's, the number of CPUs)",
         )
 
-    def handle(self, *args, host, port, no_worker, workers, threads, worker_concurrency, **opts):
+    def handle(self, *args, host, port, no_worker, workers, worker_concurrency, **opts):
         if not 0 < port < 65536:
             raise CommandError(f"--port {port}: use 1 to 65535")
-        if workers < 1 or threads < 1:
-            raise CommandError("--workers and --threads must be at least 1")
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
         if _port_open(host, port):
             raise CommandError(f"{bind_address(host, port)} is already in use: pick --port")
         self.children: dict[str, subprocess.Popen] = {}
@@ -128,7 +130,7 @@ class Command(BaseCommand):
         }
         status = 0
         try:
-            status = self._run(host, port, no_worker, workers, threads, worker_concurrency)
+            status = self._run(host, port, no_worker, workers, worker_concurrency)
         except _Stop as stop:
             self.stdout.write(f"{stop}: stopping")
         finally:
@@ -156,15 +158,13 @@ class Command(BaseCommand):
         self.children[name] = child
         return child
 
-    def _run(self, host, port, no_worker, workers, threads, worker_concurrency) -> int | str:
+    def _run(self, host, port, no_worker, workers, worker_concurrency) -> int | str:
         url = display_url(host, port)
         self.stdout.write(f"Mintmark (embedded default), data in {settings.DATA_DIR}")
         if not no_worker:
             worker = self._spawn("worker", worker_argv(concurrency=worker_concurrency))
             self.stdout.write(f"Started the Celery worker (pid {worker.pid}), queues gpu,gates")
-        web = self._spawn(
-            "web", gunicorn_argv(host=host, port=port, workers=workers, threads=threads)
-        )
+        web = self._spawn("web", gunicorn_argv(host=host, port=port, workers=workers))
         self.stdout.write(f"Started gunicorn (pid {web.pid}) on {bind_address(host, port)}")
 
         deadline = time.monotonic() + READY_TIMEOUT_S
