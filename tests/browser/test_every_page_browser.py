@@ -55,12 +55,14 @@ NOT_PAGES = {
 }
 
 # The check run in the page: elements whose content is wider than their box where nothing
-# scrolls, and words drawn on two lines. Form controls, replaced elements and clipped
-# (visually hidden) elements draw their content themselves or on purpose.
+# scrolls, and words or times (2025-03-01 12:00:03 UTC) drawn on two lines. Form controls,
+# replaced elements and clipped (visually hidden) elements draw their content themselves or on
+# purpose.
 LAYOUT_PROBLEMS = r"""
 () => {
   const SKIP = new Set(['INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'IMG', 'SVG', 'VIDEO', 'CANVAS',
                         'PROGRESS', 'METER', 'IFRAME', 'SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE']);
+  const TIME = /\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?: UTC)?/g;
   const problems = [];
   const name = (el) => {
     let text = el.tagName.toLowerCase();
@@ -92,22 +94,24 @@ LAYOUT_PROBLEMS = r"""
     if (!parent || parent.closest('.breakable, .visually-hidden, select, textarea, script')) {
       continue;
     }
-    for (const match of node.data.matchAll(/[\p{L}\p{N}_]{2,}/gu)) {
-      range.setStart(node, match.index);
-      range.setEnd(node, match.index + match[0].length);
+    const onTwoLines = (start, end) => {
+      range.setStart(node, start);
+      range.setEnd(node, end);
       const rects = [...range.getClientRects()].filter((r) => r.width > 0 && r.height > 0);
-      if (rects.length < 2) continue;
+      if (rects.length < 2) return false;
       const tops = rects.map((r) => r.top);
-      const lowest = Math.min(...rects.map((r) => r.height));
-      if (Math.max(...tops) - Math.min(...tops) > lowest / 2) {
-        problems.push(`word broken: "${match[0]}" in ${name(parent)} ` +
-                      `(on ${rects.length} lines)`);
+      return Math.max(...tops) - Math.min(...tops) > Math.min(...rects.map((r) => r.height)) / 2;
+    };
+    for (const match of node.data.matchAll(/[\p{L}\p{N}_]{2,}/gu)) {
+      if (onTwoLines(match.index, match.index + match[0].length)) {
+        problems.push(`word broken: "${match[0]}" in ${name(parent)}`);
       }
     }
-  }
-  for (const el of document.body.querySelectorAll('time')) {
-    const tops = new Set([...el.getClientRects()].map((r) => Math.round(r.top)));
-    if (tops.size > 1) problems.push(`time on ${tops.size} lines: "${el.textContent}"`);
+    for (const match of node.data.matchAll(TIME)) {
+      if (onTwoLines(match.index, match.index + match[0].length)) {
+        problems.push(`time on two lines: "${match[0]}" in ${name(parent)}`);
+      }
+    }
   }
   return problems;
 }

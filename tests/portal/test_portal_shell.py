@@ -143,5 +143,6 @@ def test_verify_says_when_an_issued_image_was_made_as_the_portal_writes_times(
     upload = {"image": SimpleUploadedFile("mine.png", data, content_type="image/png")}
     html = Client(HTTP_HOST="localhost").post("/verify/", upload).content.decode()
     assert 'data-verdict="issued_here"' in html
-    created = re.search(r'data-testid="verified-created">([^<]+)<', html).group(1)
+    created = re.search(r'data-testid="verified-created"><time datetime="[^"]+">([^<]+)<', html)
+    created = created.group(1)
     assert created == asset.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
