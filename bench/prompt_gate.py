@@ -337,7 +337,10 @@ def main() -> None:
         cells = []
         for split in SPLITS:
             row = adv[split][label]
-            cells.append(f"{row['n']} | {row['recall']:.3f} | {_pct(row['evaded_recall'])}")
+            cells.append(
+                f"{row['n']} | {row['recall']:.3f} | {_pct(row['evaded_recall'])} "
+                f"| {row['blocked']:.3f}"
+            )
         print(f"| {label} | " + " | ".join(cells) + " |")
     for split in SPLITS:
         benign_row = adv[split][pc.BENIGN]

@@ -20,7 +20,7 @@ evasion)."""
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +42,7 @@ _NOT_AN_AGE = (
     r"(?![\s-]*(?:years?|yrs?|yr)[\s-]*(?:younger|older|ago|later|earlier|before|after))"
     r"(?![\s-]*(?:feet|foot|ft|inch|inches|cm|kg|lbs?|pounds|%|percent|times|x\b|hours?"
     r"|minutes?|days?|weeks?|months?|points?|stars?|dollars?|euros?))"
+    r"(?![\s-]*(?:of|out|more|less|times|step|day|night|hit|piece)\b)"
 )
 _PERSONS = (
     r"(?:girls?|boys?|kids?|child|children|teens?|daughters?|sons?|students?|pupils?|models?"
@@ -225,7 +226,14 @@ class MinorsRule:
         return None
 
     def check(self, text: ReadablePrompt) -> MinorsFinding | None:
-        """Why the prompt is `sexual_minors` by rule, or None."""
+        """Why the prompt is `sexual_minors` by rule, or None. Stretched letters are read both
+        ways ("poooose" as "poose" and as "pose")."""
+        finding = self._check(text)
+        if finding is None and text.single_letters:
+            return self._check(replace(text, text=text.single_letters))
+        return finding
+
+    def _check(self, text: ReadablePrompt) -> MinorsFinding | None:
         slang = self.slang_of(text)
         if slang is not None:
             return MinorsFinding(slang, None, None)
