@@ -129,6 +129,8 @@ class _Poller:
         self.rows: dict[UUID, dict] = {}
         self.round = asyncio.Event()
         self.task: asyncio.Task | None = None
+        self.sending: set[asyncio.Task] = set()  # the tasks sending this loop's streams
+        self.closing = False
 
     async def follow(self, job_id: UUID) -> AsyncIterator[dict | None]:
         """The job's row after every poll (None once it no longer exists)."""
@@ -168,6 +170,22 @@ class _Poller:
 _pollers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Poller]" = (
     weakref.WeakKeyDictionary()
 )
+
+
+async def streams_close(timeout_s: float = 5.0) -> None:
+    """Ends the open streams of this event loop, each as a job's end does (the client sees the
+    stream end and reconnects elsewhere) and freeing its slot: a stopping web server calls it
+    before it closes connections. A stream still open after timeout_s is cancelled."""
+    poller = _pollers.get(asyncio.get_running_loop())
+    if poller is None:
+        return
+    poller.closing = True
+    poller._next_round()
+    deadline = time.monotonic() + timeout_s
+    while poller.sending and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for task in list(poller.sending):
+        task.cancel()
 
 
 def _poller() -> _Poller:
@@ -232,15 +250,18 @@ def stream_response(stream: JobStream) -> HttpResponse | StreamingHttpResponse:
 
 async def _events(stream: JobStream, first: bytes) -> AsyncIterator[bytes]:
     keepalive = settings.EVENT_STREAM_KEEPALIVE_S
+    poller = _poller()
+    task = asyncio.current_task()
+    poller.sending.add(task)
     try:
         yield first
         last = stream.row
         written = renewed = time.monotonic()
         deadline = written + settings.EVENT_STREAM_MAX_S
-        async with aclosing(_poller().follow(stream.job_id)) as rows:
+        async with aclosing(poller.follow(stream.job_id)) as rows:
             async for row in rows:
                 now = time.monotonic()
-                if row is None:
+                if row is None or poller.closing:
                     return
                 if row != last:
                     last, written = row, now
@@ -255,4 +276,5 @@ async def _events(stream: JobStream, first: bytes) -> AsyncIterator[bytes]:
                     written = now
                     yield KEEPALIVE
     finally:
+        poller.sending.discard(task)
         await _in_stream_thread(lease_release, stream.lease)

@@ -256,3 +256,22 @@ def test_streams_refuse_strangers_and_other_orgs(personas, model, tmp_path):
             answer, body, _ = call(port, "GET", path, token)
             assert (answer, body["error"]) == (status, code)
         assert events.leases_held(personas["outsider"].user.pk) == 0
+
+
+def test_a_stopping_server_ends_its_streams_and_frees_their_slots(personas, model, tmp_path):
+    staff = personas["staff"]
+    path = f"/api/generations/{submit(staff)}/events"
+    with web_server(tmp_path, workers=1) as port:
+        stream = Stream(port, path, staff.token)
+        assert stream.status == 200
+        stream.read_until("data: ")
+        assert events.leases_held(staff.user.pk) == 1
+    # web_server sent SIGTERM and waited for serve to exit.
+    try:
+        assert stream.read_until(None)[-1] == ""  # the stream ended as a finished one does
+    finally:
+        stream.close()
+    assert events.leases_held(staff.user.pk) == 0
+    log = (tmp_path / f"serve-{port}.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert "timeout graceful shutdown exceeded" not in log, log[-3000:]

@@ -4,11 +4,25 @@ thread held for minutes. gunicorn still manages the processes (restarts, gracefu
 
 Two changes to uvicorn's defaults:
 - Django has no ASGI lifespan handler, so the lifespan protocol is off instead of probed.
-- uvicorn waits for open connections without limit when stopping, and event streams stay open
-  for minutes: after half of gunicorn's graceful timeout it cancels what is still open (each
-  stream's `finally` frees its slot) rather than being killed when the timeout ends."""
+- A stopping uvicorn waits for open connections, without limit unless told, and event streams
+  stay open for minutes. So the server first ends this process's streams the way a job's end
+  does (generation.events.streams_close: each frees its slot, its client reconnects to another
+  process), and it cancels whatever is still open after half of gunicorn's graceful timeout
+  rather than being killed when the timeout ends."""
 
+import sys
+
+from gunicorn.arbiter import Arbiter
+from uvicorn import Server
 from uvicorn_worker import UvicornWorker
+
+
+class _Server(Server):
+    async def shutdown(self, sockets=None) -> None:
+        from generation.events import streams_close
+
+        await streams_close()
+        await super().shutdown(sockets)
 
 
 class WebWorker(UvicornWorker):
@@ -17,3 +31,12 @@ class WebWorker(UvicornWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.config.timeout_graceful_shutdown = max(1, self.cfg.graceful_timeout // 2)
+
+    async def _serve(self) -> None:
+        # uvicorn-worker 0.4.0's own, with the server above.
+        self.config.app = self.wsgi
+        server = _Server(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
