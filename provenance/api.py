@@ -18,6 +18,8 @@ router = Router(tags=["provenance"])
 
 class ImageVerifyOut(Schema):
     verdict: str
+    identified_by: list[str]
+    explanation: str
     evidence: list[str]
     c2pa: dict
     watermark: dict
@@ -52,6 +54,8 @@ def verify(request, image: File[UploadedFile]):
     asset = result.asset
     body = {
         "verdict": result.verdict,
+        "identified_by": result.identified_by,
+        "explanation": result.explanation,
         "evidence": result.evidence,
         "c2pa": result.c2pa,
         "watermark": result.watermark,

@@ -45,6 +45,30 @@ class Verification:
     fingerprint: dict
     asset: Asset | None = None
     evidence: list[str] = field(default_factory=list)
+    # The witnesses that named `asset` ("c2pa", "watermark", "fingerprint"), and in one sentence
+    # which signal identified the image.
+    identified_by: list[str] = field(default_factory=list)
+    explanation: str = ""
+
+
+WITNESS_NAMES = {
+    "c2pa": "its content credentials",
+    "watermark": "its invisible watermark",
+    "fingerprint": "its fingerprint",
+}
+
+
+def _explanation(identified_by: list[str], disagree: bool) -> str:
+    if not identified_by:
+        return "No signal links this image to an image released here."
+    names = [WITNESS_NAMES[witness] for witness in identified_by]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    sentence = f"Identified by {joined}."
+    if disagree:
+        sentence += " Another signal names a different image released here."
+    elif "c2pa" not in identified_by:
+        sentence += " Its content credentials did not identify it."
+    return sentence
 
 
 def _decode(data: bytes):
@@ -146,7 +170,25 @@ def image_verify(data: bytes) -> Verification:
         verdict = ISSUED_HERE
     else:
         verdict = ALTERED
-    return Verification(verdict, c2pa_out, mark_out, print_out, asset, evidence)
+    identified_by = [
+        witness
+        for witness, found in (
+            ("c2pa", by_manifest),
+            ("watermark", by_mark),
+            ("fingerprint", by_print),
+        )
+        if asset is not None and found is not None and found.pk == asset.pk
+    ]
+    return Verification(
+        verdict,
+        c2pa_out,
+        mark_out,
+        print_out,
+        asset,
+        evidence,
+        identified_by,
+        _explanation(identified_by, len(named) > 1),
+    )
 
 
 def public_asset(asset: Asset) -> dict:

@@ -79,6 +79,10 @@ def test_released_file_is_issued_here(anon, released):
     assert body["c2pa"]["state"] == "trusted" and body["c2pa"]["claims_asset"] == str(asset.pk)
     assert body["watermark"]["found"] and body["watermark"]["registered"]
     assert body["fingerprint"]["found"] and body["fingerprint"]["distance"] == 0
+    assert body["identified_by"] == ["c2pa", "watermark", "fingerprint"]
+    assert body["explanation"] == (
+        "Identified by its content credentials, its invisible watermark and its fingerprint."
+    )
     # The default policy discloses org, model and time to the public, nothing more.
     assert set(body["asset"]) == {"id", "ai_generated", "org", "model", "created_at"}
     assert body["asset"]["id"] == str(asset.pk) and body["provenance"] is None
@@ -103,6 +107,11 @@ def test_stripped_metadata_is_still_named_by_the_watermark(anon, released, fmt, 
     assert body["c2pa"]["state"] == "none"
     assert body["verdict"] == "altered"
     assert body["watermark"]["registered"] and body["asset"]["id"] == str(asset.pk)
+    assert body["identified_by"] == ["watermark", "fingerprint"]
+    assert body["explanation"] == (
+        "Identified by its invisible watermark and its fingerprint. "
+        "Its content credentials did not identify it."
+    )
 
 
 def test_signed_outside_the_trust_anchors_is_untrusted(anon, released, tmp_path):
@@ -121,7 +130,8 @@ def test_unrelated_image_is_unknown(anon, released):
     body = verify(anon, encoded(picture(7))).json()
     assert body["verdict"] == "unknown"
     assert body["watermark"]["found"] is False and body["fingerprint"]["found"] is False
-    assert body["asset"] is None and body["evidence"] == []
+    assert body["asset"] is None and body["evidence"] == [] and body["identified_by"] == []
+    assert body["explanation"] == "No signal links this image to an image released here."
 
 
 def _huge_png(side: int) -> bytes:
@@ -207,6 +217,7 @@ def test_verify_command(released, tmp_path):
     call_command("verify", str(path), "--record", stdout=out)
     body = json.loads(out.getvalue())
     assert body["verdict"] == "issued_here" and body["asset"] == str(asset.pk)
+    assert body["identified_by"] == ["c2pa", "watermark", "fingerprint"]
     assert body["provenance"]["stamp"]["released_sha256"]
 
 
@@ -294,9 +305,35 @@ def test_formats_without_credentials_support_still_get_a_verdict(anon, released,
     converted = encoded(Image.open(io.BytesIO(data)).convert("RGB"), fmt)
     body = verify(anon, converted).json()
     assert body["c2pa"]["state"] == "none"
-    if fmt != "GIF":  # GIF's 256-colour palette destroys the mark; the fingerprint remains
+    assert "fingerprint" in body["identified_by"] and "c2pa" not in body["identified_by"]
+    if fmt != "GIF":  # GIF's 256-colour palette may destroy the mark; the fingerprint remains
         assert body["watermark"]["registered"]
     assert body["verdict"] == "altered" and body["asset"]["id"] == str(asset.pk)
+
+
+@pytest.mark.parametrize(
+    "identified_by, disagree, sentence",
+    [
+        (
+            ["fingerprint"],
+            False,
+            "Identified by its fingerprint. Its content credentials did not identify it.",
+        ),
+        (["c2pa"], False, "Identified by its content credentials."),
+        (
+            ["c2pa", "watermark"],
+            True,
+            "Identified by its content credentials and its invisible watermark. "
+            "Another signal names a different image released here.",
+        ),
+    ],
+)
+def test_the_explanation_names_the_signals_that_identified_the_image(
+    identified_by, disagree, sentence
+):
+    from provenance.verify import _explanation
+
+    assert _explanation(identified_by, disagree) == sentence
 
 
 def test_another_installations_watermark_key_reads_nothing(anon, released, settings, tmp_path):
@@ -354,3 +391,17 @@ def test_lines_after_the_trailer_are_refused(personas, released, tmp_path):
     appended = [*lines, '{"type": "audit_event", "seq": 999}\n']
     result = export_check(appended, trust_anchors_pem=trust_anchors())
     assert not result.ok and "follows the signed trailer" in result.reason
+
+
+def test_verify_page_says_which_signal_identified_the_image(released):
+    from django.test import Client
+
+    _, data = released
+    stripped = encoded(Image.open(io.BytesIO(data)).convert("RGB"), "PNG")
+    upload = {"image": SimpleUploadedFile("copy.png", stripped, content_type="image/png")}
+    html = Client(HTTP_HOST="localhost").post("/verify/", upload).content.decode()
+    assert 'data-verdict="altered"' in html
+    assert (
+        '<p data-testid="identified-by">Identified by its invisible watermark and its '
+        "fingerprint. Its content credentials did not identify it.</p>"
+    ) in html

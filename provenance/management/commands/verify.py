@@ -34,6 +34,8 @@ class Command(BaseCommand):
             raise CommandError(exc.detail) from None
         out = {
             "verdict": result.verdict,
+            "identified_by": result.identified_by,
+            "explanation": result.explanation,
             "evidence": result.evidence,
             "c2pa": result.c2pa,
             "watermark": result.watermark,
