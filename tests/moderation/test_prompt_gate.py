@@ -476,3 +476,50 @@ def test_a_prompt_in_another_script_is_not_a_disguise(classifier):
     assert prompt_check(
         "кот спит на диване", blocked_categories=[], lookalikes="block"
     ).verdict != ("block")
+
+
+class _CountingEncoder:
+    """Wraps the real encoder and counts the texts it embeds."""
+
+    def __init__(self, encoder, identity="real-encoder"):
+        self.encoder = encoder
+        self.mintmark_identity = identity
+        self.texts = 0
+
+    def encode(self, texts, **kwargs):
+        self.texts += len(texts)
+        return self.encoder.encode(texts, **kwargs)
+
+
+def test_exemplar_embeddings_are_cached_by_text_and_encoder(classifier, tmp_path):
+    texts = ["a cat on a sofa", "a red bicycle"]
+    counting = _CountingEncoder(classifier.encoder)
+    first = prompt_classifier.exemplar_embeddings(counting, texts, tmp_path)
+    again = prompt_classifier.exemplar_embeddings(counting, texts, tmp_path)
+    assert counting.texts == 2 and np.array_equal(first, again)
+    # Other texts, another encoder, or a damaged file: computed afresh.
+    prompt_classifier.exemplar_embeddings(counting, [*texts, "a kite"], tmp_path)
+    assert counting.texts == 5
+    other = _CountingEncoder(classifier.encoder, identity="another-encoder")
+    prompt_classifier.exemplar_embeddings(other, texts, tmp_path)
+    assert other.texts == 2
+    for path in tmp_path.glob("prompt-exemplars-*.npy"):
+        path.write_bytes(b"not an array")
+    assert np.array_equal(prompt_classifier.exemplar_embeddings(counting, texts, tmp_path), first)
+    assert counting.texts == 7
+    # Without a cache folder, or for an encoder this module did not load, nothing is kept.
+    unknown = _CountingEncoder(classifier.encoder, identity=None)
+    prompt_classifier.exemplar_embeddings(unknown, texts, tmp_path)
+    prompt_classifier.exemplar_embeddings(unknown, texts, tmp_path)
+    assert unknown.texts == 4
+
+
+def test_a_cached_build_gives_the_same_classifier(classifier, tmp_path, monkeypatch):
+    monkeypatch.setattr(prompt_classifier, "EMBEDDING_CACHE_DIR", tmp_path)
+    counting = _CountingEncoder(classifier.encoder, classifier.encoder.mintmark_identity)
+    exemplars = Exemplars.read()
+    first = prompt_classifier.build_classifier(exemplars, counting)
+    embedded = counting.texts
+    second = prompt_classifier.build_classifier(exemplars, counting)
+    assert counting.texts == embedded  # the second build embedded nothing
+    assert np.array_equal(first._coef, second._coef)
