@@ -140,7 +140,13 @@ def generations_get(request, job_id: UUID):
     )
 
 
-@router.get("/generations/{job_id}/events")
+@router.get(
+    "/generations/{job_id}/events",
+    response={200: None, 429: ErrorOut},
+    openapi_extra={
+        "responses": {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+    },
+)
 async def generations_events(request, job_id: UUID):
     """Server-sent events: a `job` event now and whenever state or progress changes, until the
     job ends (or after `MINTMARK_EVENT_STREAM_MAX_S`; reconnect to go on), with a `: keep-alive`

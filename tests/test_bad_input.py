@@ -848,3 +848,9 @@ def test_a_time_offset_postgresql_cannot_store_is_taken_in_utc(setup):
     for name in ("since", "until"):
         events = setup["admin"].get("/api/audit/events", {name: "2024-01-01T00:00:00+23:59"})
         assert events.status_code == 200, events.content[:300]
+
+
+def test_the_event_stream_documents_its_media_type_and_its_cap():
+    answers = SCHEMA["paths"]["/api/generations/{job_id}/events"]["get"]["responses"]
+    assert "text/event-stream" in answers[200]["content"]
+    assert 429 in answers  # too_many_streams past the per-user cap
