@@ -357,6 +357,7 @@ def test_the_json_editor_saves_a_new_version(admin, acme):
             '{"prompt": {"blocked_categories": ["hate"]}}',
             "cannot be removed",
         ),
+        ("[" * 100_000, "levels deep"),
     ],
 )
 def test_the_json_editor_refusals(admin, acme, text, words):
