@@ -1,0 +1,326 @@
+"""The watermark and the fingerprint registry on real outputs of the default model, at the size
+release stamps them (64 px enlarged to 256 px by provenance.stamping.release_canvas).
+
+    .venv/bin/python bench/watermark_default_model.py \\
+        --corpus var/default_outputs/default_outputs_0.npz \\
+        --unrelated var/default_outputs/default_outputs_2000.npz \\
+                    var/default_outputs/default_outputs_4000.npz \\
+        --json bench/watermark_default_model.json
+
+The corpora are made by bench/default_model_outputs.py (on a GPU machine: minutes; on the CPU
+an image takes seconds). For every corpus image a random 32-bit payload is embedded exactly as
+release does (`watermark.embed` with one installation key); an EmbedFailed is a release that
+would have failed. The marked images' perceptual hashes form the fingerprint registry (the
+release path's `hashes_of`, searched by `moderation.memorization.HashCatalog` at
+`provenance.verify.FINGERPRINT_RADIUS`, as verify does). Each attack is then applied to every
+marked image, followed by JPEG q85 (a re-encode is what sharing does after an edit), and the
+copy counts as identified:
+- by the watermark when the decoded payload is the image's own;
+- by the fingerprint when the registry's best match is the image's own asset;
+- by either, when one of the two holds. A copy whose watermark or best fingerprint match names
+  ANOTHER asset is counted as misidentified.
+The unrelated images (other seeds and captions of the same model, and synthetic photos-like
+images) are never released; any payload decoded from them, or any registry match, is a false
+identification. Work is spread over --workers processes.
+"""
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+from bench.default_model_outputs import load  # noqa: E402
+from moderation.memorization import HashCatalog, hashes_of  # noqa: E402
+from provenance import watermark  # noqa: E402
+from provenance.stamping import release_canvas  # noqa: E402
+from provenance.watermark_samples import synthetic_image  # noqa: E402
+
+KEY = b"bench installation watermark key, 32 bytes"
+# provenance.verify.FINGERPRINT_RADIUS (that module needs Django set up).
+FINGERPRINT_RADIUS = 10
+KINDS = ("phash", "dhash", "whash")
+
+
+def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")
+
+
+def _crop(share: float):
+    """Cut `share` of each dimension, half off each side; not resized back."""
+
+    def crop(image: Image.Image) -> Image.Image:
+        dx, dy = round(image.width * share / 2), round(image.height * share / 2)
+        return image.crop((dx, dy, image.width - dx, image.height - dy))
+
+    return crop
+
+
+def _rotate(degrees: float):
+    """Rotate and cut to the largest centred upright rectangle, as editors' straighten does."""
+
+    def rotate(image: Image.Image) -> Image.Image:
+        turned = image.rotate(degrees, Image.Resampling.BICUBIC, expand=False)
+        a = np.radians(abs(degrees))
+        w, h = image.size
+        keep = 1.0 / (np.cos(a) + np.sin(a) * max(w, h) / min(w, h))
+        dx, dy = round(w * (1 - keep) / 2), round(h * (1 - keep) / 2)
+        return turned.crop((dx, dy, w - dx, h - dy))
+
+    return rotate
+
+
+def _screenshot(image: Image.Image) -> Image.Image:
+    """What a screenshot of the image on a 1.25x display gives: bilinear rescale up, then PNG."""
+    w, h = image.size
+    return image.resize((round(w * 1.25), round(h * 1.25)), Image.Resampling.BILINEAR)
+
+
+def _contrast(factor: float):
+    return lambda image: ImageEnhance.Contrast(image).enhance(factor)
+
+
+def _brightness(factor: float):
+    return lambda image: ImageEnhance.Brightness(image).enhance(factor)
+
+
+ATTACKS = {
+    "none": None,
+    "JPEG q75": lambda image: _jpeg(image, 75),
+    "JPEG q50": lambda image: _jpeg(image, 50),
+    "brightness +10%": _brightness(1.1),
+    "brightness -10%": _brightness(0.9),
+    "contrast +10%": _contrast(1.1),
+    "contrast -10%": _contrast(0.9),
+    "crop 5%": _crop(0.05),
+    "crop 10%": _crop(0.10),
+    "crop 20%": _crop(0.20),
+    "rotate 1°": _rotate(1.0),
+    "rotate 2°": _rotate(2.0),
+    "screenshot 1.25x": _screenshot,
+}
+# Every attack but "none" and the plain JPEGs is followed by JPEG q85.
+REENCODE = 85
+
+_state: dict = {}
+
+
+def _attacked(name: str, image: Image.Image) -> Image.Image:
+    attack = ATTACKS[name]
+    if attack is None:
+        return image
+    out = attack(image)
+    return out if name.startswith("JPEG") else _jpeg(out, REENCODE)
+
+
+def _embed(job: tuple[int, np.ndarray, int]) -> tuple[int, int, np.ndarray | None, float, float]:
+    index, pixels, payload = job
+    canvas = release_canvas(Image.fromarray(pixels))
+    started = time.perf_counter()
+    try:
+        marked = watermark.embed(canvas, payload, key=KEY)
+    except watermark.EmbedFailed:
+        return index, payload, None, 0.0, 0.0
+    took = time.perf_counter() - started
+    toned = watermark.headroom(np.asarray(canvas)).astype(np.float64)
+    mse = float(np.mean((np.asarray(marked, np.float64) - toned) ** 2))
+    return index, payload, np.asarray(marked), 10 * np.log10(255.0**2 / max(mse, 1e-9)), took
+
+
+def _identify(image: Image.Image) -> tuple[int | None, str | None]:
+    payload = watermark.decode(image, key=KEY).payload
+    matches = _state["catalog"].search(image, FINGERPRINT_RADIUS)
+    return payload, (matches[0].key if matches else None)
+
+
+def _attack_one(job: tuple[int, np.ndarray, int]) -> dict[str, tuple[bool, bool, bool, bool]]:
+    """Per attack: (by watermark, by fingerprint, watermark names another, fingerprint does)."""
+    index, pixels, payload = job
+    marked = Image.fromarray(pixels)
+    out = {}
+    for name in ATTACKS:
+        got, key = _identify(_attacked(name, marked))
+        out[name] = (
+            got == payload,
+            key == str(index),
+            got is not None and got != payload,
+            key is not None and key != str(index),
+        )
+    return out
+
+
+def _unrelated_one(pixels: np.ndarray) -> tuple[bool, bool]:
+    got, key = _identify(release_canvas(Image.fromarray(pixels)))
+    return got is not None, key is not None
+
+
+def _regeneration(marked: dict, payloads: dict, n: int, strength: float) -> dict:
+    """Image-to-image through the default model itself at a low strength (bench/
+    watermark_robustness.py's Regenerator: resized to the model's 64 px, 20 steps, empty
+    prompt), in this process: it repaints every pixel."""
+    from bench.watermark_robustness import Regenerator
+
+    regenerate = Regenerator(str(ROOT / "models" / "mintmark-shapes"), strength)
+    hits = []
+    for index in sorted(marked)[:n]:
+        got, key = _identify(regenerate(Image.fromarray(marked[index]), index))
+        hits.append(
+            (
+                got == payloads[index],
+                key == str(index),
+                got not in (None, payloads[index]),
+                key not in (None, str(index)),
+            )
+        )
+    cells = np.array(hits)
+    return {
+        "watermark": float(cells[:, 0].mean()),
+        "fingerprint": float(cells[:, 1].mean()),
+        "either": float((cells[:, 0] | cells[:, 1]).mean()),
+        "misidentified_by_watermark": int(cells[:, 2].sum()),
+        "misidentified_by_fingerprint": int(cells[:, 3].sum()),
+        "images": len(hits),
+        "strength": strength,
+    }
+
+
+def _catalog(marked: dict[int, np.ndarray]) -> HashCatalog:
+    keys = sorted(marked)
+    hashes = {kind: [] for kind in KINDS}
+    for index in keys:
+        for kind, value in hashes_of(Image.fromarray(marked[index])).items():
+            hashes[kind].append(f"{value:016x}")
+    return HashCatalog([str(k) for k in keys], hashes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="released set (npz)")
+    parser.add_argument("--embed-only", type=Path, nargs="*", default=[], help="more corpora")
+    parser.add_argument("--unrelated", type=Path, nargs="*", default=[])
+    parser.add_argument("--synthetic", type=int, default=6000, help="unrelated synthetic images")
+    parser.add_argument("--n", type=int, default=0, help="first n of the corpus (0: all)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--regen", type=int, default=0, help="regenerate the first N marked images (img2img)"
+    )
+    parser.add_argument("--regen-strength", type=float, default=0.25)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    load_start = os.getloadavg()
+    images, _, seeds = load(args.corpus)
+    if args.n:
+        images, seeds = images[: args.n], seeds[: args.n]
+    rng = np.random.default_rng(18)
+    jobs = [(i, images[i], int(rng.integers(0, 2**32))) for i in range(len(images))]
+    extra = [im for path in args.embed_only for im in load(path)[0]]
+    extra_jobs = [(-1 - i, im, int(rng.integers(0, 2**32))) for i, im in enumerate(extra)]
+
+    with ProcessPoolExecutor(args.workers) as pool:
+        embedded = list(pool.map(_embed, jobs + extra_jobs, chunksize=32))
+    failures = [(int(seeds[i]) if i >= 0 else i, p) for i, p, m, _, _ in embedded if m is None]
+    marked = {i: m for i, _, m, _, _ in embedded if m is not None and i >= 0}
+    psnrs = [q for i, _, m, q, _ in embedded if m is not None]
+    embed_s = [t for _, _, m, _, t in embedded if m is not None]
+    print(f"embedded {len(embedded)} images, {len(failures)} failures: {failures[:20]}", flush=True)
+
+    _state["catalog"] = _catalog(marked)
+    payloads = {i: p for i, p, m, _, _ in embedded if m is not None and i >= 0}
+    with ProcessPoolExecutor(args.workers) as pool:
+        per_image = list(
+            pool.map(_attack_one, [(i, marked[i], payloads[i]) for i in marked], chunksize=16)
+        )
+    n = len(per_image)
+    table = {}
+    for name in ATTACKS:
+        cells = np.array([result[name] for result in per_image])
+        table[name] = {
+            "watermark": float(cells[:, 0].mean()),
+            "fingerprint": float(cells[:, 1].mean()),
+            "either": float((cells[:, 0] | cells[:, 1]).mean()),
+            "misidentified_by_watermark": int(cells[:, 2].sum()),
+            "misidentified_by_fingerprint": int(cells[:, 3].sum()),
+        }
+
+    if args.regen:
+        table["regeneration"] = _regeneration(marked, payloads, args.regen, args.regen_strength)
+
+    unrelated = [im for path in args.unrelated for im in load(path)[0]]
+    synthetic = [
+        np.asarray(synthetic_image(s, 256)) for s in range(60_000, 60_000 + args.synthetic)
+    ]
+    with ProcessPoolExecutor(args.workers) as pool:
+        false = list(pool.map(_unrelated_one, unrelated + synthetic, chunksize=64))
+    model_false = np.array(false[: len(unrelated)] or [(False, False)])
+    synth_false = np.array(false[len(unrelated) :] or [(False, False)])
+    result = {
+        "corpus": str(args.corpus),
+        "images": n,
+        "embedded": len(embedded),
+        "embed_failures": failures,
+        "psnr_vs_headroom": {
+            "mean": float(np.mean(psnrs)),
+            "min": float(np.min(psnrs)),
+            "p1": float(np.percentile(psnrs, 1)),
+        },
+        "embed_ms_median": 1000 * float(np.median(embed_s)),
+        "attacks": table,
+        "reencode_after_attack": f"JPEG q{REENCODE}",
+        "fingerprint_radius": FINGERPRINT_RADIUS,
+        "unrelated": {
+            "default_model_outputs": len(unrelated),
+            "synthetic_256px": len(synthetic),
+            "false_by_watermark": int(model_false[:, 0].sum() + synth_false[:, 0].sum())
+            if false
+            else 0,
+            "false_by_fingerprint_model_outputs": int(model_false[:, 1].sum()) if unrelated else 0,
+            "false_by_fingerprint_synthetic": int(synth_false[:, 1].sum()) if synthetic else 0,
+        },
+        "load_average": {"start": load_start, "end": os.getloadavg()},
+        "seconds": round(time.perf_counter() - started),
+    }
+    print_table(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+
+
+def print_table(result: dict) -> None:
+    print(
+        f"\n{result['images']} default-model outputs at 256 px ({result['embedded']} embedded, "
+        f"{len(result['embed_failures'])} embed failures); PSNR against the headroom-toned image "
+        f"mean {result['psnr_vs_headroom']['mean']:.1f} dB, "
+        f"min {result['psnr_vs_headroom']['min']:.1f}\n"
+    )
+    print(
+        "| attack (then JPEG q85) | watermark | fingerprint | either | named another (mark/print) |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for name, row in result["attacks"].items():
+        print(
+            f"| {name} | {row['watermark']:.3f} | {row['fingerprint']:.3f} | {row['either']:.3f} "
+            f"| {row['misidentified_by_watermark']} / {row['misidentified_by_fingerprint']} |"
+        )
+    u = result["unrelated"]
+    print(
+        f"\nUnrelated images: {u['default_model_outputs']} other default-model outputs and "
+        f"{u['synthetic_256px']} synthetic 256 px images; false identifications by the watermark "
+        f"{u['false_by_watermark']}, by the fingerprint {u['false_by_fingerprint_model_outputs']} "
+        f"(model outputs) and {u['false_by_fingerprint_synthetic']} (synthetic)."
+    )
+
+
+if __name__ == "__main__":
+    main()
