@@ -54,12 +54,21 @@ def random_catalog(size: int, seed: int) -> HashCatalog:
     return HashCatalog([f"item-{i}" for i in range(size)], hexes, ["bench-dataset"] * size)
 
 
+def random_pixels(key: str) -> np.ndarray:
+    """A random item's canonical pixels, for the rare random hash that is a candidate."""
+    rng = np.random.default_rng(int(key.removeprefix("item-")))
+    return rng.random((64, 64, 3), dtype=np.float32)
+
+
 def init(keys_dir: str, catalog_size: int) -> None:
     """Per worker process: the gates with their catalog loaded, the signer, the anchors."""
     rules = PolicyRules()
     _state.update(
         rules=rules,
-        gates=[ImageSafetyGate([], {}), MemorizationGate(random_catalog(catalog_size, 7))],
+        gates=[
+            ImageSafetyGate([], {}),
+            MemorizationGate(random_catalog(catalog_size, 7), random_pixels),
+        ],
         signer=FileKeySigner.for_org(Path(keys_dir), ORG, PASSPHRASE),
         anchors=keys.trust_anchors_pem(Path(keys_dir)),
         watermark_key=secrets.token_bytes(32),

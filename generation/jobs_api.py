@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import storages
 from django.http import FileResponse
 from ninja import Router, Schema, Status
+from pydantic import Field
 
 from generation.events import stream_open, stream_response
 from generation.job_input import GenerationIn, job_request_from_form, job_request_parse
@@ -46,6 +47,7 @@ class AssetOut(Schema):
     phash: str
     created_at: datetime
     gate_results: list[GateResultOut]
+    hold_reasons: list[str] = Field(description="Why it was held for review; empty if never.")
     review: dict | None
     provenance: StampOut | None
 
@@ -79,6 +81,7 @@ class JobOut(Schema):
     started_at: datetime | None
     generated_at: datetime | None
     finished_at: datetime | None
+    hold_reasons: list[str] = Field(description="Why its images were held for review, if any.")
     assets: list[AssetOut]
 
 

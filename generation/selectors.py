@@ -20,7 +20,7 @@ def jobs_with_outcomes(*, membership: Membership):
     return (
         jobs_visible(membership=membership)
         .select_related("user", "model", "policy")
-        .prefetch_related("assets__gate_results", "assets__stamp", "assets__review")
+        .prefetch_related("assets__gate_results", "assets__stamp", "assets__review", "assets__hold")
     )
 
 

@@ -19,6 +19,7 @@ from generation.tasks import run_job
 from generation.transitions import TERMINAL, job_transition
 from mintmark.errors import ApiError
 from mintmark.imageio import UnreadableImage, open_image
+from moderation.input_check import input_checks_store, inputs_screen
 from moderation.screening import prompt_result_store, prompt_screen, submitter_check
 from orgs.models import Membership, Organization
 from policies.rules import DEPLOYMENT_CONTEXTS, PolicyRules
@@ -211,6 +212,13 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
     image_png, mask_png = _check_inputs(req)
     _check_parameters(req, rules)
     verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)
+    inputs = inputs_screen(
+        org=org,
+        user=user,
+        model=model,
+        rules=rules,
+        inputs={"image": image_png} if image_png else {},
+    )
     first_seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED - 64)
     with transaction.atomic():
         Organization.objects.select_for_update().only("id").get(pk=org.pk)
@@ -241,6 +249,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             job.mask_image_key = store.save(f"inputs/{job.pk}/mask.png", ContentFile(mask_png))
         job.save(force_insert=True)
         prompt_result_store(job=job, verdict=verdict)
+        input_checks_store(job=job, screen=inputs)
         audit_append(
             org=org,
             actor=user,

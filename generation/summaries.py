@@ -41,6 +41,7 @@ def asset_summary(asset: Asset) -> dict:
         "phash": asset.phash,
         "created_at": asset.created_at,
         "gate_results": _latest_results(asset),
+        "hold_reasons": _hold_reasons(asset),
         "review": _review_summary(asset),
         "provenance": _stamp_summary(asset),
     }
@@ -49,6 +50,13 @@ def asset_summary(asset: Asset) -> dict:
 def _latest_results(asset: Asset) -> list[dict]:
     latest = GateResult.latest_per_gate(asset.gate_results.all())
     return [gate_result_out(result) for result in latest.values()]
+
+
+def _hold_reasons(asset: Asset) -> list[str]:
+    """Why the gates held the image for a reviewer (empty when it was never held); kept after
+    the review, so an auditor still sees why a reviewer had to decide."""
+    hold = getattr(asset, "hold", None)
+    return list(hold.reasons) if hold is not None else []
 
 
 def _review_summary(asset: Asset) -> dict | None:
@@ -73,11 +81,14 @@ def _stamp_summary(asset: Asset) -> dict | None:
 
 
 def job_summary(job: GenerationJob) -> dict:
+    assets = [asset_summary(asset) for asset in job.assets.all()]
     return {
         **{name: getattr(job, name) for name in JOB_FIELDS},
         "user": job.user.username,
         "model": str(job.model),
         "policy_version": job.policy.version,
         "progress": {"step": job.progress_step, "total": job.progress_total},
-        "assets": [asset_summary(asset) for asset in job.assets.all()],
+        # Every distinct reason its images were held for review, for the job's headline.
+        "hold_reasons": list(dict.fromkeys(r for a in assets for r in a["hold_reasons"])),
+        "assets": assets,
     }

@@ -2,14 +2,27 @@
 of a model's datasets (memorization gate) and the released assets (fingerprint registry).
 
 Each is rebuilt when its rows change: the cheap signature (row count and newest row) is read
-on every use, the catalog only when the signature moved."""
+on every use, the catalog only when the signature moved.
+
+The precise stage reads a candidate item's pixels from the datasets storage, where the import
+keeps every item's file, and keeps its canonical form (64 x 64 x 3 float32, 48 KiB) in a
+bounded cache: one read per item while it stays a frequent candidate. Storing the file rather
+than redrawing it also covers datasets that are not drawn by code."""
 
 import threading
+from functools import lru_cache
 
+import numpy as np
+from django.core.files.storage import storages
 from django.db.models import Count, Max
 
 from licensing.models import Dataset, DatasetItem
+from mintmark.imageio import open_image
+from moderation.copy_detection import canonical
 from moderation.memorization import HashCatalog
+
+# About 100 MB of canonical item pixels per worker process.
+PIXEL_CACHE_ITEMS = 2048
 
 _lock = threading.Lock()
 _cache: dict[tuple, tuple[tuple, HashCatalog]] = {}
@@ -32,6 +45,7 @@ def _catalog(rows, labels=None) -> HashCatalog:
         [str(row[0]) for row in rows],
         {kind: [row[i + 1] for row in rows] for i, kind in enumerate(("phash", "dhash", "whash"))},
         [labels[row[4]] for row in rows] if labels is not None else None,
+        [row[5] for row in rows] if labels is not None else None,
     )
 
 
@@ -44,7 +58,9 @@ def training_catalog(dataset_ids: tuple[str, ...]) -> HashCatalog:
         key,
         (stats["n"], stats["newest"]),
         lambda: _catalog(
-            items.order_by("pk").values_list("pk", "phash", "dhash", "whash", "dataset_id"),
+            items.order_by("pk").values_list(
+                "pk", "phash", "dhash", "whash", "dataset_id", "file_key"
+            ),
             names,
         ),
     )
@@ -60,3 +76,14 @@ def fingerprint_catalog() -> HashCatalog:
         (stats["n"], stats["newest"]),
         lambda: _catalog(stamps.order_by("pk").values_list("asset_id", "phash", "dhash", "whash")),
     )
+
+
+@lru_cache(maxsize=PIXEL_CACHE_ITEMS)
+def training_pixels(file_key: str) -> np.ndarray:
+    """A training item's canonical pixels for the precise stage, read from the datasets
+    storage. Raises when the file is missing or unreadable (the gate then fails closed)."""
+    with storages["datasets"].open(file_key) as handle:
+        image, _ = open_image(handle.read())
+    pixels = canonical(image)
+    pixels.flags.writeable = False
+    return pixels

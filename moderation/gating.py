@@ -13,13 +13,14 @@ from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition, job_transition
 from mintmark.imageio import open_image
 from moderation.abuse import abuse_record
-from moderation.catalogs import training_catalog
+from moderation.catalogs import training_catalog, training_pixels
 from moderation.decision import APPROVE, BLOCK, HOLD, REVIEW, decide
 from moderation.gates import GateContext, GateRun, gate_run
 from moderation.image_gate import ImageSafetyGate
 from moderation.image_safety import ClassifierUnavailable, load_classifier
+from moderation.input_check import input_review_reasons
 from moderation.memorization import MemorizationGate
-from moderation.models import AbuseEvent, GateResult, Review
+from moderation.models import AbuseEvent, GateResult, Hold, Review
 from moderation.screening import PROMPT_GATE
 from policies.rules import PolicyRules
 from provenance.release import StampingError, asset_release
@@ -46,7 +47,10 @@ def _image_safety_gate(rules: PolicyRules) -> ImageSafetyGate:
 def gates_for(rules: PolicyRules, dataset_ids: tuple[str, ...]) -> list:
     """The image gates a policy runs, in order, with what they need loaded (classifiers, the
     training hashes of the model's datasets). Tests replace this to fault a gate."""
-    return [_image_safety_gate(rules), MemorizationGate(training_catalog(dataset_ids))]
+    return [
+        _image_safety_gate(rules),
+        MemorizationGate(training_catalog(dataset_ids), training_pixels),
+    ]
 
 
 def _review_reasons(job: GenerationJob, rules: PolicyRules) -> list[str]:
@@ -56,6 +60,7 @@ def _review_reasons(job: GenerationJob, rules: PolicyRules) -> list[str]:
     prompt = job.gate_results.filter(asset=None, gate=PROMPT_GATE).order_by("-created_at").first()
     if prompt is not None and prompt.verdict == GateResult.Verdict.REVIEW:
         reasons.append(f"prompt: {prompt.reason}")
+    reasons.extend(input_review_reasons(job))
     return reasons
 
 
@@ -119,7 +124,8 @@ def _evaluate(job, asset, gates, context, rules, review_reasons) -> str | None:
                     asset=asset,
                 )
         elif decision.action == REVIEW:
-            asset_transition(asset_id=asset.pk, to=AssetState.IN_REVIEW, reason=reason)
+            if asset_transition(asset_id=asset.pk, to=AssetState.IN_REVIEW, reason=reason):
+                Hold.objects.create(asset=asset, reasons=list(decision.reasons))
     if decision.action == HOLD:
         return f"asset {asset.index}: {reason}"
     if decision.action == APPROVE:

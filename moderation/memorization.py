@@ -1,19 +1,36 @@
-"""The memorization gate (plain module): an output whose perceptual hashes are within the
-policy's Hamming radius of a training item of its model is a likely copy and is blocked, naming
-the item. The same catalog serves the fingerprint registry of released images.
+"""The memorization check (plain module): is an image a copy of one of its model's training
+items? Used by the release gate on every output, by the submit path on every input image of an
+edit job, and by `manage.py memorization_check`.
 
-pHash finds the candidates through the exact index; a candidate counts as a match when a second
-hash (dHash or wHash) agrees within the radius too, which keeps unrelated images that merely
-share a low-frequency layout from matching. The mirrored image is checked as well, so a flipped
-copy is caught."""
+Two stages:
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+1. Candidates, wide and cheap. The item hashes (pHash, dHash, wHash, 64 bits each) are searched
+   exactly through one HammingIndex per kind: every item within `candidate_radius` bits of the
+   image, or of its mirror image, on ANY of the three kinds is a candidate. They are ranked by
+   their pHash + dHash distance (the closer orientation) and the nearest `candidates` are
+   kept; an item that the earlier one-stage rule matched (pHash and dHash or wHash within
+   `max_hamming`) is always kept. One hash kind alone is not enough: pHash keeps the signs of
+   low DCT frequencies, which flip on symmetric and flat images, so the default model's copies
+   of poster 4 come out 18 to 22 pHash bits from the item but within 8 on dHash or wHash.
+2. Precise comparison. Each candidate's pixels are compared with the image's by
+   `copy_detection.compare` (largest per-tile pixel difference after aligning scale, crop,
+   shift and mirror); similarity = 1 - that distance. A candidate at or over the policy's
+   similarity limit is a copy. Hashes never decide alone: on images of flat shapes unrelated
+   pictures collide within a few bits (bench/README.md, "Memorization radius").
+
+An item's pixels are needed only for the few candidates of an image; the caller passes a loader
+(the datasets storage behind a cache, in the platform). A loader that fails raises, so the
+gate errors and the image stays quarantined: the check fails closed."""
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import imagehash
 import numpy as np
 from PIL import Image, ImageOps
 
+from moderation import copy_detection
 from moderation.gates import GateContext, GateError, GateOutcome
 from moderation.hamming import HammingIndex
 
@@ -49,20 +66,31 @@ class HashCatalog:
         keys: Sequence[str],
         hashes: dict[str, Sequence[str]],
         labels: Sequence[str] | None = None,
+        files: Sequence[str] | None = None,
     ):
-        # `labels`: what a person needs to find each image (its dataset's name), kept in memory
-        # so that a gate answers without touching the database.
+        # `labels`: what a person needs to find each image (its dataset's name); `files`: where
+        # its pixels are (a storage key), for the precise stage. Both are kept in memory so a
+        # gate answers without touching the database.
         self.keys = list(keys)
         self.labels = list(labels) if labels is not None else [""] * len(self.keys)
+        self.files = list(files) if files is not None else [""] * len(self.keys)
         self._values = {
             kind: np.array([int(value, 16) for value in hashes[kind]], dtype=np.uint64)
             for kind in KINDS
         }
-        positions = np.arange(len(self.keys), dtype=np.int64)
-        self._index = HammingIndex(self._values["phash"], positions)
+        self._positions = np.arange(len(self.keys), dtype=np.int64)
+        self._index = HammingIndex(self._values["phash"], self._positions)
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    @functools.cached_property
+    def _indexes(self) -> dict[str, HammingIndex]:
+        # Built on the first candidate search: the fingerprint registry only needs pHash's.
+        return {
+            "phash": self._index,
+            **{kind: HammingIndex(self._values[kind], self._positions) for kind in KINDS[1:]},
+        }
 
     def _matches(self, query: dict[str, int], radius: int, mirrored: bool) -> list[HashMatch]:
         found = []
@@ -79,8 +107,8 @@ class HashCatalog:
         return found
 
     def search(self, image: Image.Image, radius: int) -> list[HashMatch]:
-        """Every catalogued image within `radius` of the image or of its mirror image, closest
-        first."""
+        """Every catalogued image whose pHash and dHash or wHash are within `radius` of the
+        image or of its mirror image, closest first (the one-stage rule)."""
         found = self._matches(hashes_of(image), radius, False)
         found += self._matches(hashes_of(ImageOps.mirror(image)), radius, True)
         best: dict[str, HashMatch] = {}
@@ -88,45 +116,225 @@ class HashCatalog:
             best.setdefault(match.key, match)
         return list(best.values())
 
+    def candidates(
+        self, image: Image.Image, *, radius: int, limit: int, always_radius: int
+    ) -> "CandidateSearch":
+        """Stage 1: the items within `radius` of the image or its mirror on any hash kind, the
+        `limit` nearest by summed distance, plus every one-stage match at `always_radius`."""
+        queries = (hashes_of(image), hashes_of(ImageOps.mirror(image)))
+        found: set[int] = set()
+        for query in queries:
+            for kind in KINDS:
+                found.update(p for p, _ in self._indexes[kind].search(query[kind], radius))
+        if not found:
+            return CandidateSearch([], 0, radius)
+        positions = np.fromiter(found, dtype=np.int64, count=len(found))
+        # Per orientation, the distances of every found item; each keeps its closer one.
+        per = np.stack(
+            [
+                np.stack(
+                    [
+                        np.bitwise_count(self._values[kind][positions] ^ np.uint64(query[kind]))
+                        for kind in KINDS
+                    ]
+                )
+                for query in queries
+            ]
+        ).astype(np.int64)  # (orientation, kind, item)
+        # Ranked by pHash + dHash, which imagehash computes on a fixed-size thumbnail whatever
+        # the image's size. wHash widens the search but does not rank: it is computed at the
+        # image's own power-of-two scale, so a 56 px copy of a 64 px item lands 30-odd bits
+        # from it (the scale of item 4 of issue #17).
+        sums = per[:, 0] + per[:, 1]
+        flipped = sums[1] < sums[0]
+        best = np.where(flipped, per[1], per[0])  # (kind, item)
+        total = best[0] + best[1]
+        one_stage = (per[:, 0] <= always_radius) & (per[:, 1:].min(axis=1) <= always_radius)
+        keep = np.zeros(positions.size, dtype=bool)
+        keep[np.lexsort((positions, total))[:limit]] = True
+        keep |= one_stage.any(axis=0)
+        order = [k for k in np.lexsort((positions, total)) if keep[k]]
+        return CandidateSearch(
+            [
+                Candidate(
+                    int(positions[k]),
+                    self.keys[positions[k]],
+                    self.labels[positions[k]],
+                    self.files[positions[k]],
+                    {kind: int(best[j, k]) for j, kind in enumerate(KINDS)},
+                    bool(flipped[k]),
+                )
+                for k in order
+            ],
+            int(positions.size),
+            radius,
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    position: int
+    key: str
+    label: str
+    file: str
+    distances: dict[str, int]  # per hash kind, for the closer orientation
+    mirrored: bool
+
+    @property
+    def summed(self) -> int:
+        return self.distances["phash"] + self.distances["dhash"]
+
+
+@dataclass(frozen=True)
+class CandidateSearch:
+    candidates: list[Candidate]
+    found: int  # items within the radius before the cap
+    radius: int
+
+
+@dataclass(frozen=True)
+class Compared:
+    candidate: Candidate
+    similarity: float
+    mirrored: bool
+    zoom: float
+    shift: tuple[int, int]
+
+    def summary(self) -> dict:
+        return {
+            "item": self.candidate.key,
+            "dataset": self.candidate.label,
+            "similarity": round(self.similarity, 4),
+            "distance": self.candidate.distances["phash"],
+            "distances": self.candidate.distances,
+            "mirrored": self.mirrored,
+            "zoom": self.zoom,
+            "shift": list(self.shift),
+        }
+
+
+# An item's canonical pixels (copy_detection.canonical) by its storage key.
+PixelLoader = Callable[[str], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the check found for one image, stage by stage."""
+
+    training_items: int
+    search: CandidateSearch
+    compared: list[Compared] = field(default_factory=list)  # most similar first
+    limit: float = 1.0
+
+    @property
+    def copies(self) -> list[Compared]:
+        return [c for c in self.compared if c.similarity >= self.limit]
+
+    @property
+    def copy(self) -> Compared | None:
+        return self.copies[0] if self.copies else None
+
+    def nearest_text(self) -> str:
+        """The nearest item searched, in words: never a placeholder distance."""
+        if not self.compared:
+            return (
+                f"no training item within {self.search.radius} bits on pHash, dHash or wHash "
+                f"(searched {self.training_items} items)"
+            )
+        best = self.compared[0]
+        return (
+            f"nearest training item {best.candidate.key} of dataset {best.candidate.label!r}: "
+            f"similarity {best.similarity:.3f}, hash distances "
+            + ", ".join(f"{k} {v}" for k, v in best.candidate.distances.items())
+        )
+
+
+def memorization_check(
+    image: Image.Image, catalog: HashCatalog, pixels: PixelLoader, rules
+) -> Report:
+    """Both stages for one image under `rules` (policies.rules.MemorizationRules)."""
+    search = catalog.candidates(
+        image,
+        radius=rules.candidate_radius,
+        limit=rules.candidates,
+        always_radius=rules.max_hamming,
+    )
+    report = Report(len(catalog), search, [], rules.similarity_limit)
+    if not search.candidates:
+        return report
+    query = copy_detection.canonical(image)
+    side = min(image.size)
+    for candidate in search.candidates:
+        try:
+            item = pixels(candidate.file)
+        except Exception as exc:
+            raise GateError(
+                f"could not read training item {candidate.key} for the precise comparison: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        result = copy_detection.compare(query, item, side)
+        report.compared.append(
+            Compared(
+                candidate,
+                1.0 - result.distance,
+                result.mirrored,
+                result.alignment.zoom,
+                result.alignment.shift,
+            )
+        )
+    report.compared.sort(key=lambda c: (-c.similarity, c.candidate.summed))
+    return report
+
+
+def report_details(report: Report, rules) -> tuple[dict, dict]:
+    """The scores and details a gate result records for a report."""
+    scores = {}
+    details = {
+        "training_items": report.training_items,
+        "radius": rules.max_hamming,
+        "candidate_radius": report.search.radius,
+        "candidates_found": report.search.found,
+        "compared": len(report.compared),
+        "min_similarity": report.limit,
+        "nearest": report.nearest_text(),
+    }
+    if report.compared:
+        best = report.compared[0]
+        scores["similarity"] = round(best.similarity, 4)
+        scores["closest_distance"] = float(best.candidate.distances["phash"])
+        details["matches"] = [c.summary() for c in report.compared[:10]]
+    copy = report.copy
+    if copy is not None:
+        details["item"] = {"item": copy.candidate.key, "dataset": copy.candidate.label}
+    return scores, details
+
+
+def copy_reason(copy: Compared, limit: float) -> str:
+    return (
+        f"likely copy of training item {copy.candidate.key} of dataset {copy.candidate.label!r}: "
+        f"similarity {copy.similarity:.3f} (the policy holds {limit:g} and over a copy), "
+        f"pHash distance {copy.candidate.distances['phash']}"
+        + (", mirrored" if copy.mirrored else "")
+    )
+
 
 class MemorizationGate:
     name = "memorization"
-    version = "memorization-v1:phash-index+dhash|whash"
+    version = "memorization-v2:hash-candidates+tiled-pixels"
 
-    def __init__(self, catalog: HashCatalog):
-        # Loaded by the caller (the gates worker keeps it in memory): the gate itself never
+    def __init__(self, catalog: HashCatalog, pixels: PixelLoader):
+        # Loaded by the caller (the gates worker keeps them in memory): the gate itself never
         # touches the database, so it can run under a time limit in another thread.
         self.catalog = catalog
+        self.pixels = pixels
 
     def check(self, image: Image.Image, context: GateContext) -> GateOutcome:
         rules = context.rules.memorization
         if not rules.enabled:
             return GateOutcome("pass", "", {}, {"note": "memorization check disabled by policy"})
-        if rules.embedding_similarity is not None:
-            raise GateError(
-                "the policy asks for an embedding-similarity check, which this installation "
-                "does not provide; remove memorization.embedding_similarity from the policy"
-            )
-        matches = self.catalog.search(image, rules.max_hamming)
-        scores = {"closest_distance": float(matches[0].distance if matches else 64)}
-        details = {"training_items": len(self.catalog), "radius": rules.max_hamming}
-        if not matches:
+        report = memorization_check(image, self.catalog, self.pixels, rules)
+        scores, details = report_details(report, rules)
+        copy = report.copy
+        if copy is None:
             return GateOutcome("pass", "", scores, details)
-        best = matches[0]
-        details["item"] = {"item": best.key, "dataset": best.label}
-        details["matches"] = [
-            {
-                "item": m.key,
-                "dataset": m.label,
-                "distance": m.distance,
-                "distances": m.distances,
-                "mirrored": m.mirrored,
-            }
-            for m in matches[:10]
-        ]
-        reason = (
-            f"likely copy of training item {best.key} of dataset {best.label!r}: pHash distance "
-            f"{best.distance} (the policy allows up to {rules.max_hamming})"
-            + (", mirrored" if best.mirrored else "")
-        )
-        return GateOutcome("block", reason, scores, details)
+        return GateOutcome("block", copy_reason(copy, report.limit), scores, details)

@@ -83,6 +83,51 @@ class Review(models.Model):
         return f"{self.decision} {self.asset_id}"
 
 
+class Hold(models.Model):
+    """Why the gating decision held an asset for human review (a gate asking for it, the
+    deployment context, the prompt), kept with the asset so the API and portal can say so;
+    one per asset, written when the asset moves to IN_REVIEW."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    asset = models.OneToOneField("generation.Asset", on_delete=models.PROTECT, related_name="hold")
+    reasons = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped_queryset("asset__job__org").as_manager()
+
+    def __str__(self) -> str:
+        return f"hold {self.asset_id}: {'; '.join(self.reasons)}"
+
+
+class InputCheck(models.Model):
+    """The memorization check of one input image of an edit job (its base image; later control
+    images), made before the job was queued. A copy of a training item is refused by default,
+    so a stored one passed or, by policy, holds the job's images for review."""
+
+    class Verdict(models.TextChoices):
+        PASS = "pass"  # noqa: S105 - a verdict, not a secret
+        REVIEW = "review"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(
+        "generation.GenerationJob", on_delete=models.PROTECT, related_name="input_checks"
+    )
+    input = models.CharField(max_length=20)
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    reason = models.TextField(blank=True)
+    scores = models.JSONField(default=dict)
+    details = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped_queryset("job__org").as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.input}: {self.verdict}"
+
+
 class AbuseEvent(models.Model):
     """A blocked prompt or image, counted against the user who asked for it."""
 

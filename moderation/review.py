@@ -6,12 +6,11 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.http import FileResponse
 
-from audit.models import AuditEvent
 from audit.services import audit_append
 from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition
 from mintmark.errors import ApiError
-from moderation.models import Review
+from moderation.models import Hold, Review
 from orgs.models import Membership
 
 REVIEWERS = frozenset({Membership.Role.REVIEWER})
@@ -46,13 +45,30 @@ def review_image(*, membership, asset_id) -> FileResponse:
 def hold_reasons(*, org, asset_ids) -> dict[str, list[str]]:
     """Why each asset was held for review, as gating recorded it when it decided so (a gate
     asking for review, the deployment context, the prompt)."""
-    evaluations = AuditEvent.objects.for_org(org).filter(
-        action="gates.evaluated",
-        subject_type="generation.asset",
-        subject_id__in=[str(pk) for pk in asset_ids],
-        data__decision="review",
-    )
-    return {event.subject_id: event.data["reasons"] for event in evaluations.order_by("seq")}
+    holds = Hold.objects.for_org(org).filter(asset_id__in=list(asset_ids))
+    return {str(hold.asset_id): hold.reasons for hold in holds}
+
+
+_STATE_WORDS = {
+    Asset.State.QUARANTINED: "still being checked by the gates; it was not held for review",
+    Asset.State.BLOCKED: "blocked by the gates; it was never held for review",
+    Asset.State.RELEASED: "released without review",
+    Asset.State.REJECTED: "rejected",
+    # Only reached when another reviewer's decision is not visible yet.
+    Asset.State.IN_REVIEW: "another reviewer decided on it a moment ago",
+}
+
+
+def _not_awaiting(asset: Asset, review: Review | None) -> str:
+    """Why a decision on this asset is refused, saying what already happened to it."""
+    if review is not None:
+        verb = "approved" if review.decision == Review.Decision.APPROVE else "rejected"
+        at = review.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        now = f"the asset is {asset.state}"
+        if asset.state == Asset.State.IN_REVIEW:
+            now += ", waiting for stamping and release"
+        return f"Already {verb} by {review.reviewer.username} at {at}; {now}."
+    return f"The asset is {asset.state}: {_STATE_WORDS.get(asset.state, asset.state)}."
 
 
 def review_decide(*, membership, asset_id, decision: str, reason: str) -> Review:
@@ -73,10 +89,9 @@ def review_decide(*, membership, asset_id, decision: str, reason: str) -> Review
             raise ApiError(404, "not_found", "No such asset.")
         if asset.job.user_id == reviewer.pk:
             raise ApiError(403, "own_job", "You cannot review an image from a job you submitted.")
-        if asset.state != Asset.State.IN_REVIEW or Review.objects.filter(asset=asset).exists():
-            raise ApiError(
-                409, "not_in_review", f"The asset is {asset.state}, not awaiting review."
-            )
+        existing = Review.objects.filter(asset=asset).select_related("reviewer").first()
+        if asset.state != Asset.State.IN_REVIEW or existing is not None:
+            raise ApiError(409, "not_in_review", _not_awaiting(asset, existing))
         if asset.job.state not in OPEN_JOB_STATES:
             raise ApiError(409, "job_ended", f"The job already ended {asset.job.state}.")
         try:
@@ -85,7 +100,8 @@ def review_decide(*, membership, asset_id, decision: str, reason: str) -> Review
                     asset=asset, reviewer=reviewer, decision=decision, reason=reason
                 )
         except IntegrityError:
-            raise ApiError(409, "not_in_review", "The asset was reviewed a moment ago.") from None
+            existing = Review.objects.select_related("reviewer").filter(asset=asset).first()
+            raise ApiError(409, "not_in_review", _not_awaiting(asset, existing)) from None
         audit_append(
             org=membership.org,
             actor=reviewer,

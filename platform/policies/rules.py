@@ -100,20 +100,56 @@ class ImageSafetyRules(_Strict):
 
 
 class MemorizationRules(_Strict):
+    """Two stages: a wide search of the training items' perceptual hashes finds candidates, then
+    each candidate is compared with the image pixel by pixel (moderation.copy_detection); the
+    comparison decides. Input images of edit jobs go through the same check before queueing."""
+
     enabled: bool = Field(True, description="Compare every image with the training items.")
     max_hamming: int = Field(
         8,
         ge=0,
         le=32,
-        description="Hamming distance between 64-bit perceptual hashes at or under which an "
-        "image is a copy of a training item.",
+        description="Items whose pHash and dHash or wHash are within this many bits of the "
+        "image are always compared, beyond the `candidates` cap.",
+    )
+    candidate_radius: int = Field(
+        12,
+        ge=0,
+        le=32,
+        description="The wide search: items within this many bits of the image on any of "
+        "pHash, dHash and wHash (or of its mirror image) are candidates.",
+    )
+    candidates: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="The nearest candidates (by pHash + dHash distance) compared pixel by pixel.",
+    )
+    min_similarity: float = Field(
+        0.96,
+        ge=0.5,
+        le=1.0,
+        description="A candidate whose similarity (1 - the largest per-tile RMS pixel "
+        "difference, after aligning) is at or over this is a copy.",
     )
     embedding_similarity: float | None = Field(
         None,
         ge=0.0,
         le=1.0,
-        description="An embedding-similarity limit; the built-in gate has none: leave empty.",
+        description="The earlier name of min_similarity; when set, it is used instead.",
     )
+    inputs: Literal["refuse", "review"] = Field(
+        "refuse",
+        description="An edit job whose input image is a copy of a training item: refused "
+        "(422 input_memorized), or queued with its images held for review.",
+    )
+
+    @property
+    def similarity_limit(self) -> float:
+        """The similarity at or over which a candidate is a copy."""
+        if self.embedding_similarity is not None:
+            return self.embedding_similarity
+        return self.min_similarity
 
 
 # What an anonymous caller of /api/verify learns about an image this platform issued.

@@ -31,7 +31,6 @@ from generation.submission import (
 )
 from generation.summaries import job_summary
 from mintmark.errors import ApiError
-from moderation.review import hold_reasons
 from orgs.access import ALL_ROLES
 from policies.rules import DEPLOYMENT_CONTEXTS
 from policies.selectors import policy_active_rules
@@ -177,16 +176,8 @@ def _job_context(request, job_id) -> dict:
         jobs_with_outcomes(membership=membership).get_for_org(membership.org, pk=job_id)
     )
     status = job_status(job, membership.org)
-    held = hold_reasons(
-        org=membership.org,
-        asset_ids=[a["id"] for a in job["assets"] if a["state"] == Asset.State.IN_REVIEW],
-    )
     images = [
-        {
-            **asset,
-            "outcome": asset_outcome(asset, job, membership.org, held.get(str(asset["id"]), [])),
-        }
-        for asset in job["assets"]
+        {**asset, "outcome": asset_outcome(asset, job, membership.org)} for asset in job["assets"]
     ]
     return {
         "job": job,

@@ -38,6 +38,8 @@ def job_status(job: dict, org) -> dict:
     detail = ""
     if state == State.IN_REVIEW:
         detail = "A reviewer of your organization must approve the held images before release."
+        if job["hold_reasons"]:
+            detail += " Held because " + "; ".join(job["hold_reasons"]) + "."
     elif state == State.FAILED:
         detail = job["error"] or "The worker gave no reason."
     elif state == State.CANCELLED:
@@ -74,6 +76,8 @@ def _block_explanation(result: dict, org) -> dict:
             "creator": item.creator if item else "",
             "source_url": item.source_url if item else "",
             "distance": result["scores"].get("closest_distance"),
+            "similarity": result["scores"].get("similarity"),
+            "limit": result["details"].get("min_similarity"),
             "radius": result["details"].get("radius"),
         }
     elif result["gate"] == "image_safety":
@@ -81,10 +85,10 @@ def _block_explanation(result: dict, org) -> dict:
     return explanation
 
 
-def asset_outcome(asset: dict, job: dict, org, held_reasons: list[str]) -> dict:
+def asset_outcome(asset: dict, job: dict, org) -> dict:
     """What happened to one image: released, blocked (by which check, and for a copy which
-    training item), held in review (`held_reasons`: moderation.review.hold_reasons), rejected
-    by a reviewer, or not decided yet."""
+    training item), held in review (and why, as the gates recorded it), rejected by a
+    reviewer, or not decided yet."""
     state = asset["state"]
     results = asset["gate_results"]
     outcome = {"state": state, "explanations": [], "note": ""}
@@ -95,7 +99,7 @@ def asset_outcome(asset: dict, job: dict, org, held_reasons: list[str]) -> dict:
     elif state == AssetState.IN_REVIEW:
         outcome["note"] = "In review: it is released only if a reviewer approves it."
         outcome["explanations"] = [
-            {"gate": "Why", "text": reason, "copied": None} for reason in held_reasons
+            {"gate": "Why", "text": reason, "copied": None} for reason in asset["hold_reasons"]
         ]
     elif state == AssetState.REJECTED:
         review = asset["review"] or {}

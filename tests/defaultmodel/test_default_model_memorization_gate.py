@@ -19,7 +19,7 @@ from defaultmodel.memorized import COPY_GUIDANCE, COPY_SEEDS, COPY_STEPS, MEMORI
 from generation.demo import DEFAULT_MODEL, MODEL_FOLDER
 from generation.models import GenerativeModel
 from licensing.models import DatasetItem
-from moderation.catalogs import training_catalog
+from moderation.catalogs import training_catalog, training_pixels
 from moderation.gates import GateContext
 from moderation.memorization import MemorizationGate
 from orgs.models import Organization
@@ -50,7 +50,7 @@ def demo(settings, tmp_path):
     datasets = tuple(str(pk) for pk in model.trained_on.values_list("pk", flat=True))
     rules = policy_active_rules(org=org)
     context = GateContext(job_id="demo", model_id=str(model.pk), dataset_ids=datasets, rules=rules)
-    return model, MemorizationGate(training_catalog(datasets)), context
+    return model, MemorizationGate(training_catalog(datasets), training_pixels), context
 
 
 def generate(pipe, prompt: str, seed: int) -> Image.Image:

@@ -102,7 +102,8 @@ def test_a_second_decision_is_refused_in_words(personas, held):
     client.post(decide_url(held), {"decision": "reject", "reason": "off-brand"})
     again = client.post(decide_url(held), {"decision": "approve", "reason": "changed my mind"})
     assert again.status_code == 409
-    assert b"not awaiting review" in again.content and b'role="alert"' in again.content
+    assert b"Already rejected by reviewer@acme.test at " in again.content
+    assert b"the asset is REJECTED." in again.content and b'role="alert"' in again.content
     fragment = client.post(decide_url(held), {"decision": "approve", "reason": "again"}, **HTMX)
     assert fragment.status_code == 200 and b'data-testid="review-refused"' in fragment.content
     assert Review.objects.get(asset=held).decision == "reject"

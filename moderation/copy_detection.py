@@ -1,0 +1,152 @@
+"""The memorization gate's precise stage (plain module, numpy and OpenCV, no Django): how far an
+image is from one training item, pixel by pixel, after undoing the ordinary handling a copy goes
+through (another scale, re-compression, a small crop or shift, a mirror).
+
+The measure follows Carlini et al. 2023 ("Extracting Training Data from Diffusion Models"): the
+images are split into a 4 x 4 grid of tiles and the distance is the LARGEST per-tile RMS pixel
+difference, so two images only count as close when every part of them is close; an ordinary
+output that shares a flat background with a training item still differs by a whole tile where
+its objects are. Perceptual hashes keep only the signs of a few low frequencies, which flip on
+symmetric and flat images (the default model's posters 3 and 4 come out 6 to 22 pHash bits from
+their items although a person sees the copy at once); pixels do not.
+
+Both images are first brought to a canonical form: RGB, resampled with antialiasing to
+CANONICAL_SIDE pixels a side (whatever their scale or aspect), then blurred a little, so JPEG
+blocks and resampling differ less than real content does. A crop or shift is undone by
+aligning the item to the image: for each zoom in ZOOMS, OpenCV's template matching finds the
+translation (up to MAX_SHIFT pixels) at which the image's centre best fits the zoomed item, and
+the tiles are compared over the part of the image that the item covers there. Distances are in
+pixel units (0: identical, 1: black against white everywhere)."""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+CANONICAL_SIDE = 64
+GRID = 8
+# Gaussian blur, in canonical pixels: enough to even out JPEG q50 blocks and resampling.
+BLUR_SIGMA = 0.7
+# Colour is compared more coarsely than brightness: JPEG keeps chroma at half resolution, so a
+# small re-compressed copy smears colour across edges that its brightness keeps.
+CHROMA_SIGMA = 1.5
+# A crop keeps 1/zoom of each side; up to about a fifth cropped away is undone. The coarse
+# zooms are tried first, then the best one is refined by REFINE steps either way. Only the same
+# zoom across and down: letting them differ gave ordinary outputs of small shapes enough
+# freedom to fit unrelated items (the closest of 96 went from 0.041 to 0.025).
+ZOOMS = (1.0, 1.06, 1.12, 1.18, 1.24, 1.3)
+REFINE = (-0.03, -0.015, 0.015, 0.03)
+# Translations searched, in canonical pixels (about 9 % of a side).
+MAX_SHIFT = 6
+# The item must cover this share of the image at the alignment found; a copy that shows less of
+# the item is not a copy this stage claims.
+MIN_OVERLAP = 0.7
+# Images smaller than the canonical side are compared at their own side, but never below this.
+MIN_SIDE = 24
+
+
+def canonical(image: Image.Image) -> np.ndarray:
+    """The image as float32 RGB in [0, 1], CANONICAL_SIDE square, lightly blurred."""
+    rgb = ImageOps.exif_transpose(image).convert("RGB")
+    small = rgb.resize((CANONICAL_SIDE, CANONICAL_SIDE), Image.Resampling.LANCZOS, reducing_gap=3)
+    array = np.asarray(small.convert("YCbCr"), dtype=np.float32) / 255.0
+    luma = cv2.GaussianBlur(array[..., 0], (0, 0), BLUR_SIGMA, borderType=cv2.BORDER_REFLECT)
+    chroma = cv2.GaussianBlur(array[..., 1:], (0, 0), CHROMA_SIGMA, borderType=cv2.BORDER_REFLECT)
+    return np.dstack([luma, chroma])
+
+
+def mirrored(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array[:, ::-1])
+
+
+@dataclass(frozen=True)
+class Alignment:
+    distance: float  # largest tile RMS difference over the overlap
+    zoom: tuple[float, float]  # across, down
+    shift: tuple[int, int]  # (x, y) of the item's content relative to the image, canonical px
+    overlap: float  # share of the image the item covers at this alignment
+
+
+def tile_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest RMS difference over a GRID x GRID split of two arrays of the same shape (tile
+    means by area averaging, so sizes that GRID does not divide are split fairly)."""
+    squared = np.ascontiguousarray(((a - b) ** 2).mean(axis=2))
+    tiles = cv2.resize(squared, (GRID, GRID), interpolation=cv2.INTER_AREA)
+    return float(tiles.max()) ** 0.5
+
+
+def _zoomed(item: np.ndarray, zoom: float) -> np.ndarray:
+    if zoom == 1.0:
+        return item
+    size = (round(item.shape[1] * zoom), round(item.shape[0] * zoom))
+    return cv2.resize(item, size, interpolation=cv2.INTER_LINEAR)
+
+
+def align(image: np.ndarray, item: np.ndarray) -> Alignment:
+    """The best alignment of `item` (canonical) to `image` (canonical) over ZOOMS (refined)
+    and shifts up to MAX_SHIFT, and the tile distance there. The identity is always tried, so
+    an exact copy scores its plain tile distance."""
+    best = Alignment(tile_distance(image, item), (1.0, 1.0), (0, 0), 1.0)
+    for zoom in ZOOMS:
+        best = _try(image, item, zoom, best)
+    coarse = best.zoom[0]
+    for step in REFINE:
+        if coarse + step >= 1.0:
+            best = _try(image, item, coarse + step, best)
+    return best
+
+
+def _try(image: np.ndarray, item: np.ndarray, zoom: float, best: Alignment) -> Alignment:
+    """`best`, or the alignment at `zoom` (best shift) when that one is closer."""
+    n = image.shape[0]
+    shift = max(1, round(MAX_SHIFT * n / CANONICAL_SIDE))
+    template = image[shift : n - shift, shift : n - shift]
+    zoomed = _zoomed(item, zoom)
+    height, width = zoomed.shape[:2]
+    # The image's centre is searched within the zoomed item's centre, so its corner lands
+    # within MAX_SHIFT of where a centred crop would put it.
+    mx0, my0 = (width - n) // 2, (height - n) // 2
+    region = zoomed[my0 : my0 + n, mx0 : mx0 + n]
+    scores = cv2.matchTemplate(region, template, cv2.TM_SQDIFF)
+    _, _, (mx, my), _ = cv2.minMaxLoc(scores)
+    # The image's top-left corner sits at (left, top) in the zoomed item's coordinates.
+    left, top = mx0 + mx - shift, my0 + my - shift
+    x0, y0 = max(0, -left), max(0, -top)
+    x1, y1 = min(n, width - left), min(n, height - top)
+    if x1 <= x0 or y1 <= y0:
+        return best
+    overlap = (x1 - x0) * (y1 - y0) / (n * n)
+    if overlap < MIN_OVERLAP:
+        return best
+    part = zoomed[top + y0 : top + y1, left + x0 : left + x1]
+    distance = tile_distance(image[y0:y1, x0:x1], part)
+    if distance < best.distance:
+        return Alignment(distance, (zoom, zoom), (left - mx0, top - my0), overlap)
+    return best
+
+
+@dataclass(frozen=True)
+class Comparison:
+    distance: float
+    mirrored: bool
+    alignment: Alignment
+
+
+def compare(image: np.ndarray, item: np.ndarray, side: int = CANONICAL_SIDE) -> Comparison:
+    """The closer of the image and its mirror image to the item (both canonical). `side`: the
+    image's smaller side. An image smaller than the canonical side is compared at its own
+    resolution, the item brought down to it, since the detail it lacks cannot be compared; its
+    distance is then scaled by side / CANONICAL_SIDE, because re-compression and resampling
+    errors grow as an image shrinks while a different picture stays different at any size."""
+    scale = 1.0
+    if side < CANONICAL_SIDE:
+        small = max(side, MIN_SIDE)
+        scale = small / CANONICAL_SIDE
+        image = cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA)
+        item = cv2.resize(item, (small, small), interpolation=cv2.INTER_AREA)
+    straight = align(image, item)
+    flipped = align(mirrored(image), item)
+    if flipped.distance < straight.distance:
+        return Comparison(flipped.distance * scale, True, flipped)
+    return Comparison(straight.distance * scale, False, straight)

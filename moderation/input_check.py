@@ -1,0 +1,100 @@
+"""Input images checked against the model's training data before an edit job is queued: an
+image-to-image or inpainting request built on a training item would come back as that item at a
+low strength, so the submit service asks here first. The same two-stage check as the release
+gate (moderation.memorization); the policy's `memorization.inputs` says whether a copy is
+refused (422 `input_memorized`, naming the item and its dataset) or queued with its images held
+for review. A check that cannot run refuses the request (fail closed)."""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from audit.services import audit_append
+from mintmark.errors import ApiError
+from mintmark.imageio import open_image
+from moderation.catalogs import training_catalog, training_pixels
+from moderation.gates import GateError
+from moderation.memorization import copy_reason, memorization_check, report_details
+from moderation.models import InputCheck
+from policies.rules import PolicyRules
+
+
+@dataclass(frozen=True)
+class InputFinding:
+    input: str  # which upload: "image" (edit base), later control images
+    verdict: str  # pass or review
+    reason: str
+    scores: dict
+    details: dict
+
+
+@dataclass
+class InputScreen:
+    findings: list[InputFinding] = field(default_factory=list)
+
+
+def inputs_screen(*, org, user, model, rules: PolicyRules, inputs: dict[str, bytes]) -> InputScreen:
+    """Checks each input image (PNG bytes as the submit service keeps them) against the
+    training items of `model`'s datasets. Raises ApiError 422 `input_memorized` for a copy when
+    the policy refuses them, 503 `input_check_failed` when the check cannot run."""
+    screen = InputScreen()
+    memorization = rules.memorization
+    if not inputs or not memorization.enabled:
+        return screen
+    datasets = tuple(str(pk) for pk in model.trained_on.values_list("pk", flat=True))
+    catalog = training_catalog(datasets)
+    for name, data in inputs.items():
+        image, _ = open_image(data)
+        try:
+            report = memorization_check(image, catalog, training_pixels, memorization)
+        except GateError as exc:
+            raise ApiError(
+                503,
+                "input_check_failed",
+                f"The {name} could not be checked against the training data: {exc}",
+            ) from None
+        scores, details = report_details(report, memorization)
+        copy = report.copy
+        if copy is None:
+            screen.findings.append(InputFinding(name, "pass", "", scores, details))
+            continue
+        reason = f"input {name}: " + copy_reason(copy, report.limit)
+        if memorization.inputs == "refuse":
+            with transaction.atomic():
+                audit_append(
+                    org=org,
+                    actor=user,
+                    action="generation.input_refused",
+                    subject=("auth.user", str(user.pk)),
+                    data={"model": str(model), "input": name, "reason": reason, **details["item"]},
+                )
+            raise ApiError(
+                422,
+                "input_memorized",
+                f"The {name} is a likely copy of training item {copy.candidate.key} of dataset "
+                f"{copy.candidate.label!r} (similarity {copy.similarity:.3f}); the policy refuses "
+                "edits of training data.",
+                item=copy.candidate.key,
+                dataset=copy.candidate.label,
+                similarity=round(copy.similarity, 4),
+            )
+        screen.findings.append(InputFinding(name, "review", reason, scores, details))
+    return screen
+
+
+def input_checks_store(*, job, screen: InputScreen) -> None:
+    """Keeps the findings with the job (inside its transaction); gating reads the ones that
+    ask for review."""
+    for finding in screen.findings:
+        InputCheck.objects.create(
+            job=job,
+            input=finding.input,
+            verdict=finding.verdict,
+            reason=finding.reason,
+            scores=finding.scores,
+            details=finding.details,
+        )
+
+
+def input_review_reasons(job) -> list[str]:
+    return [check.reason for check in job.input_checks.filter(verdict=InputCheck.Verdict.REVIEW)]
