@@ -38,7 +38,10 @@ LOCKED = {"prompt.blocked_categories": (MANDATORY_CATEGORY,)}
 LABELS = {
     "provenance.watermark": "Invisible watermark",
     "provenance.c2pa": "C2PA content credentials",
-    "memorization.max_hamming": "Memorization radius (Hamming distance)",
+    "memorization.max_hamming": "Hash matches always compared (bits)",
+    "memorization.candidate_radius": "Candidate search radius (bits)",
+    "memorization.min_similarity": "Pixel similarity that makes a copy",
+    "memorization.inputs": "Edit inputs that copy a training item",
     "quota.org_monthly_images": "Organization images per month",
     "quota.user_monthly_images": "Images per member per month",
     "abuse.max_blocked": "Blocked requests before suspension",
