@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from mintmark.admin_mixins import ReadOnlyAdmin
-from moderation.models import AbuseEvent, GateResult, Review, Suspension
+from moderation.models import AbuseEvent, GateResult, Hold, InputCheck, Review, Suspension
 
-# Gate results, reviews, abuse counts and suspensions change only through the services that
-# audit them (a suspension is lifted with POST /api/abuse/alerts/{id}/lift).
+# Gate results, hold reasons, input checks, reviews, abuse counts and suspensions change only
+# through the services that audit them (a suspension is lifted with
+# POST /api/abuse/alerts/{id}/lift).
 
 
 @admin.register(GateResult)
@@ -12,6 +13,19 @@ class GateResultAdmin(ReadOnlyAdmin):
     list_display = ("gate", "verdict", "job", "asset", "duration_ms", "created_at")
     list_filter = ("gate", "verdict")
     search_fields = ("job__id", "asset__id", "reason")
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ("asset", "created_at")
+    search_fields = ("asset__id",)
+
+
+@admin.register(InputCheck)
+class InputCheckAdmin(ReadOnlyAdmin):
+    list_display = ("job", "input", "verdict", "created_at")
+    list_filter = ("verdict",)
+    search_fields = ("job__id", "reason")
 
 
 @admin.register(Review)
