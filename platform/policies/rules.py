@@ -57,9 +57,9 @@ class PromptRules(_Strict):
     max_length: int = Field(1_000, ge=1, le=10_000, description="Longest prompt, in characters.")
     lookalikes: Literal["report", "block"] = Field(
         "report",
-        description="Words written with look-alike letters of another script (Cyrillic "
-        "'а' in 'nаked'): always judged as their Latin reading and reported; 'block' also "
-        "refuses the prompt.",
+        description="Words written with look-alike letters of another script (a Cyrillic "
+        "'a', U+0430, inside a Latin word): always judged as their Latin reading and reported; "
+        "'block' also refuses the prompt.",
     )
 
     @field_validator("blocked_categories")
