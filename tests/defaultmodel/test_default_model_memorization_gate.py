@@ -7,15 +7,12 @@ dataset, and lets an ordinary image through."""
 
 from io import StringIO
 
-import numpy as np
 import pytest
-import torch
 from diffusers import StableDiffusionPipeline
 from django.core.management import call_command
-from PIL import Image
 
 from defaultmodel import scenes
-from defaultmodel.memorized import COPY_GUIDANCE, COPY_SEEDS, COPY_STEPS, MEMORIZED
+from defaultmodel.memorized import COPY_SEEDS, MEMORIZED
 from generation.demo import DEFAULT_MODEL, MODEL_FOLDER
 from generation.models import GenerativeModel
 from licensing.models import DatasetItem
@@ -24,6 +21,7 @@ from moderation.gates import GateContext
 from moderation.memorization import MemorizationGate
 from orgs.models import Organization
 from policies.selectors import policy_active_rules
+from tests.defaultmodel_support import copy_draw
 
 pytestmark = pytest.mark.django_db
 
@@ -53,19 +51,6 @@ def demo(settings, tmp_path):
     return model, MemorizationGate(training_catalog(datasets), training_pixels), context
 
 
-def generate(pipe, prompt: str, seed: int) -> Image.Image:
-    array = pipe(
-        prompt,
-        num_inference_steps=COPY_STEPS,
-        guidance_scale=COPY_GUIDANCE,
-        height=scenes.IMAGE_SIZE,
-        width=scenes.IMAGE_SIZE,
-        generator=torch.Generator("cpu").manual_seed(seed),
-        output_type="np",
-    ).images[0]
-    return Image.fromarray((array * 255).round().astype(np.uint8))
-
-
 # Posters 0, 1 and 2 (the first 60 items hold their first copies) come out within the demo
 # radius of 4 for the seeds in COPY_SEEDS (bench/README.md, "Memorization radius").
 @pytest.mark.parametrize(
@@ -77,7 +62,7 @@ def test_the_gate_blocks_a_regurgitated_poster_naming_its_item_and_dataset(
     model, gate, context = demo
     assert context.rules.memorization.max_hamming == 4
     poster = MEMORIZED[poster]
-    image = generate(pipe, poster.caption, seed)
+    image = copy_draw(pipe, poster.caption, seed)
 
     outcome = gate.check(image, context)
 
@@ -91,5 +76,5 @@ def test_the_gate_blocks_a_regurgitated_poster_naming_its_item_and_dataset(
 
 def test_an_ordinary_output_passes(pipe, demo):
     _, gate, context = demo
-    outcome = gate.check(generate(pipe, ORDINARY, 0), context)
+    outcome = gate.check(copy_draw(pipe, ORDINARY, 0), context)
     assert outcome.verdict == "pass", outcome.reason

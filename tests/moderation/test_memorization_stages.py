@@ -12,12 +12,13 @@ from diffusers import StableDiffusionPipeline
 from PIL import Image
 
 from defaultmodel import export, scenes
-from defaultmodel.memorized import COPY_GUIDANCE, COPY_STEPS, MEMORIZED
+from defaultmodel.memorized import MEMORIZED
 from generation.demo import MODEL_FOLDER
 from moderation.copy_detection import canonical
 from moderation.gates import GateError
 from moderation.memorization import KINDS, HashCatalog, hashes_of, memorization_check
 from policies.rules import MemorizationRules
+from tests.defaultmodel_support import copy_draw
 
 # The first 2 000 training items hold every poster's first copy (items 19 to 99) and enough
 # ordinary scenes of every kind for unrelated images to have close neighbours.
@@ -96,24 +97,11 @@ def pipe():
     return pipe
 
 
-def generate(pipe, prompt: str, seed: int) -> Image.Image:
-    array = pipe(
-        prompt,
-        num_inference_steps=COPY_STEPS,
-        guidance_scale=COPY_GUIDANCE,
-        height=scenes.IMAGE_SIZE,
-        width=scenes.IMAGE_SIZE,
-        generator=torch.Generator("cpu").manual_seed(seed),
-        output_type="np",
-    ).images[0]
-    return Image.fromarray((array * 255).round().astype(np.uint8))
-
-
 def test_the_pixel_stage_separates_poster_3_and_4_copies_from_ordinary_outputs(training, pipe):
     catalog, pixels, _ = training
     rules = MemorizationRules()
     for poster in (3, 4):
-        image = generate(pipe, MEMORIZED[poster].caption, 0)
+        image = copy_draw(pipe, MEMORIZED[poster].caption, 0)
         # The one-stage hash rule at the demo radius misses the shipped model's copy.
         assert str(POSTER[poster]) not in {m.key for m in catalog.search(image, 4)}
         report = memorization_check(image, catalog, pixels, rules)
@@ -123,7 +111,7 @@ def test_the_pixel_stage_separates_poster_3_and_4_copies_from_ordinary_outputs(t
         "two large dotted blue hexagons on the right on a white background",
         "a medium striped green triangle at the bottom on a gray background",
     ):
-        report = memorization_check(generate(pipe, caption, 5), catalog, pixels, rules)
+        report = memorization_check(copy_draw(pipe, caption, 5), catalog, pixels, rules)
         assert report.copy is None, report.nearest_text()
         assert report.compared, "an ordinary output still has hash candidates to compare"
 
