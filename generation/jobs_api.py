@@ -50,6 +50,12 @@ class AssetOut(Schema):
     hold_reasons: list[str] = Field(description="Why it was held for review; empty if never.")
     review: dict | None
     provenance: StampOut | None
+    file_url: str | None = Field(
+        description="GET it for the released file (with its credentials); null until RELEASED."
+    )
+    provenance_url: str = Field(
+        description="GET it for the provenance record (admins, auditors, the job's owner)."
+    )
 
 
 class ProgressOut(Schema):

@@ -1,6 +1,8 @@
 """What a job and its images look like to the people who asked for them: the API's job and
 asset bodies and the portal's job page are both built from these."""
 
+from django.urls import reverse
+
 from generation.models import Asset, GenerationJob
 from moderation.api import gate_result_out
 from moderation.models import GateResult
@@ -44,6 +46,17 @@ def asset_summary(asset: Asset) -> dict:
         "hold_reasons": _hold_reasons(asset),
         "review": _review_summary(asset),
         "provenance": _stamp_summary(asset),
+        **asset_urls(asset),
+    }
+
+
+def asset_urls(asset: Asset) -> dict:
+    """Where a client fetches the image and its provenance record, so it need not build the
+    paths from the schema; the file only once it is released (before that it is never served)."""
+    released = asset.state == Asset.State.RELEASED
+    return {
+        "file_url": reverse("api:assets_file", kwargs={"asset_id": asset.pk}) if released else None,
+        "provenance_url": reverse("api:assets_provenance", kwargs={"asset_id": asset.pk}),
     }
 
 

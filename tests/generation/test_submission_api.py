@@ -238,9 +238,10 @@ def test_an_unreleased_asset_file_is_never_served(personas, model):
         whash="0" * 16,
         quarantine_key="outputs/x/0.png",
     )
-    assert (
-        personas["staff"].client().get(f"/api/assets/{asset.pk}").json()["state"] == "QUARANTINED"
-    )
+    body = personas["staff"].client().get(f"/api/assets/{asset.pk}").json()
+    assert body["state"] == "QUARANTINED"
+    assert body["file_url"] is None
+    assert body["provenance_url"] == f"/api/assets/{asset.pk}/provenance"
     assert_error(personas["staff"].client().get(f"/api/assets/{asset.pk}/file"), 404, "not_found")
     assert_error(personas["outsider"].client().get(f"/api/assets/{asset.pk}"), 404, "not_found")
 

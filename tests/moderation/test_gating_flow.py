@@ -278,6 +278,12 @@ def test_review_context_holds_then_reviewer_decides(personas, model, signing):
     staff = personas["staff"].client()
     assert staff.get(f"/api/assets/{first.pk}/file").status_code == 200
     assert staff.get(f"/api/assets/{second.pk}/file").status_code == 404
+    # A client follows the URLs on the job's assets instead of building them.
+    released, rejected = staff.get(f"/api/generations/{job.pk}").json()["assets"]
+    assert released["file_url"] == f"/api/assets/{first.pk}/file"
+    assert rejected["file_url"] is None
+    assert staff.get(released["file_url"]).status_code == 200
+    assert staff.get(released["provenance_url"]).status_code == 200
     assert [e.data["reason"] for e in events(job.org, "review.reject")] == ["misleading"]
 
 
