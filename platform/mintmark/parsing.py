@@ -49,6 +49,14 @@ def json_depth(text: str) -> int:
     return int(np.cumsum(_STEP[structure]).max(initial=0))
 
 
+def json_too_deep(text: str) -> str | None:
+    """Why `text` nests too deep for json.loads to be given it, or None when it does not."""
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        return f"The JSON nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted."
+    return None
+
+
 def body_size_check(request, limit: int) -> None:
     """413 when the declared body size is over `limit`, before any of it is read."""
     try:
@@ -85,13 +93,8 @@ def json_body(request, *, also: tuple[str, ...] = ()):
         text = request.body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_json", f"The body is not UTF-8 (byte {exc.start}).") from None
-    depth = json_depth(text)
-    if depth > MAX_JSON_DEPTH:
-        raise ApiError(
-            400,
-            "invalid_json",
-            f"The JSON nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted.",
-        )
+    if too_deep := json_too_deep(text):
+        raise ApiError(400, "invalid_json", too_deep)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

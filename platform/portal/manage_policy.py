@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from mintmark.errors import ApiError
-from mintmark.parsing import MAX_JSON_DEPTH, json_depth
+from mintmark.parsing import json_too_deep
 from orgs.access import ADMIN
 from policies.models import Policy
 from policies.selectors import policy_active
@@ -132,11 +132,8 @@ def policy_edit(request):
     if mode == "json":
         # Counted before parsing: json.loads recurses once per level and would fail with a
         # RecursionError (a 500) on a pasted '[' x 100 000.
-        depth = json_depth(state["rules_json"])
-        if depth > MAX_JSON_DEPTH:
-            state["json_errors"] = [
-                f"The JSON nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted."
-            ]
+        if too_deep := json_too_deep(state["rules_json"]):
+            state["json_errors"] = [too_deep]
             return _editor(request, base, active, status=422, **state)
         try:
             rules = json.loads(state["rules_json"])
