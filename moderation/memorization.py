@@ -150,10 +150,11 @@ class HashCatalog:
         best = np.where(flipped, per[1], per[0])  # (kind, item)
         total = best[0] + best[1]
         one_stage = (per[:, 0] <= always_radius) & (per[:, 1:].min(axis=1) <= always_radius)
+        ranked = np.lexsort((positions, total))
         keep = np.zeros(positions.size, dtype=bool)
-        keep[np.lexsort((positions, total))[:limit]] = True
+        keep[ranked[:limit]] = True
         keep |= one_stage.any(axis=0)
-        order = [k for k in np.lexsort((positions, total)) if keep[k]]
+        order = [k for k in ranked if keep[k]]
         return CandidateSearch(
             [
                 Candidate(
@@ -232,7 +233,8 @@ class Report:
 
     @property
     def copy(self) -> Compared | None:
-        return self.copies[0] if self.copies else None
+        # `compared` is most similar first: the first one at the limit is the copy.
+        return next((c for c in self.compared if c.similarity >= self.limit), None)
 
     def nearest_text(self) -> str:
         """The nearest item searched, in words: never a placeholder distance."""
