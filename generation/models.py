@@ -97,6 +97,8 @@ class GenerationJob(models.Model):
     strength = models.FloatField(null=True, blank=True)
     num_images = models.PositiveIntegerField()
     context = models.CharField(max_length=32, blank=True)
+    # Where the webhooks app POSTs the job's outcome (README "Webhooks"); checked at submit.
+    callback_url = models.CharField(max_length=2000, blank=True)
     seeds = models.JSONField(help_text="One seed per image, drawn at submit when not given.")
     input_image_key = models.CharField(max_length=300, blank=True)
     mask_image_key = models.CharField(max_length=300, blank=True)

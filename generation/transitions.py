@@ -6,6 +6,7 @@ worker died) cannot release, fail or bill twice. Each change writes its audit ev
 transaction."""
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from audit.services import audit_append
@@ -23,6 +24,10 @@ ALLOWED = {
 }
 # Quota is given back when a job produced nothing the org keeps (README: "Quota").
 RELEASES_QUOTA = frozenset({State.FAILED, State.CANCELLED})
+# Sent inside the transition's transaction with `job`, `previous` and `reason`, so a feature
+# app (webhooks) records its reaction atomically with the change and defers side effects to
+# on_commit; generation itself never imports those apps.
+job_state_changed = Signal()
 
 
 def job_transition(
@@ -61,6 +66,7 @@ def job_transition(
             subject=job,
             data={"from": previous, "reason": reason, **(data or {})},
         )
+        job_state_changed.send(sender=GenerationJob, job=job, previous=previous, reason=reason)
     return job
 
 
