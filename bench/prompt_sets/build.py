@@ -1,10 +1,14 @@
-"""Builds harmful.jsonl and benign.jsonl from the hand-written seeds in this folder.
+"""Builds harmful.jsonl and benign.jsonl from the hand-written seeds in this folder, and the
+fresh held-out set fresh_harmful.jsonl and fresh_benign.jsonl from fresh_*_seeds.yaml.
 
     python bench/prompt_sets/build.py
 
 Each row: prompt, label (a category, or "benign"), group (the seed's section), split ("tune" or
 "held_out": every third seed of a section, with its variants) and evasion (none, or the trick
-applied to the seed). The evasions are deterministic (a fixed random seed), so a rebuild gives
+applied to the seed). Every row of the fresh files is in the split "fresh": a second
+held-out set, written later than the first and never used for tuning, whose variants use
+tricks the first sets do not (other look-alike scripts, combining marks, mixed separators).
+The evasions are deterministic (a fixed random seed), so a rebuild gives
 the same files; the bench reads the files, not the seeds."""
 
 import json
@@ -86,17 +90,75 @@ def repeats_and_case(text: str, rng: random.Random) -> str:
 
 EVASIONS = [lookalikes, spacing, leetspeak, invisible, bidi_and_fullwidth, repeats_and_case]
 
+# The fresh set's tricks. Greek, Armenian and Cherokee letters that look like Latin ones (the
+# Cherokee ones are capitals, so the word is written in capitals).
+_GREEK = {"a": "α", "o": "ο", "i": "ι", "k": "κ", "p": "ρ", "u": "υ", "x": "χ", "v": "ν"}  # noqa: RUF001
+_ARMENIAN = {"o": "\u0585", "u": "\u057d", "h": "\u0570", "n": "\u0578", "g": "\u0581"}
+_CHEROKEE = {
+    "A": "\u13aa", "C": "\u13df", "E": "\u13ac", "H": "\u13bb", "K": "\u13e6",
+    "L": "\u13de", "M": "\u13b7", "P": "\u13e2", "S": "\u13da", "T": "\u13a2",
+    "V": "\u13d9", "W": "\u13b3", "Z": "\u13c3",
+}  # fmt: skip
+_LEET_MORE = {"a": "@", "s": "$", "i": "!", "l": "|", "e": "€", "o": "()", "t": "+"}
 
-def build(seeds: Path, out: Path, *, variant_every: int, label_of) -> int:
-    rng = random.Random(17)
+
+def greek_armenian(text: str, rng: random.Random) -> str:
+    table = {**_GREEK, **_ARMENIAN}
+    return _replace_words(
+        text, rng, lambda w: "".join(table.get(c, c) if rng.random() < 0.7 else c for c in w), 0.7
+    )
+
+
+def cherokee_capitals(text: str, rng: random.Random) -> str:
+    return _replace_words(text, rng, lambda w: "".join(_CHEROKEE.get(c, c) for c in w.upper()), 0.5)
+
+
+def math_letters(text: str, rng: random.Random) -> str:
+    """Mathematical bold and script letters (NFKC maps them back)."""
+    base = rng.choice([0x1D41A, 0x1D5EE, 0x1D68A])  # bold, sans-serif bold, monospace
+
+    def bold(word: str) -> str:
+        return "".join(chr(base + ord(c) - 97) if "a" <= c <= "z" else c for c in word)
+
+    return _replace_words(text, rng, bold, 0.6)
+
+
+def combining_marks(text: str, rng: random.Random) -> str:
+    marks = ["\u0301", "\u0308", "\u0336", "\u0332", "\u0307"]
+    return _replace_words(text, rng, lambda w: "".join(c + rng.choice(marks) for c in w), 0.5)
+
+
+def mixed_separators(text: str, rng: random.Random) -> str:
+    def split(word: str) -> str:
+        gaps = [" ", "*", "/", "~", "\u200d", "|"]
+        return word[0] + "".join(rng.choice(gaps) + c for c in word[1:])
+
+    return _replace_words(text, rng, split, 0.3)
+
+
+def symbol_leet(text: str, rng: random.Random) -> str:
+    def leet(word: str) -> str:
+        return "".join(_LEET_MORE.get(c, c) if rng.random() < 0.6 else c for c in word)
+
+    return _replace_words(text, rng, leet, 0.5)
+
+
+FRESH_EVASIONS = [
+    greek_armenian, cherokee_capitals, math_letters, combining_marks, mixed_separators, symbol_leet
+]  # fmt: skip
+
+
+def build(seeds: Path, out: Path, *, variant_every: int, label_of, fresh: bool = False) -> int:
+    rng = random.Random(1706 if fresh else 17)
+    tricks = FRESH_EVASIONS if fresh else EVASIONS
     rows, made = [], 0
     for group, prompts in yaml.safe_load(seeds.read_text()).items():
         for index, prompt in enumerate(prompts):
-            split = "held_out" if index % 3 == 2 else "tune"
+            split = "fresh" if fresh else "held_out" if index % 3 == 2 else "tune"
             base = {"label": label_of(group), "group": group, "split": split}
             rows.append({"prompt": prompt, **base, "evasion": "none"})
             if index % variant_every == 0:
-                trick = EVASIONS[made % len(EVASIONS)]
+                trick = tricks[made % len(tricks)]
                 made += 1
                 rows.append({"prompt": trick(prompt, rng), **base, "evasion": trick.__name__})
     out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
@@ -112,6 +174,15 @@ def main() -> None:
         label_of=lambda _: "benign",
     )  # fmt: skip
     print(f"harmful: {harmful} prompts, benign: {benign} prompts")
+    fresh_harmful = build(
+        HERE / "fresh_harmful_seeds.yaml", HERE / "fresh_harmful.jsonl", variant_every=2,
+        label_of=str, fresh=True,
+    )  # fmt: skip
+    fresh_benign = build(
+        HERE / "fresh_benign_seeds.yaml", HERE / "fresh_benign.jsonl", variant_every=5,
+        label_of=lambda _: "benign", fresh=True,
+    )  # fmt: skip
+    print(f"fresh held-out: harmful {fresh_harmful} prompts, benign {fresh_benign} prompts")
 
 
 if __name__ == "__main__":
