@@ -3,7 +3,7 @@ quarantined image, in worker processes of their own, with the platform's plain c
 Django (so no database rows, audit entries or storage writes, which are a few small queries and
 one file write per image).
 
-Per image, as moderation/gating.py and provenance/release.py run it:
+Per image, as moderation/gating.py, generation/release.py and provenance/release.py run it:
 1. decode the quarantined PNG (mintmark.imageio.open_image);
 2. the default policy's gates through moderation.gates.gate_run and moderation.decision.decide:
    `image_safety` (the default policy requires no classifier, so it passes without scoring)
@@ -11,7 +11,7 @@ Per image, as moderation/gating.py and provenance/release.py run it:
    HashCatalog of random training hashes within the policy's radius, 8);
 3. stamping (provenance.stamping): the release canvas, the keyed watermark, content credentials
    signed with an org key made by provenance.keys and embedded with a JPEG thumbnail;
-4. what asset_release checks before the file may be released: the signed file read back and
+4. what provenance.release.image_stamp checks before the file may be released: the signed file read back and
    validated against the trust anchor, the fingerprint hashes of the marked image, its sha256.
 
 Light imports only: the worker processes are started with `spawn` and import this module and

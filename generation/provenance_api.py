@@ -1,16 +1,25 @@
+"""The provenance endpoints: public verification, an asset's provenance record and the signed
+export. They live with generation because the record joins provenance's stamp with the job,
+model, gates and review, and provenance itself reads nothing of generation."""
+
 from uuid import UUID
 
 from django.conf import settings
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
+from generation.provenance_record import (
+    org_provenance_records,
+    provenance_readable,
+    provenance_record,
+)
 from mintmark.errors import ApiError, ErrorOut
 from orgs.access import ADMIN_AUDITOR, require_role
 from orgs.auth import TokenAuth
 from orgs.models import Membership
 from orgs.selectors import membership_resolve
 from provenance.export import export_response
-from provenance.record import PROVENANCE_READERS, provenance_readable, provenance_record
+from provenance.record import PROVENANCE_READERS
 from provenance.verify import image_verify, public_asset
 
 router = Router(tags=["provenance"])
@@ -93,4 +102,4 @@ def provenance_export(request):
     holding the chain head hash and the org's signature (`manage.py provenance_export --check`
     verifies it)."""
     membership = require_role(request, ADMIN_AUDITOR)
-    return export_response(org=membership.org)
+    return export_response(org=membership.org, records=org_provenance_records(membership.org))

@@ -10,7 +10,9 @@ from django.db import transaction
 
 from audit.services import audit_append
 from generation.models import Asset, GenerationJob
+from generation.release import asset_release
 from generation.transitions import asset_transition, job_transition
+from mintmark import metrics
 from mintmark.imageio import open_image
 from moderation.abuse import abuse_record
 from moderation.catalogs import training_catalog, training_pixels
@@ -23,7 +25,7 @@ from moderation.memorization import MemorizationGate
 from moderation.models import AbuseEvent, GateResult, Hold, Review
 from moderation.screening import PROMPT_GATE
 from policies.rules import PolicyRules
-from provenance.release import StampingError, asset_release
+from provenance.stamping import StampingError
 
 log = structlog.get_logger(__name__)
 State = GenerationJob.State
@@ -66,6 +68,7 @@ def _review_reasons(job: GenerationJob, rules: PolicyRules) -> list[str]:
 
 def _record(job: GenerationJob, asset: Asset, runs: list[GateRun], decision) -> None:
     for run in runs:
+        metrics.gate_decided(gate=run.gate, outcome=run.verdict)
         outcome = run.outcome
         GateResult.objects.create(
             job=job,
@@ -137,6 +140,7 @@ def _release(asset: Asset) -> str | None:
     try:
         asset_release(asset_id=asset.pk)
     except StampingError as exc:
+        metrics.release_failed(reason="stamping")
         return f"asset {asset.index}: stamping failed: {exc}"
     return None
 

@@ -24,9 +24,7 @@ from django.utils import timezone
 from audit.chain import GENESIS_HASH, ChainLink, verify_chain
 from audit.models import AuditEvent
 from audit.selectors import event_record
-from generation.models import Asset
 from mintmark.errors import ApiError
-from provenance.record import provenance_record
 from provenance.release import StampingError, org_signer
 
 FORMAT = "mintmark-provenance-export/2"
@@ -45,7 +43,9 @@ def signed_statement(fields: dict) -> bytes:
     return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def export_lines(*, org, signer) -> Iterator[str]:
+def export_lines(*, org, signer, records: Iterable[dict]) -> Iterator[str]:
+    """The export's lines; `records` are the assets' provenance records, in the order they
+    are to appear (the caller assembles them, so this module reads no generation data)."""
     digest = hashlib.sha256()
 
     def emit(obj: dict) -> str:
@@ -58,12 +58,11 @@ def export_lines(*, org, signer) -> Iterator[str]:
     for event in AuditEvent.objects.for_org(org).order_by("seq").iterator():
         head, count = event.hash, count + 1
         yield emit({"type": "audit_event", **event_record(event)})
-    assets = Asset.objects.for_org(org).select_related("job__org", "job__model", "job__policy")
-    records = 0
-    for asset in assets.order_by("created_at", "index").iterator():
-        records += 1
-        yield emit({"type": "provenance", "record": provenance_record(asset)})
-    signed = {"head_hash": head, "events": count, "records": records, "sha256": digest.hexdigest()}
+    written = 0
+    for record in records:
+        written += 1
+        yield emit({"type": "provenance", "record": record})
+    signed = {"head_hash": head, "events": count, "records": written, "sha256": digest.hexdigest()}
     signature = signer.sign(signed_statement(signed))
     yield _line(
         {
@@ -76,7 +75,7 @@ def export_lines(*, org, signer) -> Iterator[str]:
     )
 
 
-def export_response(*, org) -> StreamingHttpResponse:
+def export_response(*, org, records: Iterable[dict]) -> StreamingHttpResponse:
     """The signed export as a download; 409 no_signing_key before anything is streamed when
     the org has no signing key yet."""
     try:
@@ -84,7 +83,7 @@ def export_response(*, org) -> StreamingHttpResponse:
     except StampingError as exc:
         raise ApiError(409, "no_signing_key", f"{exc}; an operator runs provenance_init.") from None
     response = StreamingHttpResponse(
-        export_lines(org=org, signer=signer), content_type="application/x-ndjson"
+        export_lines(org=org, signer=signer, records=records), content_type="application/x-ndjson"
     )
     response["Content-Disposition"] = f'attachment; filename="{org.slug}-provenance.jsonl"'
     return response

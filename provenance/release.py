@@ -1,34 +1,27 @@
-"""Stamping and release: an approved asset gets its watermark (a payload reserved for it alone),
-signed C2PA content credentials, and its fingerprint; only then, in one transaction, does it
-become RELEASED with its file in release storage. Any failure before that leaves the asset
-where it was (quarantined or held), which is the fail-closed path."""
+"""Stamping for release: an approved image gets its watermark (a payload reserved for its asset
+alone), signed C2PA content credentials and its fingerprint, and the signed file is read back
+before anyone may release it. The release step (generation/release.py) calls this, stores the
+file and makes the state change; stamping knows nothing of jobs or assets beyond their ids."""
 
 import hashlib
 import importlib
 import os
 import secrets
 import time
+from dataclasses import dataclass
+from typing import Any
 
-import structlog
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from generation.models import Asset, GenerationJob
-from generation.transitions import asset_transition
-from licensing.models import Dataset, Licence
 from mintmark.imageio import open_image
 from moderation.memorization import hashes_of
-from moderation.models import GateResult, Review
-from policies.rules import PolicyRules
 from provenance import credentials, keys, watermark
 from provenance.models import Stamp
 from provenance.signing import FileKeySigner, signing_passphrase
 from provenance.stamping import StampingError, release_canvas, signed_png, watermarked
 
-log = structlog.get_logger(__name__)
 CLAIM_GENERATOR = "Mintmark"
 
 
@@ -51,63 +44,25 @@ def org_signer(org):
         raise StampingError(f"no usable signing key for {org.slug!r}: {exc}") from exc
 
 
-def payload_reserve(asset: Asset) -> Stamp:
+def payload_reserve(asset_id) -> Stamp:
     """The asset's watermark payload: drawn at random, unique across the installation (the
     database refuses a collision and another is drawn); kept across retries."""
-    existing = Stamp.objects.filter(asset=asset).first()
+    existing = Stamp.objects.filter(asset_id=asset_id).first()
     if existing is not None:
         return existing
     for _ in range(20):
         try:
             with transaction.atomic():
                 return Stamp.objects.create(
-                    asset=asset,
+                    asset_id=asset_id,
                     payload=secrets.randbelow(2**watermark.PAYLOAD_BITS),
                     watermark_algorithm=watermark.ALGORITHM,
                 )
         except IntegrityError:
-            existing = Stamp.objects.filter(asset=asset).first()
+            existing = Stamp.objects.filter(asset_id=asset_id).first()
             if existing is not None:
                 return existing
     raise StampingError("could not reserve a unique watermark payload")
-
-
-def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
-    """The custom assertion: what made this image, under which policy, past which gates."""
-    datasets = Dataset.objects.filter(models_trained=job.model)
-    # One entry per (dataset, licence) pair, so a reader sees which licence covers which data.
-    pairs = (
-        Licence.objects.filter(items__dataset__in=datasets)
-        .values_list("items__dataset__name", "spdx_id", "name")
-        .distinct()
-    )
-    licences = [
-        {"dataset": dataset, "licence": spdx or name} for dataset, spdx, name in sorted(set(pairs))
-    ]
-    latest = GateResult.latest_per_gate(GateResult.objects.filter(asset=asset))
-    verdicts = {gate: result.verdict for gate, result in latest.items()}
-    prompt_gate = job.gate_results.filter(asset=None).order_by("-created_at").first()
-    if prompt_gate is not None:
-        verdicts["prompt"] = prompt_gate.verdict
-    review = Review.objects.filter(asset=asset).first()
-    return {
-        "job": str(job.pk),
-        "asset": str(asset.pk),
-        "org": job.org.slug,
-        "policy_version": job.policy.version,
-        "mode": job.mode,
-        "seed": asset.seed,
-        "gates": verdicts,
-        "review": review.decision if review else None,
-        "datasets": sorted(dataset.name for dataset in datasets),
-        "licences": licences,
-    }
-
-
-def _parent(job: GenerationJob) -> tuple[bytes, str] | None:
-    if not job.input_image_key:
-        return None
-    return storages["quarantine"].open(job.input_image_key).read(), "image/png"
 
 
 def watermark_key() -> bytes:
@@ -160,93 +115,89 @@ def _size(image) -> dict:
     return {"width": image.width, "height": image.height}
 
 
-def _signed_file(asset: Asset, job: GenerationJob, stamp: Stamp):
-    rules = PolicyRules.model_validate(job.policy.rules)
-    generated, _ = open_image(storages["quarantine"].open(asset.quarantine_key).read())
+@dataclass(frozen=True)
+class ReleaseSubject:
+    """What the release step hands to stamping: the quarantined image and everything the
+    content credentials say about it, as plain values (stamping never looks anything up)."""
+
+    asset_id: Any
+    org: Any
+    image: bytes
+    model: dict
+    edited: bool
+    generation: dict
+    training_mining: str
+    parent: tuple[bytes, str] | None = None
+
+
+@dataclass(frozen=True)
+class StampedImage:
+    """A watermarked, signed PNG that read back as trusted, and what its stamp row records
+    once the release commits."""
+
+    stamp: Stamp
+    signed: bytes
+    sha256: str
+    manifest_label: str
+    certificate: keys.CertInfo
+    fingerprint: dict
+
+
+def image_stamp(subject: ReleaseSubject) -> StampedImage:
+    """Watermarks (with the payload reserved for the asset), signs and fingerprints one image,
+    and reads the signed file back; raises StampingError when any of it fails, so nothing is
+    released that would not verify as issued here."""
+    stamp = payload_reserve(subject.asset_id)
+    generated, _ = open_image(subject.image)
     image = release_canvas(generated)
     marked = watermarked(image, stamp.payload, watermark_key())
     manifest = credentials.manifest_definition(
-        title=f"{asset.pk}.png",
+        title=f"{subject.asset_id}.png",
         claim_generator=CLAIM_GENERATOR,
-        model={"name": job.model.name, "version": job.model.version, "family": job.model.family},
-        action="created" if job.mode == GenerationJob.Mode.TEXT_TO_IMAGE else "edited",
+        model=subject.model,
+        action="edited" if subject.edited else "created",
         generation={
-            **generation_assertion(asset, job),
+            **subject.generation,
             "generated_size": _size(generated),
             "released_size": _size(image),
         },
         soft_binding={"alg": watermark.ALGORITHM, "value": payload_bytes(stamp.payload)},
-        training_mining=rules.provenance.training_and_mining,
-        has_parent=bool(job.input_image_key),
+        training_mining=subject.training_mining,
+        has_parent=subject.parent is not None,
     )
-    signer = org_signer(job.org)
+    signer = org_signer(subject.org)
     signed = signed_png(
-        marked, manifest, signer, parent=_parent(job), trust_anchors=trust_anchors()
+        marked, manifest, signer, parent=subject.parent, trust_anchors=trust_anchors()
     )
-    return signed, marked, keys.certificate_info(signer.certificate_chain_pem)
-
-
-def release_approved(asset: Asset) -> bool:
-    """A held asset needs a reviewer's approval; a quarantined one needs the newest result of
-    every gate that ran on it to be a pass."""
-    if asset.state == Asset.State.IN_REVIEW:
-        return Review.objects.filter(asset=asset, decision=Review.Decision.APPROVE).exists()
-    latest = GateResult.latest_per_gate(GateResult.objects.filter(asset=asset))
-    return bool(latest) and all(result.verdict == "pass" for result in latest.values())
-
-
-def asset_release(*, asset_id, actor=None) -> Asset | None:
-    """Stamps and releases one approved asset; None when it is not releasable (already
-    released, rejected, or its job ended). Raises StampingError when stamping failed."""
-    asset = Asset.objects.select_related("job__org", "job__model", "job__policy", "job__user").get(
-        pk=asset_id
-    )
-    job = asset.job
-    if asset.state not in (Asset.State.QUARANTINED, Asset.State.IN_REVIEW):
-        return None
-    if job.state not in (GenerationJob.State.GATING, GenerationJob.State.IN_REVIEW):
-        return None
-    if not release_approved(asset):
-        raise StampingError("not approved: its gates did not all pass, or no reviewer approved it")
-    stamp = payload_reserve(asset)
-    signed, marked, certificate = _signed_file(asset, job, stamp)
-    # A name of its own per attempt: a redelivered task racing this one never overwrites or
-    # deletes the file of the attempt that won.
-    store = storages["release"]
-    key = store.save(
-        f"{job.org.slug}/{job.pk}/{asset.index}-{secrets.token_hex(4)}.png", ContentFile(signed)
-    )
-    fingerprint = {kind: f"{value:016x}" for kind, value in hashes_of(marked).items()}
     report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=trust_anchors())
     if report.state != "trusted" or not report.manifest_label:
         # E.g. a KMS signer whose certificate is not under this installation's root: the file
         # would never verify as issued here, so it is not released.
         raise StampingError(f"the signed file does not validate: {report.state} {report.codes}")
-    signed_sha256 = hashlib.sha256(signed).hexdigest()
-    with transaction.atomic():
-        Stamp.objects.filter(pk=stamp.pk).update(
-            sha256=signed_sha256,
-            manifest_label=report.manifest_label or "",
-            certificate_serial=certificate.serial_hex,
-            certificate_sha256=certificate.sha256,
-            released_at=timezone.now(),
-            **fingerprint,
-        )
-        released = asset_transition(
-            asset_id=asset.pk,
-            to=Asset.State.RELEASED,
-            actor=actor,
-            release_key=key,
-            data={
-                "payload": f"{stamp.payload:x}",
-                "sha256": signed_sha256,
-                "manifest": report.manifest_label,
-                "certificate_serial": certificate.serial_hex,
-            },
-        )
-        if released is None:
-            # Someone else moved it first (cancelled, rejected): this release does not apply.
-            transaction.set_rollback(True)
-    if released is None:
-        store.delete(key)
-    return released
+    return StampedImage(
+        stamp=stamp,
+        signed=signed,
+        sha256=hashlib.sha256(signed).hexdigest(),
+        manifest_label=report.manifest_label,
+        certificate=keys.certificate_info(signer.certificate_chain_pem),
+        fingerprint={kind: f"{value:016x}" for kind, value in hashes_of(marked).items()},
+    )
+
+
+def stamp_released(stamped: StampedImage) -> dict:
+    """Records the stamp of a released file; called inside the release transaction, so it is
+    rolled back with it. Returns the audit data of the release."""
+    Stamp.objects.filter(pk=stamped.stamp.pk).update(
+        sha256=stamped.sha256,
+        manifest_label=stamped.manifest_label,
+        certificate_serial=stamped.certificate.serial_hex,
+        certificate_sha256=stamped.certificate.sha256,
+        released_at=timezone.now(),
+        **stamped.fingerprint,
+    )
+    return {
+        "payload": f"{stamped.stamp.payload:x}",
+        "sha256": stamped.sha256,
+        "manifest": stamped.manifest_label,
+        "certificate_serial": stamped.certificate.serial_hex,
+    }

@@ -31,3 +31,16 @@ def test_core_records_import_no_feature(app):
         if name.split(".")[0] in FEATURES
     }
     assert not offenders, sorted(offenders)
+
+
+def test_provenance_reads_nothing_of_generation():
+    """Provenance stamps, signs, verifies and records; the release step in generation calls it
+    with plain values, so provenance never imports generation's models or services."""
+    root = PLATFORM.parent / "provenance"
+    offenders = {
+        f"{path.relative_to(root.parent)}: {name}"
+        for path in root.rglob("*.py")
+        for name in imported_modules(path)
+        if name.split(".")[0] == "generation"
+    }
+    assert not offenders, sorted(offenders)

@@ -155,12 +155,14 @@ def _register_routers() -> None:
     from audit.api import router as audit_router
     from generation.api import router as generation_router
     from generation.jobs_api import router as jobs_router
+    from generation.provenance_api import router as provenance_router
     from licensing.api import router as licensing_router
     from mintmark.health import router as health_router
     from moderation.api import router as moderation_router
     from orgs.api import router as orgs_router
     from policies.api import router as policies_router
-    from provenance.api import router as provenance_router
+    from sso.api import router as sso_router
+    from webhooks.api import router as webhooks_router
 
     api.add_router("/", orgs_router)
     api.add_router("/", policies_router)
@@ -169,6 +171,8 @@ def _register_routers() -> None:
     api.add_router("/", jobs_router)
     api.add_router("/", moderation_router)
     api.add_router("/", provenance_router)
+    api.add_router("/", sso_router)
+    api.add_router("/", webhooks_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", health_router)
 

@@ -13,12 +13,17 @@ from audit.export import FORMATS
 from audit.export import export_response as audit_export_response
 from audit.models import AuditEvent
 from audit.selectors import audit_events, audit_verify
+from generation.provenance_record import (
+    org_provenance_records,
+    provenance_readable,
+    provenance_record,
+)
 from mintmark.errors import ApiError
 from orgs.access import ADMIN_AUDITOR
 from portal.access import org_page
 from portal.paging import page_of, query_without_page
 from provenance.export import export_response as provenance_export_response
-from provenance.record import PROVENANCE_READERS, provenance_readable, provenance_record
+from provenance.record import PROVENANCE_READERS
 
 
 class EventFilterForm(forms.Form):
@@ -113,7 +118,8 @@ def export(request):
 @org_page(ADMIN_AUDITOR)
 def export_provenance(request):
     try:
-        return provenance_export_response(org=request.membership.org)
+        org = request.membership.org
+        return provenance_export_response(org=org, records=org_provenance_records(org))
     except ApiError as exc:
         return _export_page(request, status=exc.status, error=exc.detail)
 

@@ -321,17 +321,17 @@ def test_a_score_over_the_threshold_blocks(personas, model, signing, monkeypatch
 
 
 def test_cancel_during_stamping_wins(personas, model, signing, monkeypatch):
+    from generation import release
     from generation.submission import job_cancel
-    from provenance import release
 
-    real = release._signed_file
+    real = release.image_stamp
 
-    def cancel_meanwhile(asset, job, stamp):
-        out = real(asset, job, stamp)
-        job_cancel(job=GenerationJob.objects.get(pk=job.pk), actor=None)
+    def cancel_meanwhile(subject):
+        out = real(subject)
+        job_cancel(job=GenerationJob.objects.get(assets=subject.asset_id), actor=None)
         return out
 
-    monkeypatch.setattr(release, "_signed_file", cancel_meanwhile)
+    monkeypatch.setattr(release, "image_stamp", cancel_meanwhile)
     job = evaluate(gated_job(personas["staff"], model, [picture(77)]))
     assert job.state == State.CANCELLED and states(job) == [AssetState.QUARANTINED]
     assert not Stamp.objects.filter(released_at__isnull=False).exists()
@@ -350,7 +350,8 @@ def test_a_redelivered_evaluation_counts_a_block_once(personas, model, signing, 
 
 
 def test_release_refuses_an_asset_without_approval(personas, model, signing):
-    from provenance.release import StampingError, asset_release
+    from generation.release import asset_release
+    from provenance.stamping import StampingError
 
     job = gated_job(personas["staff"], model, [picture(78)], context="political")
     gating.job_evaluate(job_id=job.pk)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.provenance_record import org_provenance_records
 from orgs.models import Organization
 from provenance.export import export_check, export_lines
 from provenance.release import StampingError, org_signer, trust_anchors
@@ -37,7 +38,9 @@ class Command(BaseCommand):
             raise CommandError(f"{exc} (run manage.py provenance_init)") from None
         try:
             with Path(output).open("w", encoding="utf-8") as handle:
-                for line in export_lines(org=organization, signer=signer):
+                for line in export_lines(
+                    org=organization, signer=signer, records=org_provenance_records(organization)
+                ):
                     handle.write(line)
         except OSError as exc:
             raise CommandError(f"Cannot write {output}: {exc}") from None

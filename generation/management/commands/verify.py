@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.provenance_record import provenance_record
 from mintmark.errors import ApiError
-from provenance.record import provenance_record
 from provenance.verify import image_verify
 
 
