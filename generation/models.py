@@ -117,6 +117,9 @@ class GenerationJob(models.Model):
     generated_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When it entered its current state (null: still the state it was created in), for the
+    # time-in-state metrics.
+    state_changed_at = models.DateTimeField(null=True, blank=True)
 
     objects = OrgScopedQuerySet.as_manager()
 

@@ -17,6 +17,7 @@ from generation.quota import quota_check
 from generation.schedulers import DEFAULT_SCHEDULER, SCHEDULER_CLASSES
 from generation.tasks import run_job
 from generation.transitions import TERMINAL, job_transition
+from mintmark import metrics
 from mintmark.errors import ApiError
 from mintmark.imageio import UnreadableImage, open_image
 from moderation.input_check import input_checks_store, inputs_screen
@@ -275,6 +276,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
                 },
             },
         )
+        metrics.job_entered(state=GenerationJob.State.QUEUED)
         transaction.on_commit(lambda: run_job.delay(str(job.pk)))
     return job
 

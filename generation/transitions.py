@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.services import audit_append
 from generation.models import Asset, GenerationJob
+from mintmark import metrics
 
 State = GenerationJob.State
 
@@ -39,9 +40,10 @@ def job_transition(
         job = GenerationJob.objects.select_for_update().select_related("org").get(pk=job_id)
         if to not in ALLOWED.get(job.state, ()):
             return None
-        previous = job.state
+        previous, entered = job.state, job.state_changed_at or job.created_at
         now = timezone.now()
         job.state = to
+        job.state_changed_at = now
         for name, value in fields.items():
             setattr(job, name, value)
         if to == State.RUNNING:
@@ -59,6 +61,7 @@ def job_transition(
         if to in RELEASES_QUOTA:
             job.quota_images = 0
         job.save()
+        metrics.job_entered(state=to, previous=previous, seconds=(now - entered).total_seconds())
         audit_append(
             org=job.org,
             actor=actor,
@@ -118,6 +121,8 @@ def asset_transition(
         for name, value in fields.items():
             setattr(asset, name, value)
         asset.save()
+        if to == AssetState.RELEASED:
+            metrics.image_released(model=job.model.name)
         audit_append(
             org=asset.job.org,
             actor=actor,

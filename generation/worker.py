@@ -26,6 +26,7 @@ from generation import pipelines, serving
 from generation.models import Asset, GenerationJob, GenerativeModel
 from generation.outputs import encode_image
 from generation.transitions import job_transition, jobs_claim
+from mintmark import metrics
 from moderation.stage import gates_submit
 
 log = structlog.get_logger(__name__)
@@ -300,6 +301,7 @@ def job_run(*, job_id, task_id: str) -> None:
         _fail(jobs, f"model {model_row} could not be loaded: {exc}")
         return
     progress = _Progress(job_ids=[job.pk for job in jobs])
+    started = time.monotonic()
     try:
         images = _run_splitting(model, _spec(primary), _requests(jobs), progress)
     except pipelines.Cancelled:
@@ -312,4 +314,11 @@ def job_run(*, job_id, task_id: str) -> None:
         # ends FAILED with the reason and the worker goes on with the next one.
         _fail(jobs, f"{type(exc).__name__}: {exc}")
         return
+    metrics.gpu_batch(
+        model=model_row.name,
+        images=len(images),
+        steps=primary.steps,
+        seconds=time.monotonic() - started,
+        device=pipeline_cache().device,
+    )
     _hand_over(jobs, images, task_id)

@@ -5,6 +5,7 @@ with the job it created."""
 from django.db import transaction
 
 from audit.services import audit_append
+from mintmark import metrics
 from mintmark.errors import ApiError
 from moderation.abuse import abuse_record, suspension_open
 from moderation.minors_rule import LexiconUnavailable
@@ -51,6 +52,7 @@ def prompt_judge(*, prompt: str, rules: PolicyRules) -> PromptVerdict:
 def prompt_screen(*, org, user, prompt: str, rules: PolicyRules) -> PromptVerdict:
     """Runs the prompt gate; raises 422 `prompt_blocked` (after recording it) on a block."""
     verdict = prompt_judge(prompt=prompt, rules=rules)
+    metrics.gate_decided(gate=PROMPT_GATE, outcome=verdict.verdict)
     if verdict.verdict != "block":
         return verdict
     with transaction.atomic():

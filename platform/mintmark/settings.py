@@ -49,8 +49,8 @@ HTTPS = env_bool("MINTMARK_HTTPS", False)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
-# Container health probes ask the web server directly over http.
-SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+# Container health probes and the Prometheus scraper ask the web server directly over http.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^metrics$"]
 _proxy_ssl_header = env_str("MINTMARK_PROXY_SSL_HEADER")
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
@@ -169,7 +169,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 # cannot reach a file that has not passed the gates.
 STORAGE_BACKEND = env_str("MINTMARK_STORAGE", "local")
 if STORAGE_BACKEND == "local":
-    _file_store = "django.core.files.storage.FileSystemStorage"
+    _file_store = "mintmark.storage.PrivateFileSystemStorage"
 
     def _local_store(name: str) -> dict:
         return {"BACKEND": _file_store, "OPTIONS": {"location": str(DATA_DIR / "files" / name)}}
@@ -181,7 +181,9 @@ elif STORAGE_BACKEND == "s3":
 
     def _s3_store(name: str) -> dict:
         return {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            # Private buckets only: the quarantine store has no URLs at all, and released
+            # files are streamed by Django after its access checks (mintmark/storage.py).
+            "BACKEND": "mintmark.storage.PrivateS3Storage",
             "OPTIONS": {
                 "bucket_name": env_str(f"MINTMARK_S3_BUCKET_{name.upper()}", f"mintmark-{name}"),
                 "endpoint_url": env_str("MINTMARK_S3_ENDPOINT_URL") or None,
@@ -204,6 +206,17 @@ STORAGES = {
     **_stores,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# Prometheus metrics (mintmark/metrics.py; README "Metrics"). GET /metrics answers only a
+# request bearing MINTMARK_METRICS_TOKEN, and is off (404) while no token is set. Counters and
+# histograms recorded in web and worker processes are kept in MINTMARK_METRICS_DIR
+# (prometheus-client's multiprocess files), which every process of the installation shares.
+METRICS_TOKEN = env_secret("MINTMARK_METRICS_TOKEN")
+METRICS_DIR = (
+    Path(env_str("MINTMARK_METRICS_DIR", str(DATA_DIR / "metrics"))).resolve()
+    if METRICS_TOKEN
+    else None
+)
 
 # Celery. Job state lives in the database, so there is no result backend.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")

@@ -4,6 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 
 from mintmark.api import api
+from mintmark.metrics_view import metrics_endpoint
 
 
 def api_not_found(request, rest=""):
@@ -18,6 +19,7 @@ def favicon(request):
 
 urlpatterns = [
     path("favicon.ico", favicon),
+    path("metrics", metrics_endpoint),
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("admin/", admin.site.urls),
