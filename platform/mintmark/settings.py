@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "generation",
     "moderation",
     "provenance",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +143,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Passwords (refused for the members of an org that signs in only through its provider), then
+# OpenID Connect logins begun at /sso/login/ (README "Single sign-on").
+AUTHENTICATION_BACKENDS = ["sso.password.PasswordBackend", "sso.oidc.SsoBackend"]
+SSO_ALLOW_HTTP_ISSUER = env_bool("MINTMARK_SSO_ALLOW_HTTP", False)
+SSO_HTTP_TIMEOUT_S = env_int("MINTMARK_SSO_HTTP_TIMEOUT_S", 10, minimum=1)
+SSO_DISCOVERY_CACHE_S = env_int("MINTMARK_SSO_DISCOVERY_CACHE_S", 300)
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"

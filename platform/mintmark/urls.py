@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("admin/", admin.site.urls),
+    path("sso/", include("sso.urls")),
     path("", include("portal.urls")),
 ]

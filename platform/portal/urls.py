@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from portal import (
@@ -14,6 +13,8 @@ from portal import (
     views,
 )
 from portal.nav import menu
+from sso.oidc import SsoLogoutView
+from sso.password import PortalLoginView
 
 app_name = "portal"
 
@@ -21,8 +22,8 @@ ORG = "o/<slug:org>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", PortalLoginView.as_view(), name="login"),
+    path("logout/", SsoLogoutView.as_view(), name="logout"),
     path("verify/", verify.verify, name="verify"),
     path(ORG, views.org_home, name="org_home"),
     menu(path(ORG + "tokens/", views.tokens, name="tokens"), "API tokens"),
