@@ -28,6 +28,12 @@ class GenerationIn(Schema):
     num_images: int = Field(1, ge=1, le=1000)
     context: str = Field("", max_length=32)
     strength: float | None = None
+    callback_url: str = Field(
+        "",
+        max_length=2000,
+        description="http(s) URL on a host the org allows; receives the job's signed outcome "
+        "events (README: Webhooks).",
+    )
 
 
 def job_request_parse(

@@ -79,6 +79,7 @@ class JobOut(Schema):
     strength: float | None
     num_images: int
     context: str
+    callback_url: str
     seeds: list[int]
     policy_version: int
     progress: ProgressOut

@@ -25,6 +25,7 @@ from moderation.screening import prompt_result_store, prompt_screen, submitter_c
 from orgs.models import Membership, Organization
 from policies.rules import DEPLOYMENT_CONTEXTS, PolicyRules
 from policies.selectors import policy_active
+from webhooks.services import callback_check
 
 Mode = GenerationJob.Mode
 MAX_SEED = 2**63 - 1
@@ -55,6 +56,7 @@ class JobRequest:
     strength: float | None = None
     image: bytes | None = None
     mask: bytes | None = None
+    callback_url: str = ""
 
 
 def _model_for(org: Organization, ref: str) -> GenerativeModel:
@@ -212,6 +214,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
         req.height = req.height or default_side(model)
     image_png, mask_png = _check_inputs(req)
     _check_parameters(req, rules)
+    callback_url = callback_check(org=org, url=req.callback_url)
     verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)
     inputs = inputs_screen(
         org=org,
@@ -240,6 +243,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             strength=req.strength if req.mode != Mode.TEXT_TO_IMAGE else None,
             num_images=req.num_images,
             context=req.context,
+            callback_url=callback_url,
             seeds=[first_seed + i for i in range(req.num_images)],
             quota_images=req.num_images,
         )
@@ -269,6 +273,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
                 "strength": job.strength,
                 "seeds": job.seeds,
                 "context": job.context,
+                "callback_url": job.callback_url,
                 "prompt_gate": {
                     "verdict": verdict.verdict,
                     "category": verdict.category,

@@ -21,6 +21,7 @@ JOB_FIELDS = (
     "strength",
     "num_images",
     "context",
+    "callback_url",
     "seeds",
     "error",
     "created_at",

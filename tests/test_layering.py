@@ -9,7 +9,7 @@ import pytest
 
 PLATFORM = Path(__file__).resolve().parent.parent / "platform"
 CORE = ("orgs", "policies", "licensing", "audit")
-FEATURES = ("generation", "moderation", "provenance", "portal", "defaultmodel")
+FEATURES = ("generation", "moderation", "provenance", "portal", "defaultmodel", "webhooks")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "moderation",
     "provenance",
     "sso",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -242,6 +243,7 @@ CELERY_TASK_ROUTES = {
     "generation.*": {"queue": "gpu"},
     "moderation.*": {"queue": "gates"},
     "provenance.*": {"queue": "gates"},
+    "webhooks.*": {"queue": "gates"},
     "mintmark.*": {"queue": "gates"},
 }
 # A task is acknowledged only after it finished, and a task whose worker died is requeued:
@@ -255,6 +257,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Run by the one worker started with `--beat` (manage.py worker --beat; serve does it).
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {"task": "generation.sweep_stale", "schedule": 60.0},
+    "webhook-deliveries-due": {"task": "webhooks.deliveries_due", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # A RUNNING job whose worker has not written a heartbeat for this long is queued again.
@@ -348,6 +351,21 @@ SIGNING_KEY_PASSPHRASE = env_secret("MINTMARK_SIGNING_KEY_PASSPHRASE")
 SIGNER_FACTORY = env_str("MINTMARK_SIGNER") or None
 # Largest image /api/verify decodes (pixels); larger uploads are refused before decoding.
 VERIFY_MAX_PIXELS = env_int("MINTMARK_VERIFY_MAX_PIXELS", 16_000_000, minimum=1)
+
+# Webhooks (webhooks/; README "Webhooks"). Deliveries run on the gates queue: each is one short
+# HTTP request under a timeout. A failed attempt is retried after BASE seconds, doubled each
+# time up to MAX, until RETRY_FOR seconds after the event. After a secret rotation the previous
+# secret signs alongside for ROTATION_OVERLAP seconds. Callbacks to private, loopback,
+# link-local, multicast and reserved addresses are refused unless ALLOW_PRIVATE (tests, or an
+# installation whose receivers are on its own network). The org secrets are encrypted under
+# MINTMARK_WEBHOOK_KEY(_FILE), else under a key derived from SECRET_KEY.
+WEBHOOK_KEY = env_secret("MINTMARK_WEBHOOK_KEY")
+WEBHOOK_ALLOW_PRIVATE = env_bool("MINTMARK_WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT_S = env_int("MINTMARK_WEBHOOK_TIMEOUT_S", 10, minimum=1)
+WEBHOOK_RETRY_BASE_S = env_int("MINTMARK_WEBHOOK_RETRY_BASE_S", 30, minimum=1)
+WEBHOOK_RETRY_MAX_S = env_int("MINTMARK_WEBHOOK_RETRY_MAX_S", 3600, minimum=1)
+WEBHOOK_RETRY_FOR_S = env_int("MINTMARK_WEBHOOK_RETRY_FOR_S", 86_400, minimum=1)
+WEBHOOK_ROTATION_OVERLAP_S = env_int("MINTMARK_WEBHOOK_ROTATION_OVERLAP_S", 86_400)
 
 # Platform rules.
 API_TOKEN_TOUCH_SECONDS = 60
