@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import close_old_connections, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from PIL import Image
 
@@ -65,22 +67,37 @@ def pipeline_cache() -> pipelines.PipelineCache:
     return _cache
 
 
-# Jobs may share a pipeline call when they use the same model and every BatchSpec field is
+# Jobs may share a pipeline call when their models have the same weights (two organizations
+# that registered the same folder share one resident pipeline) and every BatchSpec field is
 # equal; BatchSpec's fields are job fields of the same names.
 SPEC_FIELDS = tuple(field.name for field in dataclasses.fields(pipelines.BatchSpec))
-COMPATIBLE_FIELDS = ("model_id", *SPEC_FIELDS)
+
+
+def _fair_queued(**filters):
+    """Queued jobs in the order the GPU takes them: per-organization round robin. Each job's
+    turn is its place in its own organization's queue (oldest first), so one organization's
+    backlog never puts another's next job behind it; equal turns go oldest first. Batching is
+    kept: a batch is filled in this order from the jobs that can share the call."""
+    turn = Window(RowNumber(), partition_by=[F("org_id")], order_by=F("created_at").asc())
+    return (
+        GenerationJob.objects.filter(state=State.QUEUED, **filters)
+        .annotate(turn=turn)
+        .order_by("turn", "created_at")
+    )
+
+
+def _next_queued() -> GenerationJob | None:
+    """The job whose turn is next, of any model or spec: it leads the next batch."""
+    picked = _fair_queued().values_list("pk", flat=True)[:1]
+    return GenerationJob.objects.select_related("model").filter(pk__in=list(picked)).first()
 
 
 def _compatible_queued(primary: GenerationJob, room: int) -> list:
-    """Ids of queued jobs that can share the primary's pipeline call, oldest first, up to
+    """Ids of queued jobs that can share the primary's pipeline call, in their turn, up to
     `room` images."""
-    same = {name: getattr(primary, name) for name in COMPATIBLE_FIELDS}
-    candidates = (
-        GenerationJob.objects.filter(state=State.QUEUED, **same)
-        .exclude(pk=primary.pk)
-        .order_by("created_at")
-        .values_list("pk", "num_images")[:64]
-    )
+    same = {name: getattr(primary, name) for name in SPEC_FIELDS}
+    same["model__weights_sha256"] = primary.model.weights_sha256
+    candidates = _fair_queued(**same).exclude(pk=primary.pk).values_list("pk", "num_images")[:64]
     chosen = []
     for job_id, images in candidates:
         if images <= room:
@@ -264,25 +281,32 @@ def _hand_over(jobs, images, task_id: str) -> None:
         _behind_pending = _behind.submit(_finish_behind, jobs, images, task_id)
 
 
+def _claim_batch(task_id: str) -> tuple[GenerationJob | None, list]:
+    """The batch this task runs: the one it had claimed (a redelivery after its worker died),
+    else the next batch in the round robin. Another worker may claim the same jobs at the same
+    moment; the loser picks again."""
+    mine = GenerationJob.objects.filter(state=State.RUNNING, claimed_by=task_id)
+    ids = list(mine.values_list("pk", flat=True))
+    if ids:
+        primary = GenerationJob.objects.select_related("model").get(pk=ids[0])
+        return primary, jobs_claim(job_ids=ids, task_id=task_id)
+    for _ in range(3):
+        primary = _next_queued()
+        if primary is None:
+            return None, []
+        jobs = jobs_claim(job_ids=_gather(primary), task_id=task_id)
+        if jobs:
+            return primary, jobs
+    return None, []
+
+
 def job_run(*, job_id, task_id: str) -> None:
-    """Runs the job (and compatible queued jobs) once; safe to call again for the same task."""
-    primary = GenerationJob.objects.select_related("model").filter(pk=job_id).first()
-    if primary is None:
-        log.warning("job vanished", job_id=str(job_id))
-        return
-    redelivered = primary.state == State.RUNNING and primary.claimed_by == task_id
-    if primary.state != State.QUEUED and not redelivered:
-        return
-    if redelivered:
-        ids = list(
-            GenerationJob.objects.filter(state=State.RUNNING, claimed_by=task_id).values_list(
-                "pk", flat=True
-            )
-        )
-    else:
-        ids = _gather(primary)
-    jobs = jobs_claim(job_ids=ids, task_id=task_id)
+    """Runs one batch of queued jobs; safe to call again for the same task. Every job has one
+    task and every task claims a batch while any job is queued, so no job is left behind; which
+    jobs a task runs is the round robin's choice (`_fair_queued`), not its own job's."""
+    primary, jobs = _claim_batch(task_id)
     if not jobs:
+        log.debug("nothing queued", job_id=str(job_id))
         return
     jobs.sort(key=lambda job: job.created_at)
     log.info("gpu batch", jobs=len(jobs), images=sum(job.num_images for job in jobs))
@@ -293,7 +317,9 @@ def job_run(*, job_id, task_id: str) -> None:
         return
     try:
         model = pipeline_cache().get(
-            key=str(model_row.pk),
+            # Keyed by the weights, verified against the same digest: models of several
+            # organizations registered from one folder are one pipeline on the GPU.
+            key=model_row.weights_sha256,
             folder=model_row.local_path,
             expected_sha256=model_row.weights_sha256,
         )

@@ -59,6 +59,7 @@ def test_compatible_queued_jobs_share_one_call_and_match_solo_runs(personas, mod
     assert sorted(batched) == [10, 11, 20]
 
     settings.GPU_MAX_BATCH_IMAGES = 1
+    job_transition(job_id=other_size.pk, to=State.CANCELLED)  # else it is the next in turn
     solo = submit(admin, seed=20, prompt="a blue sphere")
     worker.job_run(job_id=solo.pk, task_id="task-solo")
     # A batch sums in another order than a solo run: at most one level apart (see
