@@ -1,0 +1,171 @@
+"""Delivery attempts in this process against the real receiver process: what is sent and
+signed, what is recorded, backoff and giving up, and what is refused at send time."""
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from generation.models import GenerationJob
+from generation.submission import JobRequest, job_cancel, job_submit
+from generation.transitions import job_transition
+from tests.mm_api_support import make_dataset, make_model
+from tests.webhooks.webhook_support import webhooks_enable
+from webhooks.models import Delivery
+from webhooks.services import delivery_attempt
+
+State = GenerationJob.State
+
+
+@pytest.fixture
+def model(personas, tmp_path):
+    dataset, _ = make_dataset(personas["admin"].org)
+    return make_model(personas["admin"].org, tmp_path, datasets=[dataset])
+
+
+@pytest.fixture
+def secret(personas, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    settings.WEBHOOK_RETRY_BASE_S = 1
+    settings.WEBHOOK_RETRY_MAX_S = 2
+    return webhooks_enable(personas["admin"])
+
+
+def ended_job(persona, model, url: str, to: str = State.CANCELLED, reason: str = ""):
+    request = JobRequest(prompt="a red cube", model="tiny", width=64, height=64, steps=2)
+    request.callback_url = url
+    job = job_submit(membership=persona.membership, req=request)
+    if to == State.CANCELLED:
+        job_cancel(job=job, actor=persona.user)
+    else:
+        job_transition(job_id=job.pk, to=to, reason=reason)
+    return Delivery.objects.get(job=job)
+
+
+def attempt_now(delivery) -> Delivery:
+    """The next attempt without waiting for its backoff (the worker test waits for real)."""
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    delivery.refresh_from_db()
+    delivery_attempt(delivery_id=delivery.pk, attempts=delivery.attempts)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def test_the_event_is_signed_with_the_org_secret(personas, model, secret, receiver):
+    url = receiver.url("/hook?src=mm")
+    delivery = ended_job(personas["staff"], model, url, State.FAILED, "oom")
+    before = time.time()
+    attempt_now(delivery)
+    [got] = receiver.requests("/hook?src=mm")
+    headers, body = got["headers"], got["body"].encode()
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Mintmark-Event"] == "job.failed"
+    assert headers["Mintmark-Delivery"] == str(delivery.pk)
+    fields = dict(part.split("=", 1) for part in headers["Mintmark-Signature"].split(","))
+    assert before - 1 <= int(fields["t"]) <= time.time() + 1
+    expected = hmac.new(secret.encode(), fields["t"].encode() + b"." + body, hashlib.sha256)
+    assert hmac.compare_digest(fields["v1"], expected.hexdigest())
+    event = json.loads(body)
+    assert event["id"] == str(delivery.event_id) and event["type"] == "job.failed"
+    assert event["org"] == "acme"
+    job = event["data"]["job"]
+    assert (job["id"], job["state"], job["previous_state"]) == (
+        str(delivery.job_id),
+        "FAILED",
+        "QUEUED",
+    )
+    assert job["error"] == "oom" and job["url"] == f"/api/generations/{delivery.job_id}"
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == ("DELIVERED", 1, None)
+    [record] = delivery.attempt_set.all()
+    assert (record.number, record.status_code, record.error) == (1, 200, "")
+    assert record.duration_ms > 0 and record.next_attempt_at is None
+
+
+def test_failures_back_off_then_give_up_after_the_window(
+    personas, model, secret, receiver, settings
+):
+    settings.WEBHOOK_RETRY_FOR_S = 5
+    receiver.program(down=[500, 503, 500, 500])
+    delivery = ended_job(personas["staff"], model, receiver.url("/down"))
+    started = timezone.now()
+    delivery_attempt(delivery_id=delivery.pk, attempts=0)
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("PENDING", 1)
+    assert started + timedelta(seconds=1) <= delivery.next_attempt_at
+    # Not due yet, and a duplicate message for an attempt already made: both do nothing.
+    assert delivery_attempt(delivery_id=delivery.pk, attempts=1) is None
+    assert delivery_attempt(delivery_id=delivery.pk, attempts=0) is None
+    attempt_now(delivery)
+    # As if the event were 4 s old: the next try (2 s on) would fall past the 5 s window.
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(seconds=4))
+    attempt_now(delivery)
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == ("FAILED", 3, None)
+    rows = list(delivery.attempt_set.values_list("number", "status_code", "error"))
+    assert rows == [
+        (1, 500, "answered 500 Internal Server Error"),
+        (2, 503, "answered 503 Service Unavailable"),
+        (3, 500, "answered 500 Internal Server Error"),
+    ]
+    gaps = [
+        (a.next_attempt_at - a.started_at).total_seconds() for a in delivery.attempt_set.all()[:2]
+    ]
+    assert 1 <= gaps[0] < 1 + 2 and 2 <= gaps[1] < 2 + 2  # 1 s, doubled, capped at 2 s
+    assert len(receiver.requests("/down")) == 3
+
+
+def test_a_redirect_is_not_followed(personas, model, secret, receiver):
+    receiver.program(moved=[302])
+    delivery = attempt_now(ended_job(personas["staff"], model, receiver.url("/moved")))
+    [record] = delivery.attempt_set.all()
+    assert (record.status_code, record.error) == (302, "redirects are not followed")
+    assert delivery.state == "PENDING"
+    assert [r["path"] for r in receiver.requests()] == ["/moved"]
+
+
+def test_send_time_refusals(personas, model, secret, receiver, settings):
+    delivery = ended_job(personas["staff"], model, receiver.url("/hook"))
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    delivery = attempt_now(delivery)
+    [record] = delivery.attempt_set.all()
+    assert record.status_code is None
+    assert record.error == (
+        "127.0.0.1 resolves to 127.0.0.1 is a loopback address; callbacks go to public hosts."
+    )
+    assert delivery.state == "PENDING"  # the name may resolve elsewhere later
+
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    response = (
+        personas["admin"]
+        .client()
+        .put(
+            "/api/webhooks/allowed-hosts",
+            json.dumps({"hosts": ["hooks.example.com"]}),
+            content_type="application/json",
+        )
+    )
+    assert response.status_code == 200
+    delivery = attempt_now(delivery)
+    assert delivery.state == "FAILED" and delivery.next_attempt_at is None
+    assert "127.0.0.1 is not on this organization's webhook allow-list" in (
+        delivery.attempt_set.last().error
+    )
+    assert receiver.requests() == []
+
+
+def test_after_a_rotation_both_secrets_sign_for_the_overlap(personas, model, secret, receiver):
+    rotated = personas["admin"].client().post("/api/webhooks/secret").json()["secret"]
+    attempt_now(ended_job(personas["staff"], model, receiver.url("/hook")))
+    [got] = receiver.requests("/hook")
+    header, body = got["headers"]["Mintmark-Signature"], got["body"].encode()
+    timestamp, *signatures = header.split(",")
+    message = timestamp.removeprefix("t=").encode() + b"." + body
+    assert signatures == [
+        "v1=" + hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+        for key in (rotated, secret)
+    ]
