@@ -150,6 +150,7 @@ AUTHENTICATION_BACKENDS = ["sso.password.PasswordBackend", "sso.oidc.SsoBackend"
 SSO_ALLOW_HTTP_ISSUER = env_bool("MINTMARK_SSO_ALLOW_HTTP", False)
 SSO_HTTP_TIMEOUT_S = env_int("MINTMARK_SSO_HTTP_TIMEOUT_S", 10, minimum=1)
 SSO_DISCOVERY_CACHE_S = env_int("MINTMARK_SSO_DISCOVERY_CACHE_S", 300)
+SSO_SECRETS_DIR = env_str("MINTMARK_SSO_SECRETS_DIR")
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from orgs.access import ADMIN, require_role
 from sso.config import sso_config, sso_config_out, sso_config_update
@@ -10,6 +10,8 @@ router = Router(tags=["sso"])
 
 
 class SsoRoleGroups(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     admin: list[str] = Field(default_factory=list, max_length=100)
     staff: list[str] = Field(default_factory=list, max_length=100)
     reviewer: list[str] = Field(default_factory=list, max_length=100)

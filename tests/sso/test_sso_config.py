@@ -1,0 +1,194 @@
+"""SSO settings (API, admin site), their refusals, password login per org, the client secret
+from the environment, and which existing accounts an org's provider may sign in as."""
+
+import json
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.test import Client
+
+from audit.models import AuditEvent
+from orgs.models import Membership
+from sso.config import sso_config_update
+from sso.login import sso_login
+from sso.secrets import client_secret
+from tests.conftest import PASSWORD
+from tests.sso.conftest import ROLE_GROUPS
+
+ISSUER = "https://idp.acme.example"
+
+
+def patch(persona, body):
+    return persona.client().patch("/api/sso", json.dumps(body), content_type="application/json")
+
+
+def enable(org, **extra):
+    return sso_config_update(
+        org=org,
+        actor=None,
+        enabled=True,
+        issuer=ISSUER,
+        client_id="mintmark",
+        role_groups=ROLE_GROUPS,
+        **extra,
+    )
+
+
+def test_admins_read_and_change_sso_settings_and_each_change_is_audited(personas, monkeypatch):
+    admin = personas["admin"]
+    start = admin.client().get("/api/sso").json()
+    assert start["enabled"] is False and start["password_login"] is True
+    assert start["client_secret_variable"] == "MINTMARK_SSO_CLIENT_SECRET_ACME"
+    assert start["client_secret_configured"] is False
+
+    body = {"enabled": True, "issuer": ISSUER, "client_id": "mintmark", "role_groups": ROLE_GROUPS}
+    response = patch(admin, body)
+    assert response.status_code == 200, response.content
+    assert response.json()["role_groups"] == ROLE_GROUPS
+    event = AuditEvent.objects.filter(org=admin.org, action="sso.config_changed").get()
+    assert event.data["issuer"] == {"from": "", "to": ISSUER}
+    assert event.actor_label == admin.user.username
+
+    monkeypatch.setenv("MINTMARK_SSO_CLIENT_SECRET_ACME", "from-the-environment")
+    after = patch(admin, {"password_login": False}).json()
+    assert after["password_login"] is False and after["client_secret_configured"] is True
+    assert "from-the-environment" not in json.dumps(after)
+    assert AuditEvent.objects.filter(org=admin.org, action="sso.config_changed").count() == 2
+    # The other org is untouched.
+    assert personas["outsider"].client().get("/api/sso").json()["enabled"] is False
+
+
+@pytest.mark.parametrize("role", ["staff", "reviewer", "auditor"])
+def test_only_admins_see_or_change_sso(personas, role):
+    client = personas[role].client()
+    assert client.get("/api/sso").status_code == 403
+    assert patch(personas[role], {"enabled": False}).json()["error"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"issuer": "http://idp.acme.example"}, "invalid_issuer"),
+        ({"issuer": "https://idp.acme.example/?x=1"}, "invalid_issuer"),
+        ({"issuer": "idp.acme.example"}, "invalid_issuer"),
+        ({"scopes": "email groups"}, "invalid_scopes"),
+        ({"groups_claim": "a claim"}, "invalid_groups_claim"),
+        ({"enabled": True}, "sso_incomplete"),
+        ({"enabled": True, "issuer": ISSUER, "client_id": "c"}, "sso_incomplete"),
+        ({"password_login": False}, "password_login_needs_sso"),
+        ({"role_groups": {"owner": ["x"]}}, "invalid_request"),
+        ({"role_groups": {"admin": [""]}}, "invalid_role_groups"),
+        ({"enabled": "maybe"}, "invalid_request"),
+    ],
+)
+def test_bad_sso_settings_are_422_with_the_reason(personas, body, code):
+    response = patch(personas["admin"], body)
+    assert response.status_code == 422, response.content
+    assert response.json()["error"] == code and response.json()["detail"]
+    assert not AuditEvent.objects.filter(action="sso.config_changed").exists()
+
+
+def test_http_issuer_only_when_the_operator_allows_it(personas, settings):
+    settings.SSO_ALLOW_HTTP_ISSUER = True
+    response = patch(personas["admin"], {"issuer": "http://127.0.0.1:9999"})
+    assert response.status_code == 200
+
+
+def test_the_client_secret_comes_from_the_environment_or_a_file(monkeypatch, tmp_path, settings):
+    assert client_secret("acme-studio") is None
+    settings.SSO_SECRETS_DIR = str(tmp_path / "sso")
+    (tmp_path / "sso").mkdir()
+    (tmp_path / "sso" / "acme-studio").write_text("in-the-folder\n")
+    assert client_secret("acme-studio") == "in-the-folder"
+    monkeypatch.setenv("MINTMARK_SSO_CLIENT_SECRET_ACME_STUDIO", "in-env")
+    assert client_secret("acme-studio") == "in-env"
+    monkeypatch.delenv("MINTMARK_SSO_CLIENT_SECRET_ACME_STUDIO")
+    (tmp_path / "secret").write_text("in-a-file\n")
+    monkeypatch.setenv("MINTMARK_SSO_CLIENT_SECRET_ACME_STUDIO_FILE", str(tmp_path / "secret"))
+    assert client_secret("acme-studio") == "in-a-file"
+    assert client_secret("globex") is None
+
+
+def test_sso_login_start_refuses_unknown_orgs_and_a_missing_secret(personas, anon):
+    response = anon.get("/sso/login/?org=nowhere")
+    assert response.status_code == 404
+    assert b"No organization" in response.content
+    enable(personas["admin"].org)
+    response = anon.get("/sso/login/?org=acme")
+    assert response.status_code == 503
+    assert b"MINTMARK_SSO_CLIENT_SECRET_ACME" in response.content
+
+
+def test_password_login_off_refuses_the_orgs_members_everywhere(personas):
+    org = personas["admin"].org
+    enable(org, password_login=False)
+    client = Client(HTTP_HOST="localhost")
+    response = client.post("/login/", {"username": "staff@acme.test", "password": PASSWORD})
+    assert response.status_code == 200
+    assert b"signs in through its identity provider only" in response.content
+    assert client.get("/o/acme/").status_code == 302
+    refused = AuditEvent.objects.filter(org=org, action="sso.password_login_refused").get()
+    assert refused.data == {"user": "staff@acme.test"}
+    # The admin site's login asks the same backend.
+    assert authenticate(username="admin@acme.test", password=PASSWORD) is None
+    # A wrong password is still just a wrong password, and other orgs are not affected.
+    response = client.post("/login/", {"username": "staff@acme.test", "password": "nope-nope"})
+    assert b"didn" in response.content and b"identity provider" not in response.content
+    response = client.post("/login/", {"username": "admin@globex.test", "password": PASSWORD})
+    assert response.status_code == 302
+    # Password login back on: the member logs in again.
+    sso_config_update(org=org, actor=None, password_login=True)
+    assert authenticate(username="staff@acme.test", password=PASSWORD) is not None
+
+
+def test_an_orgs_provider_cannot_sign_in_as_another_orgs_member_or_an_operator(personas):
+    org = personas["admin"].org
+    config = enable(org)
+    outsider = sso_login(
+        config=config,
+        claims={"sub": "x1", "email": "admin@globex.test", "groups": ["mm-admins"]},
+    )
+    assert outsider.user is None and "another organization" in outsider.refusal
+    get_user_model().objects.create_superuser("root@acme.test", "root@acme.test", "pw-x-12345")
+    operator = sso_login(
+        config=config, claims={"sub": "x2", "email": "root@acme.test", "groups": ["mm-admins"]}
+    )
+    assert operator.user is None and "operator" in operator.refusal
+    assert not Membership.objects.filter(org=org, user__username="root@acme.test").exists()
+    reasons = AuditEvent.objects.filter(org=org, action="sso.login_refused")
+    assert [event.data["reason"] for event in reasons] == ["account_conflict"] * 2
+    # An existing member of this org alone is linked by email, keeping the account.
+    staff = sso_login(
+        config=config,
+        claims={"sub": "s1", "email": "STAFF@acme.test", "groups": ["mm-auditors", "mm-staff"]},
+    )
+    assert staff.user == personas["staff"].user and staff.role == "staff"
+
+
+def test_operators_configure_sso_in_the_admin_site_with_the_same_checks(personas):
+    operator = get_user_model().objects.create_superuser("operator", "op@x.test", "pw-operator-1")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(operator)
+    org = personas["admin"].org
+    form = {
+        "org": str(org.pk),
+        "enabled": "on",
+        "issuer": "ftp://idp.acme.example",
+        "client_id": "mintmark",
+        "scopes": "openid email groups",
+        "groups_claim": "groups",
+        "role_groups": json.dumps(ROLE_GROUPS),
+        "password_login": "on",
+    }
+    response = client.post("/admin/sso/orgsso/add/", form)
+    assert response.status_code == 200 and b"issuer must be an https" in response.content
+    response = client.post("/admin/sso/orgsso/add/", {**form, "issuer": ISSUER})
+    assert response.status_code == 302
+    event = AuditEvent.objects.filter(org=org, action="sso.config_changed").get()
+    assert event.actor_label == "operator" and event.data["enabled"] == {"from": False, "to": True}
+    for changelist in ("/admin/sso/orgsso/", "/admin/sso/ssoidentity/"):
+        assert client.get(changelist).status_code == 200
+    assert (
+        b"MINTMARK_SSO_CLIENT_SECRET_ACME"
+        in client.get(f"/admin/sso/orgsso/{org.sso.pk}/change/").content
+    )
