@@ -42,6 +42,8 @@ from tests.mm_api_support import (
     png_bytes,
     png_upload,
 )
+from webhooks.models import Delivery
+from webhooks.services import allowed_hosts_set, secret_rotate
 
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 # The schema and the interactive docs are open to anyone and are checked separately.
@@ -213,6 +215,26 @@ class Ctx:
         return self._job_for(cancelled=True)
 
     @cached_property
+    def delivery_id(self):
+        """A failed webhook delivery of a job the caller may see, in an org that allows its
+        URL (so an admin may send it again)."""
+        if self.target is None:
+            return uuid.uuid4()
+        job = GenerationJob.objects.get(pk=self.ended_job_id)
+        org = self.target.org
+        allowed_hosts_set(org=org, actor=None, hosts=["hooks.example.com"])
+        secret_rotate(org=org, actor=None)
+        return Delivery.objects.create(
+            org=org,
+            job=job,
+            event_id=uuid.uuid4(),
+            event_type="job.cancelled",
+            url="https://hooks.example.com/in",
+            body="{}",
+            state=Delivery.State.FAILED,
+        ).pk
+
+    @cached_property
     def held_asset_id(self):
         """An asset IN_REVIEW of the target org, from a job the caller did not submit."""
         if self.target is None:
@@ -334,6 +356,11 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("DELETE", "/api/tokens/{token_id}"): Rule(
         MEMBERS, 204, lambda c: Req("DELETE", f"/api/tokens/{c.token_id}"), scoped=True
+    ),
+    # single sign-on settings: admins only
+    ("GET", "/api/sso"): Rule(ADMIN, 200, _get("/api/sso")),
+    ("PATCH", "/api/sso"): Rule(
+        ADMIN, 200, lambda c: Req("PATCH", "/api/sso", {"groups_claim": "roles"})
     ),
     # policies: read all members, write admin
     ("GET", "/api/policies"): Rule(MEMBERS, 200, _get("/api/policies")),
@@ -462,6 +489,35 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/provenance/export"): Rule(
         ADMIN_AUDITOR, 200, _get("/api/provenance/export"), content_type="application/x-ndjson"
+    ),
+    # webhooks: settings for admins; deliveries for whoever sees the job
+    ("GET", "/api/webhooks/settings"): Rule(ADMIN, 200, _get("/api/webhooks/settings")),
+    ("PUT", "/api/webhooks/allowed-hosts"): Rule(
+        ADMIN,
+        200,
+        lambda c: Req("PUT", "/api/webhooks/allowed-hosts", {"hosts": ["hooks.example.com"]}),
+    ),
+    ("POST", "/api/webhooks/secret"): Rule(
+        ADMIN, 201, lambda c: Req("POST", "/api/webhooks/secret")
+    ),
+    ("GET", "/api/webhooks/deliveries"): Rule(MEMBERS, 200, _get("/api/webhooks/deliveries")),
+    ("GET", "/api/webhooks/deliveries/{delivery_id}"): Rule(
+        MEMBERS,
+        200,
+        lambda c: Req("GET", f"/api/webhooks/deliveries/{c.delivery_id}"),
+        scoped=True,
+    ),
+    ("POST", "/api/webhooks/deliveries/{delivery_id}/redeliver"): Rule(
+        ADMIN,
+        202,
+        lambda c: Req("POST", f"/api/webhooks/deliveries/{c.delivery_id}/redeliver"),
+        scoped=True,
+    ),
+    ("GET", "/api/generations/{job_id}/deliveries"): Rule(
+        MEMBERS,
+        200,
+        lambda c: Req("GET", f"/api/generations/{c.job_id}/deliveries"),
+        scoped=True,
     ),
     # audit: admin + auditor
     ("GET", "/api/audit/events"): Rule(ADMIN_AUDITOR, 200, _get("/api/audit/events")),

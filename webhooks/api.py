@@ -99,8 +99,7 @@ def _attempt_out(attempt: DeliveryAttempt) -> dict:
 
 
 def delivery_out(delivery: Delivery) -> dict:
-    attempts = list(delivery.attempt_set.all())
-    last = attempts[-1] if attempts else None
+    last = delivery.last_attempt
     return {
         "id": delivery.pk,
         "job": delivery.job_id,

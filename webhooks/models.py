@@ -69,6 +69,12 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.event_type} → {self.url} ({self.state})"
 
+    @property
+    def last_attempt(self) -> "DeliveryAttempt | None":
+        # From the prefetched attempts when the list prefetched them.
+        attempts = list(self.attempt_set.all())
+        return attempts[-1] if attempts else None
+
 
 class DeliveryAttempt(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

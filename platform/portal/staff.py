@@ -64,6 +64,9 @@ ERROR_FIELDS = {
     "invalid_mask": ("mask",),
     "mask_size_mismatch": ("mask",),
     "unexpected_mask": ("mask", "mode"),
+    "invalid_callback_url": ("callback_url",),
+    "callback_not_allowed": ("callback_url",),
+    "callback_address_refused": ("callback_url",),
 }
 ERROR_TITLES = {
     "prompt_blocked": "Your prompt was blocked",

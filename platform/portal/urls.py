@@ -11,6 +11,7 @@ from portal import (
     staff,
     verify,
     views,
+    webhooks,
 )
 from portal.nav import menu
 from sso.oidc import SsoLogoutView
@@ -69,6 +70,12 @@ urlpatterns = [
     ),
     menu(path(ORG + "manage/models/", manage_models.models, name="manage_models"), "Models"),
     menu(path(ORG + "manage/abuse/", manage_abuse.abuse, name="manage_abuse"), "Abuse"),
+    menu(
+        path(ORG + "manage/webhooks/", webhooks.settings_page, name="manage_webhooks"),
+        "Webhook hosts",
+    ),
+    path(ORG + "manage/webhooks/hosts/", webhooks.hosts_save, name="manage_webhooks_hosts"),
+    path(ORG + "manage/webhooks/secret/", webhooks.secret_new, name="manage_webhooks_secret"),
     path(
         ORG + "manage/abuse/<uuid:suspension_id>/lift/",
         manage_abuse.suspension_lift_view,
@@ -92,5 +99,12 @@ urlpatterns = [
     path(ORG + "jobs/<uuid:job_id>/live/", staff.job_live, name="job_live"),
     path(ORG + "jobs/<uuid:job_id>/cancel/", staff.job_cancel_view, name="job_cancel"),
     menu(path(ORG + "gallery/", staff.gallery, name="gallery"), "Gallery"),
+    menu(path(ORG + "webhooks/", webhooks.deliveries, name="webhook_deliveries"), "Webhooks"),
+    path(ORG + "webhooks/<uuid:delivery_id>/", webhooks.delivery, name="webhook_delivery"),
+    path(
+        ORG + "webhooks/<uuid:delivery_id>/redeliver/",
+        webhooks.redeliver,
+        name="webhook_redeliver",
+    ),
     path(ORG + "assets/<uuid:asset_id>/file/", staff.asset_file, name="asset_file"),
 ]
