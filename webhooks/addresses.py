@@ -30,13 +30,17 @@ def target_parse(url: str) -> Target:
         raise Refused(f"The callback URL is over {MAX_URL_LENGTH} characters.")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise Refused("The callback URL contains spaces or control characters.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise Refused(f"The callback URL cannot be read: {exc}.") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise Refused(f"The callback URL must be http or https, not {parts.scheme or 'none'!r}.")
     if parts.username is not None or parts.password is not None:
         raise Refused("The callback URL may not carry a user name or password.")
-    if not parts.hostname:
+    if not hostname:
         raise Refused("The callback URL has no host.")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
@@ -47,7 +51,9 @@ def target_parse(url: str) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(scheme=scheme, host=host_normalize(parts.hostname), port=port, path=path)
+    if not path.isascii():
+        raise Refused("The callback URL's path and query must be ASCII (percent-encode the rest).")
+    return Target(scheme=scheme, host=host_normalize(hostname), port=port, path=path)
 
 
 def host_normalize(host: str) -> str:

@@ -57,6 +57,8 @@ def test_public_addresses_may_be_called(address):
         ("http://hooks.example.com/a b", "spaces or control characters"),
         ("http://bad_host!.com/", "not a valid host name"),
         ("http://x.com/" + "a" * 2000, "over 2000 characters"),
+        ("http://[::1/", "cannot be read"),
+        ("http://x.com/bücher", "must be ASCII"),
     ],
 )
 def test_bad_urls_are_refused_with_the_reason(url, reason):
