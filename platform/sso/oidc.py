@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import requests
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import auth, messages
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.views import LogoutView
 from django.core.exceptions import SuspiciousOperation
@@ -248,6 +248,9 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         reason = getattr(self.request, "sso_refusal", None) or (
             "Sign-in did not complete: the identity provider refused it or it was interrupted."
         )
+        if self.request.user.is_authenticated:
+            # A refused login leaves no earlier session of this browser behind.
+            auth.logout(self.request)
         messages.error(self.request, reason)
         return redirect(resolve_url(settings.LOGIN_URL))
 
