@@ -14,12 +14,14 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import storages
 from django.db import transaction
 from django.urls import URLPattern
+from django.utils import timezone
 
 from generation.models import Asset
 from licensing.services import dataset_create, dataset_import, item_consent_record
@@ -32,6 +34,8 @@ from portal import urls as portal_urls
 from tests.browser.conftest import log_in
 from tests.gating_support import encoded, gated_job, keys_make, picture
 from tests.mm_api_support import make_dataset, make_model, model_folder, register_at
+from webhooks.events import event_body
+from webhooks.models import Delivery, DeliveryAttempt
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 ROLES = ("admin", "staff", "reviewer", "auditor")
@@ -52,6 +56,9 @@ NOT_PAGES = {
     "asset_file": "an image file",
     "export_provenance": "a download",
     "export_audit": "a download",
+    "manage_webhooks_hosts": "POST only",
+    "manage_webhooks_secret": "POST only (answers the webhooks page with the new secret)",
+    "webhook_redeliver": "POST only",
 }
 
 # The check run in the page: elements whose content is wider than their box where nothing
@@ -127,6 +134,37 @@ class Demo:
     dataset: object
     item: object
     member: object
+    delivery: object
+
+
+def _webhook_delivery(job) -> Delivery:
+    """A delivery that timed out once, then got its 200, on a long callback URL."""
+    job.refresh_from_db()
+    event_id, body = event_body(job=job, previous="GATING", reason="")
+    now = timezone.now()
+    delivery = Delivery.objects.create(
+        org=job.org,
+        job=job,
+        event_id=event_id,
+        event_type="job.released",
+        url="https://hooks.acme.example/mintmark/events/released?source=mintmark-production",
+        body=body,
+        state=Delivery.State.DELIVERED,
+        attempts=2,
+        finished_at=now,
+    )
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=1,
+        started_at=now - timedelta(seconds=40),
+        duration_ms=10_004.2,
+        error="203.0.113.7: no answer: TimeoutError: timed out",
+        next_attempt_at=now - timedelta(seconds=1),
+    )
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=2, started_at=now, duration_ms=48.5, status_code=200
+    )
+    return delivery
 
 
 def _import_dataset(org, folder: Path, seeds) -> object:
@@ -201,6 +239,7 @@ def _demo(personas, settings, tmp_path) -> Demo:
         dataset=dataset,
         item=item,
         member=member,
+        delivery=_webhook_delivery(released),
     )
     assert demo.released.state == Asset.State.RELEASED, demo.released.state
     assert demo.held.state == Asset.State.IN_REVIEW, demo.held.state
@@ -224,6 +263,9 @@ PAGES = {
     "manage_item_opt_out": lambda d: f"manage/datasets/{d.dataset.pk}/items/{d.item.pk}/opt-out/",
     "manage_models": lambda d: "manage/models/",
     "manage_abuse": lambda d: "manage/abuse/",
+    "manage_webhooks": lambda d: "manage/webhooks/",
+    "webhook_deliveries": lambda d: "webhooks/",
+    "webhook_delivery": lambda d: f"webhooks/{d.delivery.pk}/",
     "review_queue": lambda d: "review/",
     "audit_log": lambda d: "audit/",
     "export": lambda d: "export/",
