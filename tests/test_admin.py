@@ -5,7 +5,16 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-OUR_APPS = ("orgs", "policies", "licensing", "audit", "generation", "moderation", "provenance")
+OUR_APPS = (
+    "orgs",
+    "policies",
+    "licensing",
+    "audit",
+    "generation",
+    "moderation",
+    "provenance",
+    "webhooks",
+)
 
 
 def _our_models():
