@@ -7,6 +7,7 @@ from portal import (
     manage_members,
     manage_models,
     manage_policy,
+    manage_sso,
     review,
     staff,
     verify,
@@ -70,6 +71,7 @@ urlpatterns = [
     ),
     menu(path(ORG + "manage/models/", manage_models.models, name="manage_models"), "Models"),
     menu(path(ORG + "manage/abuse/", manage_abuse.abuse, name="manage_abuse"), "Abuse"),
+    menu(path(ORG + "manage/sso/", manage_sso.sso, name="manage_sso"), "SSO"),
     menu(
         path(ORG + "manage/webhooks/", webhooks.settings_page, name="manage_webhooks"),
         "Webhook hosts",

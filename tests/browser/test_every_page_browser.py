@@ -263,6 +263,7 @@ PAGES = {
     "manage_item_opt_out": lambda d: f"manage/datasets/{d.dataset.pk}/items/{d.item.pk}/opt-out/",
     "manage_models": lambda d: "manage/models/",
     "manage_abuse": lambda d: "manage/abuse/",
+    "manage_sso": lambda d: "manage/sso/",
     "manage_webhooks": lambda d: "manage/webhooks/",
     "webhook_deliveries": lambda d: "webhooks/",
     "webhook_delivery": lambda d: f"webhooks/{d.delivery.pk}/",

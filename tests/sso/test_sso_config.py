@@ -192,3 +192,39 @@ def test_operators_configure_sso_in_the_admin_site_with_the_same_checks(personas
         b"MINTMARK_SSO_CLIENT_SECRET_ACME"
         in client.get(f"/admin/sso/orgsso/{org.sso.pk}/change/").content
     )
+
+
+def test_admins_set_sso_in_the_portal_with_the_refusals_at_their_fields(personas):
+    admin = personas["admin"].portal()
+    page = admin.get("/o/acme/manage/sso/")
+    assert page.status_code == 200
+    assert b"http://localhost/sso/callback/" in page.content
+    assert b"MINTMARK_SSO_CLIENT_SECRET_ACME" in page.content
+    form = {
+        "enabled": "on",
+        "issuer": "http://idp.acme.example",
+        "client_id": "mintmark",
+        "scopes": "openid email groups",
+        "groups_claim": "groups",
+        "groups_admin": "mm-admins",
+        "groups_staff": "designers, illustrators",
+    }
+    refused = admin.post("/o/acme/manage/sso/", form)
+    assert refused.status_code == 422
+    assert b'id="issuer-error"' in refused.content and b"https://" in refused.content
+    assert b'value="designers, illustrators"' in refused.content
+    saved = admin.post("/o/acme/manage/sso/", {**form, "issuer": ISSUER})
+    assert saved.status_code == 302
+    config = personas["admin"].org.sso
+    assert config.enabled and not config.password_login
+    assert config.role_groups["staff"] == ["designers", "illustrators"]
+    event = AuditEvent.objects.filter(action="sso.config_changed").get()
+    assert event.actor_label == "admin@acme.test"
+    # Password login is off now: sessions opened with a password (these test sessions are)
+    # are refused from their next request, the admin's own included.
+    assert admin.get("/o/acme/manage/sso/").status_code == 302
+
+
+def test_only_admins_have_the_portals_sso_page(personas):
+    assert personas["staff"].portal().get("/o/acme/manage/sso/").status_code == 403
+    assert personas["outsider"].portal().get("/o/acme/manage/sso/").status_code == 404
