@@ -47,7 +47,10 @@ from policies.rules import (  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "prompts_labelled.jsonl"
 SETS = ROOT / "bench" / "prompt_sets"
-SPLITS = ("tune", "held_out")
+# "tune" is the dev split (errors listed, choices made on it); "held_out" is the third of the
+# first sets held out of tuning; "fresh" is the second held-out set, written later.
+SPLITS = ("tune", "held_out", "fresh")
+ADVERSARIAL_FILES = ("harmful.jsonl", "benign.jsonl", "fresh_harmful.jsonl", "fresh_benign.jsonl")
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
 
@@ -62,7 +65,7 @@ def read_set(path: Path) -> list[dict]:
 def adversarial_rows() -> list[dict]:
     return [
         json.loads(line)
-        for name in ("harmful.jsonl", "benign.jsonl")
+        for name in ADVERSARIAL_FILES
         for line in (SETS / name).read_text().splitlines()
         if line.strip()
     ]

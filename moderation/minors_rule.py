@@ -113,7 +113,7 @@ def _loose(fragment: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class LexiconEntry:
     term: str
     bounded: re.Pattern
     bare: re.Pattern
@@ -137,7 +137,7 @@ class _Entry:
         return match.group() if match else None
 
 
-def _entry(item: "str | Term") -> _Entry:
+def lexicon_entry(item: "str | Term") -> LexiconEntry:
     term = item if isinstance(item, Term) else Term(term=item)
     pattern = _term_pattern(term.term)
 
@@ -149,7 +149,7 @@ def _entry(item: "str | Term") -> _Entry:
     before = None
     if term.unless_before:
         before = re.compile("(?:" + "|".join(map(_loose, term.unless_before)) + r")\s*$")
-    return _Entry(
+    return LexiconEntry(
         term.term,
         re.compile(_bounded(pattern, term.term)),
         re.compile(pattern),
@@ -178,9 +178,9 @@ class MinorsRule:
 
     def __init__(self, lexicon: LexiconFile, sha256: str):
         self.sha256 = sha256
-        self.slang = [_entry(term) for term in lexicon.slang]
-        self.framing = [_entry(term) for term in lexicon.framing]
-        self.minor = [_entry(term) for term in lexicon.minor]
+        self.slang = [lexicon_entry(term) for term in lexicon.slang]
+        self.framing = [lexicon_entry(term) for term in lexicon.framing]
+        self.minor = [lexicon_entry(term) for term in lexicon.minor]
         self.ages = _age_patterns(lexicon, bounded=True)
         # In a spelled-out run ("twelveyearsold") words have no boundaries.
         self.bare_ages = _age_patterns(lexicon, bounded=False)
@@ -191,7 +191,7 @@ class MinorsRule:
             match = pattern.search(text.text)
             if match:
                 return match.group().strip()
-        found = _first(self.minor, text.text)
+        found = first_match(self.minor, text.text)
         if found is not None:
             return found
         for run in text.spelled:
@@ -199,28 +199,28 @@ class MinorsRule:
                 match = pattern.search(run)
                 if match:
                     return match.group()
-            found = _first_spelled(self.minor, run)
+            found = first_spelled_match(self.minor, run)
             if found is not None:
                 return found
         return None
 
     def framing_of(self, text: ReadablePrompt) -> str | None:
         """The sexualised or suggestive framing in the prompt, or None."""
-        found = _first(self.framing, text.text)
+        found = first_match(self.framing, text.text)
         if found is not None:
             return found
         for run in text.spelled:
-            found = _first_spelled(self.framing, run)
+            found = first_spelled_match(self.framing, run)
             if found is not None:
                 return found
         return None
 
     def slang_of(self, text: ReadablePrompt) -> str | None:
-        found = _first(self.slang, text.text)
+        found = first_match(self.slang, text.text)
         if found is not None:
             return found
         for run in text.spelled:
-            found = _first_spelled(self.slang, run)
+            found = first_spelled_match(self.slang, run)
             if found is not None:
                 return found
         return None
@@ -279,7 +279,7 @@ def _age_patterns(lexicon: LexiconFile, *, bounded: bool) -> list[re.Pattern]:
     return [re.compile(pattern) for pattern in patterns if pattern]
 
 
-def _first(entries: list[_Entry], text: str) -> str | None:
+def first_match(entries: list[LexiconEntry], text: str) -> str | None:
     for entry in entries:
         found = entry.find(text)
         if found is not None:
@@ -287,7 +287,7 @@ def _first(entries: list[_Entry], text: str) -> str | None:
     return None
 
 
-def _first_spelled(entries: list[_Entry], run: str) -> str | None:
+def first_spelled_match(entries: list[LexiconEntry], run: str) -> str | None:
     for entry in entries:
         found = entry.find_spelled(run)
         if found is not None:

@@ -14,8 +14,12 @@ of the checks, first block wins:
    (`lookalikes="block"`; otherwise they are only reported);
 3. a protected name (impersonation of a person the org protects);
 4. a blocked term;
-5. the classifier's other categories the policy blocks: when several heads flag the prompt,
-   it is reported under the one the classifier finds most likely.
+5. the other categories the policy blocks, flagged by the classifier's heads or by the cue
+   lexicon (`moderation.prompt_cues`: a term whose only use is the harm, or a term with
+   harmless senses together with a lower classifier score). When several are flagged, a sexual
+   prompt with the wording of a real person without consent is `non_consensual_intimate`;
+   otherwise a category with a block term comes first, and among the rest the one the
+   classifier finds most likely.
 
 Only then deployment contexts: a prompt in a context the policy reviews gets "review".
 
@@ -30,12 +34,13 @@ from functools import lru_cache
 from typing import Literal
 
 from moderation.minors_rule import LEXICON_PATH, minors_rule
-from moderation.prompt_classifier import EXEMPLARS_PATH, load_classifier
+from moderation.prompt_classifier import EXEMPLARS_PATH, Classification, load_classifier
+from moderation.prompt_cues import CUES_PATH, NCII, CueFinding, flagged_categories, prompt_cues
 from moderation.prompt_text import ReadablePrompt, prepare, readable, text_matcher
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v2"
+GATE_CODE_VERSION = "prompt-v3"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -70,9 +75,11 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v2+<first 12 hex of the sha256 of the exemplar and minors lexicon files>`:
+    """`prompt-v3+<first 12 hex of the sha256 of the exemplar, minors lexicon and cue files>`:
     changes with any exemplar or lexicon term."""
-    digest = hashlib.sha256(EXEMPLARS_PATH.read_bytes() + LEXICON_PATH.read_bytes())
+    digest = hashlib.sha256(
+        EXEMPLARS_PATH.read_bytes() + LEXICON_PATH.read_bytes() + CUES_PATH.read_bytes()
+    )
     return f"{GATE_CODE_VERSION}+{digest.hexdigest()[:12]}"
 
 
@@ -100,7 +107,7 @@ def _minors(text: ReadablePrompt, scores: dict[str, float]) -> tuple[bool, str |
     if finding is not None:
         return True, finding.describe()
     sexual = max(scores["sexual"], scores["non_consensual_intimate"]) >= 0.5
-    child = scores[MANDATORY_CATEGORY] >= 0.5 or rule.minor_sign(text) is not None
+    child = rule.minor_sign(text) is not None
     return sexual and child, None
 
 
@@ -164,14 +171,11 @@ def prompt_check(
         )
         return verdict("block", BLOCKED_TERM, reason, term)
     # The minors head was weighed in step 3, with its second signal.
-    flagged = [
-        name
-        for name in PROMPT_CATEGORIES
-        if name in blocked and name != MANDATORY_CATEGORY and scores[name] >= 0.5
-    ]
+    finding = prompt_cues().find(normal, prompt)
+    flagged = flagged_categories(finding, scores, blocked)
     if flagged:
-        category = max(flagged, key=classification.which.__getitem__)
-        return verdict("block", category, _block_reason(category))
+        category = _category(flagged, finding, classification)
+        return verdict("block", category, _block_reason(category), flagged[category])
 
     # 4. Review, for the contexts the policy sends to reviewers.
     reviewed = [name for name in contexts if name in review_contexts]
@@ -183,6 +187,16 @@ def prompt_check(
         )
         return verdict("review", context, reason)
     return verdict("pass", None, "The prompt passed the prompt gate.")
+
+
+def _category(
+    flagged: dict[str, str | None], finding: CueFinding, classification: Classification
+) -> str:
+    """Which of the flagged categories the block is reported under (module docstring, 5)."""
+    if flagged.get(NCII) is not None:
+        return NCII
+    worded = [name for name in flagged if name in finding.block]
+    return max(worded or flagged, key=classification.which.__getitem__)
 
 
 def _block_reason(category: str) -> str:

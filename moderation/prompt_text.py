@@ -153,6 +153,21 @@ _LONG_REPEAT = re.compile(r"([a-z])\1{2,}")
 _SPELLED_RUN = re.compile(r"(?<![\w@$])(?:[a-z0-9@$](?:[^\w\n]|_){1,5}){1,}[a-z0-9@$](?![\w@$])")
 
 
+# Symbols that stand for a letter only next to letters ("nud€", "g+re", "p()rn"); on their own
+# they are a price, a plus or brackets. "|" stays a separator: "b|r|i|d|e" is spelled out.
+_SYMBOL_LETTERS = [
+    (re.compile(r"(?<=[a-z])\(\)|\(\)(?=[a-z])"), "o"),
+    (re.compile(r"(?<=[a-z])€|€(?=[a-z])"), "e"),
+    (re.compile(r"(?<=[a-z])\+(?=[a-z])"), "t"),
+]
+
+
+def _read_symbols(text: str) -> str:
+    for pattern, letter in _SYMBOL_LETTERS:
+        text = pattern.sub(letter, text)
+    return text
+
+
 def _is_number(word: str) -> bool:
     return _NUMBER.fullmatch(_REPEATS.sub(r"\1", word)) is not None
 
@@ -186,7 +201,7 @@ def _join_spelled(match: re.Match) -> str:
 def readable(text: str) -> ReadablePrompt:
     """The normalised form the gate judges; see `ReadablePrompt`."""
     folded, disguised = _fold_words(fold(text))
-    folded = folded.casefold()
+    folded = _read_symbols(folded.casefold())
     spelled = tuple(
         re.sub(r"[^a-z0-9@$]", "", m.group())
         for m in _SPELLED_RUN.finditer(folded)

@@ -1,0 +1,191 @@
+"""Lexical evidence for the prompt gate's categories (plain module, no Django).
+
+The semantic classifier misses prompts far from its exemplars ("a KKK recruitment poster"
+scored low for hate: no exemplar named the Klan) and cannot be taught every name of every harm.
+Words are the other half of the evidence, and they generalise as far as the vocabulary of a harm
+does. `moderation/data/prompt_cues.yaml` lists per category
+
+- `block` terms, whose only ordinary use is the harm ("pornographic", "beheaded", "sieg
+  heil", "kill yourself"): one blocks under its category by itself;
+- `cue` terms, evidence with harmless senses ("blood", "noose", "swastika"): a cue flags its
+  category only when the classifier's score for it reaches `CUE_BAR` instead of 0.5, so "a
+  blood orange" (no violence in the score) passes and "a KKK poster with a burning cross"
+  (some hate in the score) does not;
+- `harmless` terms, a frame that gives the category's words a harmless sense ("a suicide
+  prevention hotline", "a made-up astronaut"): with one, only a block term or a head at
+  `HARMLESS_YIELDS_AT` flags the category.
+
+`non_consensual_intimate` is intimate imagery of a real person, so it takes two halves like
+the minors rule: the real person without consent (its cue terms, or the classifier's head) and
+sexual evidence (a sexual term, one of its `intimate` terms, or the sexual head). Its head alone
+blocked "a street photographer capturing strangers".
+
+A person's name is a cue too, of impersonation and of the real-person half of
+`non_consensual_intimate`: two or more capitalised words in a row as the prompt was written
+("Serena Williams"), since the normalised text has lost case. Like every cue it needs the
+classifier's score beside it, so "Starry Night by Van Gogh" does not block.
+
+`flagged_categories` combines the heads and the words into the categories a prompt is flagged
+for.
+
+Terms are written and matched as in the minors lexicon (`moderation.minors_rule`): on the
+normalised text, with word boundaries, and inside letters spelled out one by one."""
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from moderation.minors_rule import (
+    LexiconEntry,
+    Term,
+    first_match,
+    first_spelled_match,
+    lexicon_entry,
+)
+from moderation.prompt_text import ReadablePrompt
+from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
+
+CUES_PATH = Path(__file__).resolve().parent / "data" / "prompt_cues.yaml"
+# A category's score (0.5 is the head's own boundary) at which a cue term of that category
+# flags it. Chosen on the tuning split of bench/prompt_sets (see bench/README.md).
+CUE_BAR = 0.2
+# A harmless frame gives way to a head this sure ("a made-up but realistic photo of a famous
+# footballer being arrested"). Chosen on the same split.
+HARMLESS_YIELDS_AT = 0.9
+NCII = "non_consensual_intimate"
+IMPERSONATION = "impersonation"
+# Capitalised words in a row, as written: a name ("Angela Merkel", "Jean-Luc Godard").
+_NAME = re.compile(r"(?<![\w'\u2019])[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+(?![\w])")
+
+
+class CuesUnavailable(RuntimeError):
+    """The cue file is missing or malformed: the gate must not pass anything."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CategoryTerms(_Strict):
+    block: list[str | Term] = Field(default_factory=list)
+    cue: list[str | Term] = Field(default_factory=list)
+    harmless: list[str | Term] = Field(default_factory=list)
+    intimate: list[str | Term] = Field(default_factory=list)
+
+
+class CueFile(_Strict):
+    version: int
+    categories: dict[str, CategoryTerms]
+
+    @model_validator(mode="after")
+    def _known(self) -> "CueFile":
+        expected = set(PROMPT_CATEGORIES) - {MANDATORY_CATEGORY}
+        if set(self.categories) != expected:
+            raise ValueError(f"categories must be exactly {sorted(expected)}")
+        if any(terms.intimate for name, terms in self.categories.items() if name != NCII):
+            raise ValueError(f"only {NCII} has intimate terms")
+        return self
+
+
+_KINDS = ("block", "cue", "harmless", "intimate")
+
+
+@dataclass(frozen=True)
+class CueFinding:
+    """Per kind of term, the first term found per category (a category absent: none)."""
+
+    block: dict[str, str]
+    cue: dict[str, str]
+    harmless: dict[str, str]
+    intimate: dict[str, str]
+
+
+def _find(entries: list[LexiconEntry], text: ReadablePrompt) -> str | None:
+    found = first_match(entries, text.text)
+    if found is None and text.single_letters:
+        found = first_match(entries, text.single_letters)
+    for run in text.spelled:
+        if found is not None:
+            break
+        found = first_spelled_match(entries, run)
+    return found
+
+
+class PromptCues:
+    """The compiled cue lexicon; see the module docstring."""
+
+    def __init__(self, cues: CueFile, sha256: str):
+        self.sha256 = sha256
+        self.entries = {
+            kind: {
+                name: [lexicon_entry(term) for term in getattr(terms, kind)]
+                for name, terms in cues.categories.items()
+            }
+            for kind in _KINDS
+        }
+
+    def find(self, text: ReadablePrompt, written: str = "") -> CueFinding:
+        """The terms in `text` (the normalised prompt); `written` is the prompt with its case
+        (NFKC), where names are looked for."""
+        found: dict[str, dict[str, str]] = {kind: {} for kind in _KINDS}
+        for kind, categories in self.entries.items():
+            for name, entries in categories.items():
+                term = _find(entries, text) if entries else None
+                if term is not None:
+                    found[kind][name] = term
+        person = _NAME.search(unicodedata.normalize("NFKC", written))
+        if person is not None:
+            for name in (IMPERSONATION, NCII):
+                found["cue"].setdefault(name, person.group())
+        return CueFinding(**found)
+
+
+def flagged_categories(
+    finding: CueFinding, scores: dict[str, float], blocked: set[str]
+) -> dict[str, str | None]:
+    """The blocked categories (sexual_minors aside) the prompt is flagged for, each with the
+    term that decided it (None when the classifier's head did); see the module docstring."""
+    sexual = (
+        "sexual" in finding.block
+        or "sexual" in finding.cue
+        or NCII in finding.intimate
+        or scores["sexual"] >= 0.5
+    )
+    flagged: dict[str, str | None] = {}
+    for name in PROMPT_CATEGORIES:
+        if name == MANDATORY_CATEGORY or name not in blocked:
+            continue
+        if name in finding.block:
+            flagged[name] = finding.block[name]
+        elif name in finding.harmless and scores[name] < HARMLESS_YIELDS_AT:
+            continue
+        elif name == NCII:
+            if sexual and (name in finding.cue or scores[name] >= 0.5):
+                flagged[name] = finding.cue.get(name)
+        elif scores[name] >= 0.5:
+            flagged[name] = None
+        elif name in finding.cue and scores[name] >= CUE_BAR:
+            flagged[name] = finding.cue[name]
+    return flagged
+
+
+def read_cues(path: Path = CUES_PATH) -> PromptCues:
+    """Reads, validates and compiles the cue file; raises `CuesUnavailable` if it is bad."""
+    try:
+        raw = Path(path).read_bytes()
+        cues = CueFile.model_validate(yaml.safe_load(raw))
+        return PromptCues(cues, hashlib.sha256(raw).hexdigest())
+    except (OSError, yaml.YAMLError, ValidationError, re.error) as exc:
+        raise CuesUnavailable(f"the prompt cue file {path} is unusable: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def prompt_cues() -> PromptCues:
+    """The process-wide compiled cues (milliseconds to build)."""
+    return read_cues()
