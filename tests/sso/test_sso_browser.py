@@ -14,6 +14,7 @@ from django.contrib.sessions.models import Session
 
 from audit.models import AuditEvent
 from orgs.models import Membership
+from sso.config import sso_config_update
 from sso.models import SsoIdentity
 from tests.sso.oidc_support import CLIENT_ID
 
@@ -160,3 +161,10 @@ def test_pkce_is_sent_and_the_provider_refuses_a_login_without_it(acme_sso, idp,
     assert "the identity provider refused it" in landing.text
     refusal = AuditEvent.objects.filter(org=acme_sso.org, action="sso.login_refused").get()
     assert refusal.data["reason"] == "provider_refused" and "PKCE" in refusal.data["detail"]
+
+
+def test_a_discovery_document_naming_another_issuer_is_refused(acme_sso, idp, portal_url):
+    sso_config_update(org=acme_sso.org, actor=None, issuer=f"{idp.issuer}/")
+    response = requests.get(f"{portal_url}/sso/login/?org=acme", allow_redirects=False, timeout=30)
+    assert response.status_code == 503
+    assert "names another issuer" in response.text
