@@ -145,7 +145,7 @@ def callback_check(*, org: Organization, url: str) -> str:
 
 
 def _queue(delivery_id, attempts: int, countdown: float = 0) -> None:
-    from webhooks.tasks import deliver
+    from webhooks.tasks import deliver  # tasks.py imports this module
 
     deliver.apply_async((str(delivery_id), attempts), countdown=countdown)
 

@@ -15,6 +15,8 @@ from generation.submission import JobRequest, job_cancel, job_submit
 from generation.transitions import job_transition
 from tests.mm_api_support import make_dataset, make_model
 from tests.webhooks.webhook_support import webhooks_enable
+from webhooks import sender
+from webhooks.addresses import target_parse
 from webhooks.models import Delivery
 from webhooks.services import delivery_attempt
 
@@ -169,3 +171,17 @@ def test_after_a_rotation_both_secrets_sign_for_the_overlap(personas, model, sec
         "v1=" + hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
         for key in (rotated, secret)
     ]
+
+
+def test_the_request_goes_to_the_checked_address_under_the_host_name(receiver):
+    # "localhost" resolves here (to ::1 and/or 127.0.0.1; the receiver listens on the latter
+    # only): the connection goes to an address the check returned, the Host header keeps the
+    # name the allow-list matched.
+    target = target_parse(f"http://localhost:{receiver.port}/pinned")
+    outcome = sender.post(target, b"{}", {}, allow_private=True, timeout=5)
+    assert outcome.delivered, outcome
+    [got] = receiver.requests("/pinned")
+    assert got["headers"]["Host"] == f"localhost:{receiver.port}"
+    refused = sender.post(target, b"{}", {}, allow_private=False, timeout=5)
+    assert refused.status_code is None and "loopback address" in refused.error
+    assert len(receiver.requests("/pinned")) == 1
