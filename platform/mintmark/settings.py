@@ -296,7 +296,7 @@ else:
 EVENT_STREAMS_PER_USER = env_int("MINTMARK_EVENT_STREAMS_PER_USER", 4, minimum=1)
 EVENT_STREAM_KEEPALIVE_S = env_int("MINTMARK_EVENT_STREAM_KEEPALIVE_S", 15, minimum=1)
 EVENT_STREAM_MAX_S = env_int("MINTMARK_EVENT_STREAM_MAX_S", 300, minimum=1)
-EVENT_STREAM_POLL_S = 1.0
+EVENT_STREAM_POLL_S = env_int("MINTMARK_EVENT_STREAM_POLL_MS", 1000, minimum=20) / 1000
 
 # GPU workers: how many images one pipeline call may hold, how long a run waits for compatible
 # jobs to join it, and how much memory resident models may take before the least recently used
