@@ -28,6 +28,7 @@ from generation.models import Asset, GenerationJob
 from mintmark.storage import UrlRefused
 from moderation.models import GateResult
 from provenance.models import Stamp
+from tests.metrics_support import metrics_dir, scrape, value, worker_env  # noqa: F401
 from tests.worker_support import celery_worker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -159,13 +160,18 @@ def wait_until(condition, timeout=120, what="the condition"):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("broker")
+@pytest.mark.usefixtures("metrics_dir")
 def test_a_failed_upload_leaves_the_job_retryable_then_it_is_released_once(
-    s3, s3_endpoint, tiny_model, personas, org_signing_key, tmp_path
+    s3, s3_endpoint, tiny_model, personas, org_signing_key, tmp_path, settings
 ):
     # The release bucket is gone when the job is approved: the upload fails mid-release.
     s3.delete_bucket(Bucket="mintmark-release")
     staff = personas["staff"]
-    env = {**s3_env(s3_endpoint), "MINTMARK_GATE_RETRY_BASE_S": "1"}
+    env = {
+        **s3_env(s3_endpoint),
+        **worker_env(settings.METRICS_DIR),
+        "MINTMARK_GATE_RETRY_BASE_S": "1",
+    }
     with celery_worker(tmp_path / "worker.log", **env):
         job_id = submit(staff)
         job = GenerationJob.objects.get(pk=job_id)
@@ -199,6 +205,12 @@ def test_a_failed_upload_leaves_the_job_retryable_then_it_is_released_once(
     stamp = Stamp.objects.get(asset=asset)
     stored = s3.get_object(Bucket="mintmark-release", Key=asset.release_key)["Body"].read()
     assert hashlib.sha256(stored).hexdigest() == stamp.sha256
+
+    # Every attempt but the last failed at the object store, and the metrics say so.
+    attempts = GateResult.objects.filter(asset=asset, gate="memorization").count()
+    samples = scrape()
+    assert value(samples, "mintmark_release_failures_total", reason="storage") == attempts - 1
+    assert value(samples, "mintmark_images_released_total", model="tiny") == 1
 
     download = staff.client().get(f"/api/assets/{asset.pk}/file")
     assert download.status_code == 200
