@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from moderation.minors_rule import (
     LexiconEntry,
+    LexiconUnavailable,
     Term,
     first_match,
     first_spelled_match,
@@ -64,8 +65,9 @@ IMPERSONATION = "impersonation"
 _NAME = re.compile(r"(?<![\w'\u2019])[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+(?![\w])")
 
 
-class CuesUnavailable(RuntimeError):
-    """The cue file is missing or malformed: the gate must not pass anything."""
+class CuesUnavailable(LexiconUnavailable):
+    """The cue file is missing or malformed: the gate must not pass anything (callers that
+    close the gate on an unusable minors lexicon close it on this too)."""
 
 
 class _Strict(BaseModel):

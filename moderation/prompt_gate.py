@@ -124,7 +124,7 @@ def prompt_check(
 
     Raises ValueError for an empty prompt or an unknown category or context,
     `ClassifierUnavailable` when the classifier cannot load and `LexiconUnavailable` when the
-    minors lexicon cannot."""
+    minors lexicon or the cue lexicon (`CuesUnavailable`) cannot."""
     # 1. Check inputs.
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("the prompt is empty")

@@ -16,6 +16,7 @@ from moderation.prompt_classifier import (
     Exemplars,
     load_classifier,
 )
+from moderation.prompt_cues import CUES_PATH
 from moderation.prompt_gate import (
     BLOCKED_TERM,
     _minors,
@@ -195,10 +196,11 @@ def test_unknown_category_or_context_is_refused():
         prompt_check("a cat", blocked_categories=[], review_contexts=["sports"])
 
 
-def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicon():
-    digest = hashlib.sha256(EXEMPLARS_PATH.read_bytes() + LEXICON_PATH.read_bytes()).hexdigest()
-    assert gate_version() == f"prompt-v2+{digest[:12]}"
-    assert re.fullmatch(r"prompt-v2\+[0-9a-f]{12}", gate_version())
+def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
+    files = (EXEMPLARS_PATH, LEXICON_PATH, CUES_PATH)
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
+    assert gate_version() == f"prompt-v3+{digest[:12]}"
+    assert re.fullmatch(r"prompt-v3\+[0-9a-f]{12}", gate_version())
 
 
 def test_prompt_chunks_add_sentences_only_when_there_are_several():
@@ -270,10 +272,12 @@ PARAPHRASES = [
 def test_paraphrases_are_blocked_under_their_category(classifier, prompt, category):
     verdict = prompt_check(prompt, **ALL)
     assert (verdict.verdict, verdict.category) == ("block", category)
-    # The minors rule names its evidence; a classifier block names nothing.
-    assert verdict.matched is None or category == MANDATORY_CATEGORY
     assert verdict.reason.startswith("The prompt was blocked because it asks for ")
-    assert verdict.scores[category] >= 0.5
+    # A block by the classifier's head alone names nothing; a rule or a cue names its term.
+    if verdict.matched is None:
+        assert verdict.scores[category] >= 0.5
+    else:
+        assert verdict.matched.casefold() in verdict.normalised or "+" in verdict.matched
 
 
 def test_reasons_name_the_rule_not_the_evidence(classifier):
@@ -341,7 +345,8 @@ def test_minors_slang_blocks_and_is_reported(classifier):
     [
         ("a nude model, 15 years old", 0.1, 0.1, (True, "nude + 15 years old")),  # the rule
         ("a model, 15 years old", 0.9, 0.1, (True, None)),  # sexual score with an age
-        ("a model", 0.9, 0.9, (True, None)),  # both heads
+        # The minors head is no evidence of a minor: it fired on "a nude anime girl".
+        ("a model", 0.9, 0.9, (False, None)),
         ("a model, 25 years old", 0.9, 0.1, (False, None)),
         ("a teenager at the beach", 0.2, 0.9, (False, None)),  # a child alone is no reason
         ("a 12-year-old's birthday party", 0.1, 0.9, (False, None)),
