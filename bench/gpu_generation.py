@@ -3,13 +3,16 @@ platform's worker path (compatible queued requests batched, oldest first, up to 
 batch one `generation.pipelines.run_batch` call), same model, same GPU, same run.
 
     PYTHONUNBUFFERED=1 python bench/gpu_generation.py           # CUDA: SD 1.5 @ 512, SDXL @ 1024
+    python bench/gpu_generation.py --models sd3,flux            # CUDA: SD3 medium, Flux-dev @ 1024
     python bench/gpu_generation.py --tiny                       # CPU smoke check, tiny pipelines
 
-Full-size architectures (diffusers' configs of stable-diffusion-v1-5 and stable-diffusion-xl-
-base-1.0) with random weights, built in memory in fp16: speed does not depend on the weights'
-values, and a multi-GB checkpoint on disk is not needed. `LoadedModel` wraps the in-memory
-pipeline directly instead of `PipelineCache.get` loading a folder; the one thing that load adds
-(the UNet in channels-last memory) is applied here the same way. No Django, no database, no
+Full-size architectures (diffusers' configs of stable-diffusion-v1-5, stable-diffusion-xl-
+base-1.0, stable-diffusion-3-medium-diffusers and FLUX.1-dev) with random weights, built in
+memory on the GPU (fp16 for SD, bf16 for SD3 and Flux, as they are served): speed does not
+depend on the weights' values, and a checkpoint of up to 33 GB on disk is not needed.
+`LoadedModel` wraps the in-memory pipeline directly instead of `PipelineCache.get` loading a
+folder; the one thing that load adds (a UNet in channels-last memory) is applied here the same
+way. No Django, no database, no
 Celery: the worker's claim of the batch and its progress writes are a few small queries per
 batch and are replaced by a callback that does the same rate limiting without the query.
 
@@ -38,15 +41,33 @@ import transformers
 from diffusers import (
     AutoencoderKL,
     DPMSolverMultistepScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    FluxPipeline,
+    FluxTransformer2DModel,
+    SD3Transformer2DModel,
+    StableDiffusion3Pipeline,
     StableDiffusionPipeline,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    T5Config,
+    T5EncoderModel,
+)
 
 from generation import pipelines
-from generation.tiny import tiny_sd_pipeline, tiny_sdxl_pipeline
-from generation.tokenizer import clip_tokenizer
+from generation.tiny import (
+    FLUX_SCHEDULER_CONFIG,
+    SD3_SCHEDULER_CONFIG,
+    tiny_flux_pipeline,
+    tiny_sd3_pipeline,
+    tiny_sd_pipeline,
+    tiny_sdxl_pipeline,
+)
+from generation.tokenizer import clip_tokenizer, tiny_t5_tokenizer
 
 # What the worker reads from settings, at their defaults (platform/mintmark/settings.py).
 GPU_MAX_BATCH_IMAGES = 8
@@ -186,6 +207,58 @@ SDXL_SCHEDULER = {
 }
 
 
+# stable-diffusion-3-medium-diffusers/transformer/config.json (MMDiT, 2.0 B parameters).
+SD3_TRANSFORMER = dict(
+    sample_size=128,
+    patch_size=2,
+    in_channels=16,
+    num_layers=24,
+    attention_head_dim=64,
+    num_attention_heads=24,
+    joint_attention_dim=4096,
+    caption_projection_dim=1536,
+    pooled_projection_dim=2048,
+    out_channels=16,
+    pos_embed_max_size=192,
+)
+
+# FLUX.1-dev/transformer/config.json (19 double- and 38 single-stream blocks, 11.9 B parameters).
+FLUX_TRANSFORMER = dict(
+    patch_size=1,
+    in_channels=64,
+    num_layers=19,
+    num_single_layers=38,
+    attention_head_dim=128,
+    num_attention_heads=24,
+    joint_attention_dim=4096,
+    pooled_projection_dim=768,
+    guidance_embeds=True,
+    axes_dims_rope=(16, 56, 56),
+)
+
+# The 16-channel VAE both ship (their latent scale and shift differ).
+FLOW_VAE = dict(
+    SD_VAE, latent_channels=16, use_quant_conv=False, use_post_quant_conv=False, sample_size=1024
+)
+
+# T5 v1.1 XXL encoder (text_encoder_3 of SD3, text_encoder_2 of Flux; 4.8 B parameters).
+T5_XXL = dict(
+    vocab_size=32128,
+    d_model=4096,
+    d_kv=64,
+    d_ff=10240,
+    num_layers=24,
+    num_heads=64,
+    relative_attention_num_buckets=32,
+    feed_forward_proj="gated-gelu",
+    dense_act_fn="gelu_new",
+    is_gated_act=True,
+)
+
+# CLIP ViT-L with projection, as SD3's text_encoder (its pooled output is projected to 768).
+CLIP_L_PROJ = dict(CLIP_L, projection_dim=768)
+
+
 def _sdxl_tokenizer_2():
     # SDXL's second tokenizer is CLIP's with "!" (id 0) as the pad token; a copy, because
     # clip_tokenizer() is memoized and shared.
@@ -239,10 +312,65 @@ def full_sdxl(device: str, *, force_upcast: bool = True) -> StableDiffusionXLPip
     )
 
 
+class _default_dtype:
+    """Modules made inside are made in `dtype`: Flux's 12 B parameters in fp32 would not fit
+    beside T5-XXL on an 80 GB GPU, and a CPU init of them takes minutes."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def __enter__(self):
+        self.previous = torch.get_default_dtype()
+        torch.set_default_dtype(self.dtype)
+
+    def __exit__(self, *exc):
+        torch.set_default_dtype(self.previous)
+
+
+def full_sd3(device: str) -> StableDiffusion3Pipeline:
+    with torch.device(device), _default_dtype(torch.bfloat16):
+        transformer = SD3Transformer2DModel(**SD3_TRANSFORMER)
+        vae = AutoencoderKL(**FLOW_VAE, scaling_factor=1.5305, shift_factor=0.0609)
+        text_encoder = CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_L_PROJ))
+        text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_BIG_G))
+        text_encoder_3 = T5EncoderModel(T5Config(**T5_XXL))
+    return StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler.from_config(SD3_SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=text_encoder_2,
+        tokenizer_2=_sdxl_tokenizer_2(),
+        text_encoder_3=text_encoder_3,
+        # The tiny vocabulary's ids are a subset of T5's; the sequence is padded to the
+        # pipeline's max_sequence_length (256) either way, which is what costs time.
+        tokenizer_3=tiny_t5_tokenizer(),
+    )
+
+
+def full_flux(device: str) -> FluxPipeline:
+    with torch.device(device), _default_dtype(torch.bfloat16):
+        transformer = FluxTransformer2DModel(**FLUX_TRANSFORMER)
+        vae = AutoencoderKL(**FLOW_VAE, scaling_factor=0.3611, shift_factor=0.1159)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**CLIP_L))
+        text_encoder_2 = T5EncoderModel(T5Config(**T5_XXL))
+    return FluxPipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler.from_config(FLUX_SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=text_encoder_2,
+        tokenizer_2=tiny_t5_tokenizer(max_length=512),
+    )
+
+
 def tiny(builder):
     def build(device: str):
         pipe = builder(0)
-        pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+        if not isinstance(pipe.scheduler, FlowMatchEulerDiscreteScheduler):
+            pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
         return pipe
 
     return build
@@ -280,7 +408,9 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def plain_one(pipe, prompt: str, seed: int, *, size: int, steps: int, device: str) -> float:
+def plain_one(
+    pipe, prompt: str, seed: int, *, size: int, steps: int, device: str, guidance=GUIDANCE
+) -> float:
     """The baseline: one plain diffusers call for one request."""
     sync(device)
     start = time.perf_counter()
@@ -289,7 +419,7 @@ def plain_one(pipe, prompt: str, seed: int, *, size: int, steps: int, device: st
         width=size,
         height=size,
         num_inference_steps=steps,
-        guidance_scale=GUIDANCE,
+        guidance_scale=guidance,
         generator=torch.Generator("cpu").manual_seed(seed),
     )
     sync(device)
@@ -478,6 +608,8 @@ def bench_model(
 ) -> dict:
     name, size, steps = case["name"], case["size"], case["steps"]
     n_plain, n_platform, max_batch = case["n_plain"], case["n_platform"], case["max_batch"]
+    guidance, scheduler = case.get("guidance", GUIDANCE), case.get("scheduler", SCHEDULER_NAME)
+    dtype = case.get("dtype", dtype)
     window_s = GPU_BATCH_WINDOW_MS / 1000
 
     def log(message: str) -> None:
@@ -495,20 +627,23 @@ def bench_model(
     # (a) plain diffusers
     log("baseline warm-up (2 calls)")
     for i in range(2):
-        plain_one(pipe, PROMPTS[i], 900 + i, size=size, steps=steps, device=device)
+        plain_one(
+            pipe, PROMPTS[i], 900 + i, size=size, steps=steps, device=device, guidance=guidance
+        )
     plain = []
     for i in range(n_plain):
+        prompt = PROMPTS[i % len(PROMPTS)]
         plain.append(
             plain_one(
-                pipe, PROMPTS[i % len(PROMPTS)], 1000 + i, size=size, steps=steps, device=device
+                pipe, prompt, 1000 + i, size=size, steps=steps, device=device, guidance=guidance
             )
         )
         log(f"baseline {i + 1}/{n_plain}: {plain[-1]:.3f} s")
     plain_ips = n_plain / sum(plain)
 
-    # (b) the platform path: what PipelineCache._load does after from_pretrained (fp16 is
-    # already set; the UNet goes channels-last on CUDA), then the worker's loop.
-    if device == "cuda":
+    # (b) the platform path: what PipelineCache._load does after from_pretrained (the dtype is
+    # already set; a UNet goes channels-last on CUDA), then the worker's loop.
+    if device == "cuda" and hasattr(pipe, "unet"):
         pipe.unet.to(memory_format=torch.channels_last)
     model = pipelines.LoadedModel(pipe)
     spec = pipelines.BatchSpec(
@@ -516,8 +651,8 @@ def bench_model(
         width=size,
         height=size,
         steps=steps,
-        guidance_scale=GUIDANCE,
-        scheduler=SCHEDULER_NAME,
+        guidance_scale=guidance,
+        scheduler=scheduler,
     )
     log(f"platform warm-up (a batch of {max_batch}, a batch of 1)")
     serve(
@@ -566,7 +701,9 @@ def bench_model(
         "model": name,
         "size": size,
         "steps": steps,
-        "scheduler": "DPMSolverMultistepScheduler (DPM-Solver++ 2M)",
+        "scheduler": type(model.pipeline_for(spec.mode, scheduler).scheduler).__name__,
+        "guidance_scale": guidance,
+        "dtype": str(dtype),
         "max_batch": max_batch,
         "parameters_millions": {k: round(v / 1e6, 1) for k, v in counts.items()},
         "plain_requests": n_plain,
@@ -610,7 +747,7 @@ def bench_model(
             f"(plain FIFO with the measured service time: "
             f"{out['poisson_plain_fifo_latency_p50_s']:.2f} s)"
         )
-    if ablate_reps:
+    if ablate_reps and hasattr(pipe, "unet"):
         log(f"ablation: memory format x path, {ablate_reps} rounds")
         out["ablation"] = ablate(
             pipe,
@@ -635,14 +772,15 @@ def bench_model(
 def table(results: list[dict]) -> str:
     lines = [
         "| model | plain diffusers, one at a time "
-        f"| platform path, batches of ≤ {results[0]['max_batch']} | ratio b/a "
+        "| platform path (largest batch) | ratio b/a "
         "| plain latency p50 | platform lone request p50 (run_batch alone) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         lines.append(
             f"| {r['model']} | {r['plain_images_per_s']:.3f} img/s "
-            f"| {r['platform_images_per_s']:.3f} img/s | **{r['ratio']:.2f}x** "
+            f"| {r['platform_images_per_s']:.3f} img/s (≤ {r['max_batch']}) "
+            f"| **{r['ratio']:.2f}x** "
             f"| {r['plain_latency_p50_s']:.3f} s | {r['platform_lone_latency_p50_s']:.3f} s "
             f"({r['platform_lone_run_batch_p50_s']:.3f} s) |"
         )
@@ -685,11 +823,22 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="CPU smoke check, tiny pipelines")
-    parser.add_argument("--models", default="sd15,sdxl", help="comma-separated: sd15, sdxl")
+    parser.add_argument(
+        "--models", default="sd15,sdxl", help="comma-separated: sd15, sdxl, sd3, flux"
+    )
     parser.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for results.json")
     parser.add_argument("--no-poisson", action="store_true", help="skip the Poisson stream")
     parser.add_argument("--sd15", default="16,64", help="baseline,platform request counts")
     parser.add_argument("--sdxl", default="6,24", help="baseline,platform request counts")
+    parser.add_argument("--sd3", default="4,8", help="baseline,platform request counts")
+    parser.add_argument("--flux", default="2,4", help="baseline,platform request counts")
+    parser.add_argument(
+        "--flow-batch",
+        type=int,
+        default=4,
+        help="largest batch for SD3 and Flux (compute-bound at 1024 px: bigger batches add "
+        "time, not throughput)",
+    )
     parser.add_argument(
         "--ablate",
         default="0,0",
@@ -697,12 +846,21 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    counts = {
-        name: tuple(int(x) for x in getattr(args, name).split(",")) for name in ("sd15", "sdxl")
+    families = ("sd15", "sdxl", "sd3", "flux")
+    counts = {name: tuple(int(x) for x in getattr(args, name).split(",")) for name in families}
+    # SD3 and Flux: their model cards' steps and guidance, the flow-matching scheduler, bf16.
+    flow = {
+        "sd3": dict(guidance=7.0, scheduler="flow_euler"),
+        "flux": dict(guidance=3.5, scheduler="flow_euler"),
     }
     if args.tiny:
         device, dtype = "cpu", torch.float32
-        factories = {"sd15": tiny(tiny_sd_pipeline), "sdxl": tiny(tiny_sdxl_pipeline)}
+        factories = {
+            "sd15": tiny(tiny_sd_pipeline),
+            "sdxl": tiny(tiny_sdxl_pipeline),
+            "sd3": tiny(tiny_sd3_pipeline),
+            "flux": tiny(tiny_flux_pipeline),
+        }
         cases = {
             name: dict(
                 name=f"tiny-{name}",
@@ -712,6 +870,7 @@ def main() -> None:
                 n_plain=2,
                 n_platform=6,
                 max_batch=4,
+                **flow.get(name, {}),
             )
             for name in factories
         }
@@ -720,16 +879,20 @@ def main() -> None:
             sys.exit("no CUDA device; use --tiny for a CPU smoke check")
         device, dtype = "cuda", torch.float16
         cases = {
-            "sd15": dict(name="SD 1.5, 512 px", factory=full_sd15, size=512),
-            "sdxl": dict(name="SDXL, 1024 px", factory=full_sdxl, size=1024),
+            "sd15": dict(name="SD 1.5, 512 px", factory=full_sd15, size=512, steps=25),
+            "sdxl": dict(name="SDXL, 1024 px", factory=full_sdxl, size=1024, steps=25),
+            "sd3": dict(name="SD3 medium, 1024 px", factory=full_sd3, size=1024, steps=28),
+            "flux": dict(name="Flux-dev, 1024 px", factory=full_flux, size=1024, steps=28),
         }
         for name, case in cases.items():
             case.update(
-                steps=25,
                 n_plain=counts[name][0],
                 n_platform=counts[name][1],
-                max_batch=GPU_MAX_BATCH_IMAGES,
+                max_batch=args.flow_batch if name in flow else GPU_MAX_BATCH_IMAGES,
+                **flow.get(name, {}),
             )
+            if name in flow:
+                case["dtype"] = torch.bfloat16
 
     env = {
         "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor(),
@@ -743,7 +906,10 @@ def main() -> None:
     print(json.dumps(env), flush=True)
     rng = random.Random(1234)
     ablate_reps = dict(zip(("sd15", "sdxl"), map(int, args.ablate.split(",")), strict=True))
+    ablate_reps.update(sd3=0, flux=0)  # the ablation switches a UNet's memory format
     results = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     for name in args.models.split(","):
         results.append(
             bench_model(
@@ -755,11 +921,10 @@ def main() -> None:
                 rng=rng,
             )
         )
+        # After each model, so that a run cut short keeps what it measured.
+        (out / "results.json").write_text(json.dumps({"env": env, "results": results}, indent=2))
     print()
     print(table(results), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"env": env, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import UploadedFile
 from ninja import Schema
 from pydantic import Field, ValidationError
 
+from generation.schedulers import SCHEDULER_CLASSES
 from generation.submission import JobRequest
 from mintmark.errors import ApiError
 from mintmark.parsing import refuse_nul
@@ -21,9 +22,12 @@ class GenerationIn(Schema):
     mode: str = "text-to-image"
     width: int | None = Field(None, ge=1, le=16384)
     height: int | None = Field(None, ge=1, le=16384)
-    steps: int = Field(25, ge=1, le=10_000)
-    guidance_scale: float = 7.5
-    scheduler: str = "dpmpp_2m"
+    # Left out: the model family's defaults (README, "Model families").
+    steps: int | None = Field(None, ge=1, le=10_000)
+    guidance_scale: float | None = None
+    scheduler: str | None = Field(
+        None, description=f"One of {', '.join(SCHEDULER_CLASSES)}, as the model's family runs"
+    )
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     num_images: int = Field(1, ge=1, le=1000)
     context: str = Field("", max_length=32)

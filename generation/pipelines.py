@@ -6,6 +6,7 @@ Single-threaded by design: one worker process drives one GPU and runs one batch 
 pipelines and their schedulers are swapped in place without locks."""
 
 import gc
+import inspect
 import json
 import math
 import time
@@ -26,8 +27,8 @@ from diffusers import (
 from PIL import Image
 
 from generation import serving
-from generation.schedulers import SCHEDULER_CLASSES
-from generation.weights import WeightsError, weights_sha256
+from generation.schedulers import FLOW_SCHEDULERS, NOISE_SCHEDULERS, SCHEDULER_CLASSES
+from generation.weights import WeightsError, folder_pipeline_class, weights_sha256
 
 TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT = "text-to-image", "image-to-image", "inpaint"
 MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT)
@@ -150,6 +151,8 @@ class ImageRequest:
 
 def _scheduler_base_config(config) -> dict:
     config = dict(config)
+    if "shift" in config:
+        return config  # a flow-matching schedule: the noise-schedule keys below mean nothing
     # Keys the folder left out are listed in `_use_default_values`, and `from_config` drops them
     # so that each class uses its own default; the latent-diffusion defaults must not be dropped.
     used_defaults = set(config.get("_use_default_values", ()))
@@ -181,7 +184,13 @@ class LoadedModel:
     ):
         self.sha256 = sha256
         self.options = options or serving.ServingOptions()
-        entries = self.options.text_cache_entries
+        # Rectified-flow models (SD3, Flux) run only flow-matching schedulers, noise-prediction
+        # models (SD 1.x, SDXL) only the others: the folder's own scheduler says which.
+        self.flow = "FlowMatch" in type(pipeline.scheduler).__name__
+        self.schedulers = FLOW_SCHEDULERS if self.flow else NOISE_SCHEDULERS
+        # The text cache calls the UNet pipelines' `encode_prompt`; SD3's and Flux's take other
+        # arguments and return other tuples, so they encode in the call.
+        entries = self.options.text_cache_entries if hasattr(pipeline, "unet") else 0
         self.text_cache = serving.TextEmbeddingCache(entries) if entries else None
         self._pipelines: dict[str, DiffusionPipeline] = {TEXT_TO_IMAGE: pipeline}
         # Every scheduler is built from the folder's own scheduler config (its noise schedule,
@@ -208,8 +217,11 @@ class LoadedModel:
         index, multistep history), which pipelines of different modes must not share."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
-        if scheduler_name not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {scheduler_name!r}")
+        if scheduler_name not in self.schedulers:
+            raise ValueError(
+                f"{type(self.text_to_image).__name__} runs the schedulers "
+                f"{', '.join(self.schedulers)}, not {scheduler_name!r}"
+            )
         pipe = self._pipelines.get(mode)
         if pipe is None:
             auto = (
@@ -303,7 +315,10 @@ class PipelineCache:
         try:
             # `dtype`, not `torch_dtype`: diffusers 0.42 deprecates the latter.
             pipe = AutoPipelineForText2Image.from_pretrained(
-                folder, dtype=self.dtype, local_files_only=True, **_without_safety_checker(folder)
+                folder,
+                dtype=_dtype_for(folder, self.dtype),
+                local_files_only=True,
+                **_without_safety_checker(folder),
             )
             pipe.to(self.device)
         except Exception as exc:
@@ -317,6 +332,14 @@ class PipelineCache:
             warm_up(model)
             serving.compile_cache_save(self.options.compile_cache_dir)
         return model
+
+
+def _dtype_for(folder: Path, dtype):
+    """Flux's activations overflow float16 (its images come out black or NaN); it was trained
+    and is served in bfloat16, which has float32's range."""
+    if dtype == torch.float16 and folder_pipeline_class(folder).startswith("Flux"):
+        return torch.bfloat16
+    return dtype
 
 
 def _without_safety_checker(folder: Path) -> dict:
@@ -363,8 +386,11 @@ def _check_requests(spec: BatchSpec, requests: list[ImageRequest]) -> None:
 
 
 def native_size(pipe: DiffusionPipeline) -> int:
-    """The side the model was trained at: its UNet's latent size times the VAE's scale."""
-    return pipe.unet.config.sample_size * pipe.vae_scale_factor
+    """The side the model was trained at: its UNet's (or SD3's and Flux's default) latent size
+    times the VAE's scale."""
+    unet = getattr(pipe, "unet", None)
+    latent = unet.config.sample_size if unet is not None else pipe.default_sample_size
+    return latent * pipe.vae_scale_factor
 
 
 def warm_up(model: LoadedModel, *, size: int | None = None, steps: int = 2) -> dict[int, float]:
@@ -378,7 +404,7 @@ def warm_up(model: LoadedModel, *, size: int | None = None, steps: int = 2) -> d
         height=side,
         steps=steps,
         guidance_scale=7.5,
-        scheduler=scheduler_names()[0],
+        scheduler=model.schedulers[0],
     )
     seconds = {}
     for count in model.options.buckets or (1,):
@@ -387,6 +413,10 @@ def warm_up(model: LoadedModel, *, size: int | None = None, steps: int = 2) -> d
         run_batch(model, spec, requests)
         seconds[count] = time.perf_counter() - began
     return seconds
+
+
+def _takes_size(pipe: DiffusionPipeline) -> bool:
+    return "height" in inspect.signature(type(pipe).__call__).parameters
 
 
 def run_batch(
@@ -433,8 +463,9 @@ def run_batch(
         "generator": [torch.Generator("cpu").manual_seed(request.seed) for request in requests],
         "output_type": "pt" if model.options.device_postprocess else "pil",
     }
-    if spec.mode != IMAGE_TO_IMAGE:
-        # Image-to-image pipelines take their size from the input image (checked above).
+    if spec.mode != IMAGE_TO_IMAGE or _takes_size(pipe):
+        # SD's image-to-image pipelines take their size from the input image (checked above);
+        # SD3's and Flux's resize it to `height` x `width`, 1024 px unless told.
         kwargs.update(width=spec.width, height=spec.height)
     if spec.mode in EDIT_MODES:
         kwargs["image"] = [request.init_image.convert("RGB") for request in requests]

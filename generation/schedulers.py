@@ -10,5 +10,9 @@ SCHEDULER_CLASSES = {
     "unipc": "UniPCMultistepScheduler",
     "lms": "LMSDiscreteScheduler",
     "heun": "HeunDiscreteScheduler",
+    # SD3 and Flux: rectified-flow models, whose folders' schedule (shift) only this one reads.
+    "flow_euler": "FlowMatchEulerDiscreteScheduler",
 }
 DEFAULT_SCHEDULER = "dpmpp_2m"
+FLOW_SCHEDULERS = ("flow_euler",)
+NOISE_SCHEDULERS = tuple(name for name in SCHEDULER_CLASSES if name not in FLOW_SCHEDULERS)

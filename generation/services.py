@@ -8,9 +8,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_append
+from generation.families import family_mismatch
 from generation.model_folders import Placement, model_folder_place
 from generation.models import GenerativeModel
-from generation.weights import WeightsError, weights_sha256
+from generation.weights import WeightsError, folder_pipeline_class, weights_sha256
 from licensing.models import Dataset
 from mintmark.errors import ApiError
 from orgs.models import Organization
@@ -123,6 +124,9 @@ def model_register(
     if not name.strip() or not version.strip():
         raise ApiError(422, "invalid_model", "A model needs a name and a version.")
     folder, claim = model_folder_allowed(org=org, local_path=local_path)
+    mismatch = family_mismatch(family, folder_pipeline_class(folder))
+    if mismatch:
+        raise ApiError(422, "family_mismatch", f"family {family!r}: {mismatch}.")
     datasets = list(Dataset.objects.for_org(org).filter(pk__in=dataset_ids))
     if len(datasets) != len(set(map(str, dataset_ids))):
         raise ApiError(422, "unknown_dataset", "Every trained_on id must be a dataset of this org.")

@@ -75,15 +75,15 @@ def prepare(pipe, options: ServingOptions, device: torch.device) -> None:
     """Applies `options` to a pipeline already on `device`, in place. Memory format and
     compilation apply on CUDA only: a CPU (tests, the dev demo) runs them eager."""
     if not options.sdpa:
-        for name in ("unet", "vae"):
-            getattr(pipe, name).set_attn_processor(AttnProcessor())
+        for module in (denoiser(pipe), pipe.vae):
+            module.set_attn_processor(AttnProcessor())
     if options.fuse_qkv:
-        pipe.unet.fuse_qkv_projections()
+        denoiser(pipe).fuse_qkv_projections()
         pipe.vae.fuse_qkv_projections()
     if device.type != "cuda":
         return
     if options.channels_last:
-        pipe.unet.to(memory_format=torch.channels_last)
+        denoiser(pipe).to(memory_format=torch.channels_last)
     if options.compile != "off":
         compile_cache_use(options.compile_cache_dir)
         compile_modules(pipe, options)
@@ -96,11 +96,18 @@ def compile_modules(pipe, options: ServingOptions, *, backend: str = "inductor")
     # One entry per shape: buckets times the sizes jobs ask for, well over the default of 8.
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     kwargs = compile_kwargs(options, backend)
-    pipe.unet.compile(**kwargs)
+    denoiser(pipe).compile(**kwargs)
     if options.compile == "unet+vae" and decoder_compilable(pipe):
         # The decoder module, not `vae.decode`: the pipelines pass the per-image generators to
         # `decode`, and new generator objects each call would fail the compiled guards.
         pipe.vae.decoder.compile(**kwargs)
+
+
+def denoiser(pipe) -> torch.nn.Module:
+    """The network run at every step: the UNet of SD 1.x and SDXL, the transformer of SD3 and
+    Flux (the "unet" of COMPILE_TARGETS names either)."""
+    unet = getattr(pipe, "unet", None)
+    return unet if unet is not None else pipe.transformer
 
 
 def decoder_compilable(pipe) -> bool:

@@ -11,10 +11,10 @@ from django.core.files.storage import storages
 from django.db import transaction
 
 from audit.services import audit_append
+from generation.families import Family, family_traits
 from generation.models import GenerationJob, GenerativeModel
 from generation.posture import model_posture
 from generation.quota import quota_check
-from generation.schedulers import DEFAULT_SCHEDULER, SCHEDULER_CLASSES
 from generation.tasks import run_job
 from generation.transitions import TERMINAL, job_transition
 from mintmark import metrics
@@ -47,9 +47,10 @@ class JobRequest:
     negative_prompt: str = ""
     width: int | None = None
     height: int | None = None
-    steps: int = 25
-    guidance_scale: float = 7.5
-    scheduler: str = DEFAULT_SCHEDULER
+    # Left out (None): the model family's defaults (generation/families.py).
+    steps: int | None = None
+    guidance_scale: float | None = None
+    scheduler: str | None = None
     seed: int | None = None
     num_images: int = 1
     context: str = ""
@@ -84,7 +85,38 @@ def _decode(data: bytes, what: str):
     return image
 
 
-def _check_parameters(req: JobRequest, rules: PolicyRules) -> None:
+def _apply_family(req: JobRequest, model: GenerativeModel) -> Family:
+    """Fills what the request left out with the family's defaults and refuses what the family
+    cannot do, each with its own reason."""
+    traits = family_traits(model.family)
+    if req.mode not in traits.modes:
+        raise ApiError(
+            422,
+            "mode_not_supported",
+            f"{model} ({traits.label}) supports the modes {', '.join(traits.modes)}.",
+        )
+    if req.steps is None:
+        req.steps = traits.default_steps
+    if req.guidance_scale is None:
+        req.guidance_scale = traits.default_guidance
+    if req.scheduler is None:
+        req.scheduler = traits.default_scheduler
+    if req.scheduler not in traits.schedulers:
+        raise ApiError(
+            422,
+            "invalid_scheduler",
+            f"{model} ({traits.label}) runs the schedulers {', '.join(traits.schedulers)}.",
+        )
+    if req.negative_prompt.strip() and not traits.negative_prompt:
+        raise ApiError(
+            422,
+            "negative_prompt_not_supported",
+            f"{model} ({traits.label}) takes no negative prompt.",
+        )
+    return traits
+
+
+def _check_parameters(req: JobRequest, rules: PolicyRules, multiple: int = 8) -> None:
     prompt = req.prompt.strip()
     if not prompt:
         raise ApiError(422, "invalid_prompt", "The prompt is empty.")
@@ -101,9 +133,11 @@ def _check_parameters(req: JobRequest, rules: PolicyRules) -> None:
         ("width", req.width, rules.max_width),
         ("height", req.height, rules.max_height),
     ):
-        if value is None or value < MIN_SIZE or value % 8:
+        if value is None or value < MIN_SIZE or value % multiple:
             raise ApiError(
-                422, "invalid_size", f"{name} must be a multiple of 8, at least {MIN_SIZE}."
+                422,
+                "invalid_size",
+                f"{name} must be a multiple of {multiple}, at least {MIN_SIZE}.",
             )
         if value > limit:
             raise ApiError(422, "invalid_size", f"{name} {value} is over the policy's {limit}.")
@@ -116,10 +150,6 @@ def _check_parameters(req: JobRequest, rules: PolicyRules) -> None:
     if not 0.0 <= req.guidance_scale <= MAX_GUIDANCE:
         raise ApiError(
             422, "invalid_guidance", f"guidance_scale must be between 0 and {MAX_GUIDANCE:g}."
-        )
-    if req.scheduler not in SCHEDULER_CLASSES:
-        raise ApiError(
-            422, "invalid_scheduler", f"scheduler must be one of {', '.join(SCHEDULER_CLASSES)}."
         )
     if req.seed is not None and not 0 <= req.seed <= MAX_SEED - req.num_images:
         raise ApiError(422, "invalid_seed", f"seed must be 0 to {MAX_SEED - req.num_images}.")
@@ -180,8 +210,8 @@ def _png(image) -> bytes:
 
 def default_side(model) -> int:
     """The side a text-to-image request without a size gets: the size the model was trained
-    at (its folder's configs say which), else DEFAULT_SIZE."""
-    return model.native_size or DEFAULT_SIZE
+    at (its folder's configs say which), else its family's."""
+    return model.native_size or family_traits(model.family).default_size
 
 
 def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
@@ -209,11 +239,12 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             + "; ".join(posture.reasons),
             reasons=posture.reasons,
         )
+    traits = _apply_family(req, model)
     if req.mode == Mode.TEXT_TO_IMAGE:
         req.width = req.width or default_side(model)
         req.height = req.height or default_side(model)
     image_png, mask_png = _check_inputs(req)
-    _check_parameters(req, rules)
+    _check_parameters(req, rules, traits.size_multiple)
     callback_url = callback_check(org=org, url=req.callback_url)
     verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)
     inputs = inputs_screen(

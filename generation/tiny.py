@@ -16,13 +16,24 @@ from diffusers import (
     DDIMScheduler,
     DiffusionPipeline,
     EulerDiscreteScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    FluxPipeline,
+    FluxTransformer2DModel,
+    SD3Transformer2DModel,
+    StableDiffusion3Pipeline,
     StableDiffusionPipeline,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    T5Config,
+    T5EncoderModel,
+)
 
-from generation.tokenizer import VOCAB_SIZE, clip_tokenizer
+from generation.tokenizer import T5_VOCAB_SIZE, VOCAB_SIZE, clip_tokenizer, tiny_t5_tokenizer
 
 # The scheduler config SD 1.x and SDXL folders ship: their training noise schedule plus the keys
 # other schedulers read when built from it (`from_config` keeps keys a class does not take).
@@ -57,8 +68,22 @@ def _text_config(*, projection_dim: int = 32) -> CLIPTextConfig:
     )
 
 
+# The flow-matching schedules SD3 and Flux-dev folders ship (Flux's shift grows with the image's
+# token count between base_shift and max_shift).
+SD3_SCHEDULER_CONFIG = {"num_train_timesteps": 1000, "shift": 3.0}
+FLUX_SCHEDULER_CONFIG = {
+    "num_train_timesteps": 1000,
+    "shift": 3.0,
+    "use_dynamic_shifting": True,
+    "base_shift": 0.5,
+    "max_shift": 1.15,
+    "base_image_seq_len": 256,
+    "max_image_seq_len": 4096,
+}
+
+
 def _vae(**overrides) -> AutoencoderKL:
-    return AutoencoderKL(
+    config = dict(
         in_channels=3,
         out_channels=3,
         down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
@@ -68,7 +93,24 @@ def _vae(**overrides) -> AutoencoderKL:
         norm_num_groups=4,
         latent_channels=4,
         sample_size=64,
-        **overrides,
+    )
+    return AutoencoderKL(**{**config, **overrides})
+
+
+def _t5(d_model: int) -> T5EncoderModel:
+    return T5EncoderModel(
+        T5Config(
+            vocab_size=T5_VOCAB_SIZE,
+            d_model=d_model,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
     )
 
 
@@ -161,15 +203,102 @@ def tiny_sdxl_pipeline(seed: int = 0) -> StableDiffusionXLPipeline:
     )
 
 
+def tiny_sd3_pipeline(seed: int = 0) -> StableDiffusion3Pipeline:
+    """An SD3-shaped pipeline: an MMDiT transformer (2x2 patches, joint attention over text and
+    image tokens) conditioned by two CLIP encoders (their hidden states joined, their pooled
+    outputs the pooled projection) and a T5 encoder, a VAE without quant convs, and the
+    flow-matching Euler scheduler. T5's width is the two CLIPs' together (32 + 32), as 4096
+    holds 768 + 1280 in SD3."""
+    transformer = _seeded(
+        seed,
+        lambda: SD3Transformer2DModel(
+            sample_size=16,
+            patch_size=2,
+            in_channels=16,
+            num_layers=2,
+            attention_head_dim=8,
+            num_attention_heads=4,
+            joint_attention_dim=64,
+            caption_projection_dim=32,
+            pooled_projection_dim=64,
+            out_channels=16,
+        ),
+    )
+    vae = _seeded(
+        seed,
+        lambda: _vae(
+            latent_channels=16,  # SD3's inpainting pipeline accepts no other latent width
+            use_quant_conv=False,
+            use_post_quant_conv=False,
+            shift_factor=0.0609,
+            scaling_factor=1.5035,
+        ),
+    )
+    return StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler.from_config(SD3_SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=_seeded(seed, lambda: CLIPTextModelWithProjection(_text_config())),
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=_seeded(seed + 1, lambda: CLIPTextModelWithProjection(_text_config())),
+        tokenizer_2=clip_tokenizer(),
+        text_encoder_3=_seeded(seed + 2, lambda: _t5(64)),
+        tokenizer_3=tiny_t5_tokenizer(),
+    )
+
+
+def tiny_flux_pipeline(seed: int = 0) -> FluxPipeline:
+    """A Flux-dev-shaped pipeline: a transformer of double- and single-stream blocks over 2x2
+    packed latents (so its input channels are the VAE's latent channels x 4) with rotary
+    position axes and a guidance embedding, a CLIP encoder for the pooled projection, a T5
+    encoder for the token sequence, and flow matching with a resolution-dependent shift."""
+    transformer = _seeded(
+        seed,
+        lambda: FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=16,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=32,
+            pooled_projection_dim=32,
+            guidance_embeds=True,
+            axes_dims_rope=(4, 4, 8),
+        ),
+    )
+    vae = _seeded(
+        seed,
+        lambda: _vae(
+            use_quant_conv=False,
+            use_post_quant_conv=False,
+            shift_factor=0.1159,
+            scaling_factor=0.3611,
+        ),
+    )
+    return FluxPipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler.from_config(FLUX_SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=_seeded(seed, lambda: CLIPTextModel(_text_config())),
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=_seeded(seed + 1, lambda: _t5(32)),
+        tokenizer_2=tiny_t5_tokenizer(max_length=512),
+    )
+
+
 TINY_BUILDERS: dict[str, Callable[[int], DiffusionPipeline]] = {
     "sd15": tiny_sd_pipeline,
     "sdxl": tiny_sdxl_pipeline,
+    "sd3": tiny_sd3_pipeline,
+    "flux": tiny_flux_pipeline,
 }
 
 
 def save_tiny_pipeline(folder: Path, family: str = "sd15", seed: int = 0) -> Path:
-    """Builds the tiny pipeline of `family` ("sd15" or "sdxl") and saves it as a diffusers folder
-    with safetensors weights; the same family and seed always give the same weight files."""
+    """Builds the tiny pipeline of `family` (a key of TINY_BUILDERS) and saves it as a diffusers
+    folder with safetensors weights; the same family and seed always give the same weight
+    files."""
     if family not in TINY_BUILDERS:
         raise ValueError(
             f"no tiny pipeline for family {family!r}; known: {', '.join(TINY_BUILDERS)}"

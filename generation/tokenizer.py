@@ -11,10 +11,13 @@ import functools
 import gzip
 import importlib.util
 import json
+import string
 import tempfile
 from pathlib import Path
 
-from transformers import CLIPTokenizer
+from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
+from tokenizers.models import Unigram
+from transformers import CLIPTokenizer, PreTrainedTokenizerFast
 
 VOCAB_FILE_NAME = "bpe_simple_vocab_16e6.txt.gz"
 VOCAB_SIZE = 49_408
@@ -103,3 +106,51 @@ def _clip_tokenizer(max_length: int) -> CLIPTokenizer:
         # model_max_length must be given: without it the tokenizer's maximum is "infinite" and
         # diffusers' padding to it fails with `OverflowError: int too big to convert`.
         return CLIPTokenizer.from_pretrained(folder, model_max_length=max_length)
+
+
+# A tiny T5 (SentencePiece Unigram) vocabulary for tests and the dev demo: T5's fixed ids for
+# <pad> (0), </s> (1) and <unk> (2), then each ASCII letter, digit and common punctuation mark,
+# alone and word-initial ("▁a"), so every such text tokenizes without <unk>. A real SD3 or Flux
+# folder ships its own T5 tokenizer (tokenizer_3/ or tokenizer_2/ with tokenizer.json), which is
+# what is loaded from it; this one exists only because no T5 vocabulary is installed offline.
+_T5_SPECIALS = ("<pad>", "</s>", "<unk>")
+_T5_CHARACTERS = string.ascii_letters + string.digits + ".,!?'-:;()"
+
+
+def _t5_vocab() -> list[tuple[str, float]]:
+    pieces = [(token, 0.0) for token in _T5_SPECIALS]
+    pieces.append(("▁", -2.0))
+    # Word-initial pieces score higher, so "▁a" is preferred to "▁" + "a", as in T5's own model.
+    pieces += [("▁" + char, -3.0) for char in _T5_CHARACTERS]
+    pieces += [(char, -4.0) for char in _T5_CHARACTERS]
+    return pieces
+
+
+T5_VOCAB_SIZE = len(_T5_SPECIALS) + 1 + 2 * len(_T5_CHARACTERS)
+
+
+def tiny_t5_tokenizer(max_length: int = 256) -> PreTrainedTokenizerFast:
+    """A T5 tokenizer over the tiny vocabulary above, padded and truncated to `max_length`;
+    `save_pretrained` writes it as tokenizer.json, which loads back offline. Built the way
+    transformers builds T5's (Unigram, Metaspace, "</s>" appended) from the `tokenizers`
+    library directly, which works with transformers 4 and 5 alike (the GPU machine's bench runs
+    whichever it has)."""
+    raw = Tokenizer(Unigram(_t5_vocab(), unk_id=2, byte_fallback=False))
+    raw.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.WhitespaceSplit(),
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+        ]
+    )
+    raw.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    raw.post_processor = processors.TemplateProcessing(
+        single=["$A", "</s>"], pair=["$A", "</s>", "$B", "</s>"], special_tokens=[("</s>", 1)]
+    )
+    pad, eos_token, unk = _T5_SPECIALS
+    return PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        eos_token=eos_token,
+        unk_token=unk,
+        pad_token=pad,
+        model_max_length=max_length,
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".onnx", ".gguf")
 _CHUNK = 1 << 20
+FLUX_DEFAULT_LATENT = 128
 
 
 class WeightsError(ValueError):
@@ -86,12 +87,29 @@ def weights_sha256(
 @lru_cache(maxsize=64)
 def folder_native_size(folder: str) -> int | None:
     """The side in pixels a diffusers folder draws by default, as its pipeline computes it
-    (UNet sample size x the VAE's downsampling), read from the configs alone; None when the
-    folder has no such configs (a transformer-based model, a missing folder)."""
+    (the UNet's or SD3 transformer's latent sample size, or Flux's fixed 128, x the VAE's
+    downsampling), read from the configs alone; None when the folder has no such configs."""
     try:
-        unet = json.loads((Path(folder) / "unet" / "config.json").read_text())
         vae = json.loads((Path(folder) / "vae" / "config.json").read_text())
-        sample_size = int(unet["sample_size"])
-        return sample_size * 2 ** (len(vae["block_out_channels"]) - 1)
-    except (OSError, ValueError, KeyError, TypeError):
+        scale = 2 ** (len(vae["block_out_channels"]) - 1)
+        unet = Path(folder) / "unet" / "config.json"
+        denoiser = json.loads(
+            (
+                unet if unet.is_file() else unet.parent.parent / "transformer" / "config.json"
+            ).read_text()
+        )
+        if "sample_size" in denoiser:
+            return int(denoiser["sample_size"]) * scale
+        # FluxPipeline draws default_sample_size (128) latents whatever the transformer says.
+        return FLUX_DEFAULT_LATENT * scale if denoiser["_class_name"].startswith("Flux") else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def folder_pipeline_class(folder) -> str:
+    """The pipeline class a diffusers folder names in model_index.json; "" when it names none."""
+    try:
+        index = json.loads((Path(folder) / "model_index.json").read_text())
+        return str(index.get("_class_name", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""

@@ -8,10 +8,11 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from generation.families import family_traits
 from generation.job_input import GenerationIn, job_request_from_form
 from generation.models import Asset, GenerationJob, GenerativeModel
 from generation.posture import model_posture
-from generation.schedulers import DEFAULT_SCHEDULER, SCHEDULER_CLASSES
+from generation.schedulers import SCHEDULER_CLASSES
 from generation.selectors import (
     SEES_ALL_JOBS,
     SUBMITTERS,
@@ -47,6 +48,8 @@ ERROR_FIELDS = {
     "unknown_model": ("model",),
     "model_not_licensed": ("model",),
     "invalid_mode": ("mode",),
+    "mode_not_supported": ("mode", "model"),
+    "negative_prompt_not_supported": ("negative_prompt", "model"),
     "invalid_size": ("width", "height"),
     "size_mismatch": ("width", "height", "image"),
     "invalid_steps": ("steps",),
@@ -111,14 +114,15 @@ def _defaults(rules, models: list[dict]) -> dict:
     fields = GenerationIn.model_fields
     usable = [entry["model"] for entry in models if entry["posture"].usable]
     side = default_side(usable[0]) if usable else DEFAULT_SIZE
+    traits = family_traits(usable[0].family if usable else "sd15")
     return {
         "mode": fields["mode"].default,
         "model": str(usable[0].pk) if usable else "",
         "width": min(side, rules.max_width),
         "height": min(side, rules.max_height),
-        "steps": min(fields["steps"].default, rules.max_steps),
-        "guidance_scale": fields["guidance_scale"].default,
-        "scheduler": DEFAULT_SCHEDULER,
+        "steps": min(traits.default_steps, rules.max_steps),
+        "guidance_scale": traits.default_guidance,
+        "scheduler": traits.default_scheduler,
         "num_images": 1,
     }
 

@@ -21,8 +21,8 @@ from generation.pipelines import (
     PipelineCache,
     WeightsMismatch,
     run_batch,
-    scheduler_names,
 )
+from generation.schedulers import NOISE_SCHEDULERS
 from generation.tiny import save_tiny_pipeline, tiny_sd_pipeline
 from generation.weights import weights_sha256
 
@@ -139,7 +139,7 @@ def test_batched_image_is_the_solo_image(model, mode):
 # Schedulers
 
 
-@pytest.mark.parametrize("name", scheduler_names())
+@pytest.mark.parametrize("name", NOISE_SCHEDULERS)
 def test_every_whitelisted_scheduler_runs(models, name):
     model = models["sd15"]
     image = run_batch(model, spec(scheduler=name, steps=3), [request()])[0]

@@ -1,0 +1,64 @@
+"""What each model family can do and what a request gets when it leaves a field out (plain module,
+no torch, so the web process validates requests and builds its forms from it).
+
+UNet families (SD 1.x, SDXL) predict noise and run every noise scheduler; SD3 and Flux are
+flow-matching transformers that run only the flow-matching Euler scheduler, and their latents are
+cut into 2x2 patches, so a side must be a multiple of 16 (8 of the VAE x 2). Flux-dev is
+guidance-distilled: `guidance_scale` feeds its guidance embedding and it has no negative
+prompt. The step and guidance defaults are the ones each family's model card gives."""
+
+from dataclasses import dataclass
+
+from generation.schedulers import FLOW_SCHEDULERS, NOISE_SCHEDULERS
+
+TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT = "text-to-image", "image-to-image", "inpaint"
+ALL_MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT)
+
+
+@dataclass(frozen=True)
+class Family:
+    label: str
+    modes: tuple[str, ...]
+    schedulers: tuple[str, ...]
+    default_scheduler: str
+    default_steps: int
+    default_guidance: float
+    # Used when the folder's configs do not say (generation.weights.folder_native_size does).
+    default_size: int
+    size_multiple: int = 8
+    negative_prompt: bool = True
+
+
+FAMILIES = {
+    "sd15": Family("Stable Diffusion 1.x", ALL_MODES, NOISE_SCHEDULERS, "dpmpp_2m", 25, 7.5, 512),
+    "sdxl": Family("Stable Diffusion XL", ALL_MODES, NOISE_SCHEDULERS, "dpmpp_2m", 25, 7.5, 1024),
+    "sd3": Family(
+        "Stable Diffusion 3", ALL_MODES, FLOW_SCHEDULERS, "flow_euler", 28, 7.0, 1024, 16
+    ),
+    "flux": Family(
+        "Flux", ALL_MODES, FLOW_SCHEDULERS, "flow_euler", 28, 3.5, 1024, 16, negative_prompt=False
+    ),
+    "other": Family(
+        "Other latent diffusion", ALL_MODES, NOISE_SCHEDULERS, "dpmpp_2m", 25, 7.5, 512
+    ),
+}
+
+
+def family_traits(family: str) -> Family:
+    return FAMILIES.get(family, FAMILIES["other"])
+
+
+# The pipeline classes (model_index.json's `_class_name`) of the transformer families, whose
+# weights the UNet families' code cannot run and the other way round.
+_PIPELINE_PREFIXES = {"sd3": "StableDiffusion3", "flux": "Flux"}
+
+
+def family_mismatch(family: str, pipeline_class: str) -> str | None:
+    """Why a folder whose pipeline is `pipeline_class` cannot be registered as `family`; None
+    when it can (a folder without a class is left to the loader to judge)."""
+    if not pipeline_class:
+        return None
+    for name, prefix in _PIPELINE_PREFIXES.items():
+        if pipeline_class.startswith(prefix) != (family == name):
+            return f"the folder holds a {pipeline_class}, not a {family_traits(family).label} model"
+    return None
