@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from orgs.models import Membership
 from sso.config import sso_config_update
 from sso.models import SsoIdentity
+from tests.conftest import PASSWORD, make_persona
 from tests.sso.oidc_support import CLIENT_ID
 
 pytestmark = [pytest.mark.slow]
@@ -130,6 +131,32 @@ def test_a_user_whose_groups_map_to_no_role_is_refused_and_gets_no_account(
     refusal = AuditEvent.objects.filter(org=acme_sso.org, action="sso.login_refused").get()
     assert refusal.data["reason"] == "no_mapped_group"
     assert refusal.data["groups"] == ["contractors"]
+
+
+def test_an_sso_only_org_refuses_password_login_and_its_member_signs_in_through_the_provider(
+    acme_sso, idp, portal_url, portal_page
+):
+    org = acme_sso.org
+    member = make_persona(org, "staff", "staff@acme.test")
+    sso_config_update(org=org, actor=None, password_login=False)
+    page = portal_page
+    page.goto(f"{portal_url}/login/")
+    page.get_by_label("Username").fill("staff@acme.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    assert (
+        "Acme signs in through its identity provider only"
+        in page.locator("[role=alert]").inner_text()
+    )
+    assert page.url.startswith(f"{portal_url}/login/")
+    assert actions(org)[-1] == "sso.password_login_refused"
+    # The same person through the provider: the existing account (a member of this org only)
+    # is linked by its email and keeps its membership.
+    idp.set_account("s-1001", "staff@acme.test", ["mm-staff"])
+    sso_sign_in(page, portal_url, "s-1001")
+    page.wait_for_url(f"{portal_url}/o/acme/")
+    assert SsoIdentity.objects.get(org=org, subject="s-1001").user == member.user
+    assert actions(org)[-1] == "sso.login"
 
 
 def test_pkce_is_sent_and_the_provider_refuses_a_login_without_it(acme_sso, idp, portal_url):
