@@ -340,3 +340,104 @@ def test_the_readme_names_each_commands_options(readme):
         own = _long_options(load_command_class(commands[name], name)) - common
         missing = sorted(option for option in own if option not in readme)
         assert missing == [], f"README.md does not mention {name} {missing}"
+
+
+# Metrics: deploy/ (Prometheus, Grafana) and the compose services that use it
+
+
+DEPLOY = REPO / "deploy"
+
+
+def _exported_samples() -> set[str]:
+    """The sample names GET /metrics serves: the recorded metrics by type, and the gauges read
+    at scrape time."""
+    from mintmark import metrics
+    from mintmark.metrics_view import StateCollector
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    names = {
+        family.name + suffix
+        for metric in metrics.RECORDED
+        for family in metric.describe()
+        for suffix in suffixes[family.type]
+    }
+    return names | {family.name for family in StateCollector().collect()}
+
+
+def test_the_dashboard_charts_every_metric_the_app_exports(db, compose):
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "mintmark.json").read_text())
+    exported = _exported_samples()
+    assert {"mintmark_jobs_entered_total", "mintmark_queue_depth", "mintmark_jobs"} <= exported
+    source = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )["datasources"][0]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    charted = set()
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            names = set(re.findall(r"\bmintmark_[a-z0-9_]+", target["expr"]))
+            assert names, target["expr"]
+            assert names <= exported, (panel["title"], sorted(names - exported))
+            charted |= names
+    families = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in exported}
+    missing = {f for f in families if not any(name.startswith(f) for name in charted)}
+    assert missing == set(), f"no panel charts {sorted(missing)}"
+    # Compose's Grafana mounts the provisioning and the folder its dashboard provider reads.
+    grafana = compose["services"]["grafana"]
+    provider = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "dashboards" / "mintmark.yml").read_text()
+    )["providers"][0]
+    mounts = dict(volume.rsplit(":", 2)[:2] for volume in grafana["volumes"] if ":ro" in volume)
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+
+
+def test_prometheus_scrapes_the_web_services_metrics_with_the_token(compose):
+    from django.urls import resolve
+
+    from mintmark.metrics_view import metrics_endpoint
+
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    config_path = next(
+        arg.split("=", 1)[1] for arg in prometheus["command"] if arg.startswith("--config.file=")
+    )
+    mounted = dict(volume.split(":")[:2] for volume in prometheus["volumes"])
+    assert mounted["./deploy/prometheus/prometheus.yml"] == config_path
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "mintmark"]
+    assert resolve(job["metrics_path"]).func is metrics_endpoint
+    (target,) = job["static_configs"][0]["targets"]
+    host, port = target.split(":")
+    web = services[host]
+    argv = _command(web)
+    assert argv[argv.index("--bind") + 1] == f"0.0.0.0:{port}"
+    env = {key: _interpolated(value) for key, value in _environment(web).items()}
+    assert host in env["MINTMARK_ALLOWED_HOSTS"].split(","), "Django would refuse the scraper"
+    # The scraper sends the token every app service reads, from the same Docker secret.
+    auth = job["authorization"]
+    assert auth["type"] == "Bearer" and job.get("scheme", "http") == "http"
+    secret = auth["credentials_file"].removeprefix("/run/secrets/")
+    assert secret in prometheus["secrets"] and secret in compose["secrets"]
+    for name, service in _app_services(compose).items():
+        env = _environment(service)
+        assert env["MINTMARK_METRICS_TOKEN_FILE"] == f"/run/secrets/{secret}", name
+        # One metrics folder for all of them, on the volume they share.
+        assert env["MINTMARK_METRICS_DIR"].startswith(env["MINTMARK_DATA_DIR"] + "/"), name
+        assert f"mintmark-data:{env['MINTMARK_DATA_DIR']}" in service["volumes"], name
+
+
+def test_compose_runs_flower_from_the_pinned_requirements(compose):
+    flower = compose["services"]["flower"]
+    script = " ".join(_command(flower))
+    assert "celery --workdir /app/platform --app mintmark flower" in script
+    assert "--basic-auth=" in script and "/run/secrets/flower_password" in script
+    assert "flower_password" in flower["secrets"]
+    assert flower["ports"] == ["127.0.0.1:5555:5555"]
+    pins = (REPO / "requirements.txt").read_text().splitlines()
+    for package in ("flower", "prometheus-client"):
+        assert any(re.fullmatch(rf"{package}==[\d.]+", line) for line in pins), package
+    for name in ("prometheus", "grafana"):
+        assert all(port.startswith("127.0.0.1:") for port in compose["services"][name]["ports"])
