@@ -99,17 +99,23 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
         f"{job.org.slug}/{job.pk}/{asset.index}-{secrets.token_hex(4)}.png",
         ContentFile(stamped.signed),
     )
-    with transaction.atomic():
-        released = asset_transition(
-            asset_id=asset.pk,
-            to=Asset.State.RELEASED,
-            actor=actor,
-            release_key=key,
-            data=stamp_released(stamped),
-        )
-        if released is None:
-            # Someone else moved it first (cancelled, rejected): this release does not apply.
-            transaction.set_rollback(True)
+    try:
+        with transaction.atomic():
+            released = asset_transition(
+                asset_id=asset.pk,
+                to=Asset.State.RELEASED,
+                actor=actor,
+                release_key=key,
+                data=stamp_released(stamped),
+            )
+            if released is None:
+                # Someone else moved it first (cancelled, rejected): this release does not apply.
+                transaction.set_rollback(True)
+    except Exception:
+        # Not released (the database failed): the retry stores the file again, so this copy
+        # must not stay behind as a second one.
+        store.delete(key)
+        raise
     if released is None:
         store.delete(key)
     return released

@@ -22,13 +22,18 @@ import boto3
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.db import DatabaseError
 
 from audit.models import AuditEvent
+from generation import release
 from generation.models import Asset, GenerationJob
 from mintmark.storage import UrlRefused
+from moderation import gating
 from moderation.models import GateResult
 from provenance.models import Stamp
+from tests.gating_support import gated_job, keys_make, picture
 from tests.metrics_support import metrics_dir, scrape, value, worker_env  # noqa: F401
+from tests.mm_api_support import make_dataset, make_model
 from tests.worker_support import celery_worker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,6 +142,31 @@ def test_files_round_trip_and_no_store_gives_a_url(s3, s3_endpoint):
         assert refused.value.code == 403
         store.delete(key)
         assert not store.exists(key)
+
+
+def test_a_release_whose_database_step_fails_leaves_no_copy_behind(
+    s3, personas, settings, tmp_path, monkeypatch
+):
+    org = personas["admin"].org
+    keys_make(settings, tmp_path, org)
+    model = make_model(org, tmp_path, datasets=[make_dataset(org)[0]])
+    job = gated_job(personas["staff"], model, [picture(50)])
+    assert keys(s3, "mintmark-quarantine") == [job.assets.get().quarantine_key]
+
+    def lost_connection(**_):
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(release, "asset_transition", lost_connection)
+    with pytest.raises(DatabaseError):
+        gating.job_evaluate(job_id=job.pk)
+    # The file was uploaded, then the release did not happen: the upload is removed again.
+    assert keys(s3, "mintmark-release") == []
+    assert job.assets.get().state == Asset.State.QUARANTINED
+    monkeypatch.undo()
+    gating.job_evaluate(job_id=job.pk)
+    asset = job.assets.get()
+    assert asset.state == Asset.State.RELEASED
+    assert keys(s3, "mintmark-release") == [asset.release_key]
 
 
 def submit(persona) -> str:
