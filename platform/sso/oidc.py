@@ -5,14 +5,15 @@ the view or backend for that request. Everything else is the library's authoriza
 state, nonce and the PKCE (S256) code verifier kept in the session, the code exchanged at the
 token endpoint, the ID token's signature checked against the provider's JWKS."""
 
-import logging
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import requests
+import structlog
 from django.conf import settings
 from django.contrib import auth, messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.views import LogoutView
 from django.core.exceptions import SuspiciousOperation
@@ -26,7 +27,7 @@ from sso.login import sso_login, sso_refusal_record
 from sso.models import OrgSso
 from sso.secrets import client_secret, client_secret_variable
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 # The library's settings, fixed: PKCE with S256 always, ID tokens signed with RS256 and checked
 # against the provider's keys, the client secret sent with HTTP Basic (client_secret_basic,
@@ -118,12 +119,14 @@ class SsoLoginView(OIDCAuthenticationRequestView):
             )
         try:
             if client_secret(slug) is None:
-                raise SsoUnavailable(
-                    f"the operator has not set {client_secret_variable(slug)} (or its _FILE)"
+                # The variable's name is the operator's business: it goes to the log only.
+                log.warning(
+                    "sso_client_secret_missing", org=slug, variable=client_secret_variable(slug)
                 )
+                raise SsoUnavailable("the operator has not set its client secret yet")
             metadata = discover(self.config.issuer)
         except SsoUnavailable as exc:
-            log.warning("sso login unavailable", extra={"org": slug, "reason": str(exc)})
+            log.warning("sso_login_unavailable", org=slug, reason=str(exc))
             return _login_page(
                 request, 503, f"Single sign-on for {self.config.org.name} is unavailable: {exc}."
             )
@@ -143,8 +146,6 @@ class SsoBackend(OIDCAuthenticationBackend):
 
     def __init__(self, *args, **kwargs):
         # The library would read one provider's endpoints from settings here.
-        from django.contrib.auth import get_user_model
-
         self.UserModel = get_user_model()
         self.OIDC_RP_SIGN_ALGO = LIBRARY_SETTINGS["OIDC_RP_SIGN_ALGO"]
         self.OIDC_RP_IDP_SIGN_KEY = None
@@ -186,7 +187,7 @@ class SsoBackend(OIDCAuthenticationBackend):
             detail = str(exc)[:500]
             sso_refusal_record(org=config.org, reason="provider_error", detail=detail)
             request.sso_refusal = "Sign-in failed: the identity provider's answer was not accepted."
-            log.warning("sso login failed", extra={"org": config.org.slug, "reason": detail})
+            log.warning("sso_login_failed", org=config.org.slug, reason=detail)
             return None
 
     def verify_token(self, token, **kwargs):
