@@ -58,7 +58,7 @@ CASES = {
         "family": "sd15",
     },
 }
-STAGES = ("lone", "stream", "fairness", "fault", "plain_form")
+STAGES = ("counts", "lone", "stream", "fairness", "fault", "plain_form")
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -454,6 +454,7 @@ class Bench:
             "states": sorted({r["state"] for r in records}),
             # Everything one image costs the database and the broker, alone (no batching).
             "per_image": Counters.per_image(before, after, count),
+            "phases_p50_s": job_phases([r["job"] for r in records]),
         }
 
     def warm_s(self, users: int) -> float:
@@ -555,6 +556,28 @@ class Bench:
             "errors": load.errors[:5],
             "exactly_once": exactly_once(job_ids, max(5.0, self.left() - 75)),
         }
+
+
+def job_phases(job_ids: list[str]) -> dict:
+    """Where a request's time went, from the job's own timestamps (medians): queued (submit to
+    claimed), generating (claimed to stored in quarantine: the GPU run, PNG, storage) and
+    gating (stored to released: the gates and stamping)."""
+    from django.db import connections
+
+    from generation.models import GenerationJob
+
+    rows = GenerationJob.objects.filter(pk__in=job_ids).values(
+        "created_at", "started_at", "generated_at", "finished_at"
+    )
+    phases = {"queued": [], "generating": [], "gating": []}
+    for row in rows:
+        if None in row.values():
+            continue
+        phases["queued"].append((row["started_at"] - row["created_at"]).total_seconds())
+        phases["generating"].append((row["generated_at"] - row["started_at"]).total_seconds())
+        phases["gating"].append((row["finished_at"] - row["generated_at"]).total_seconds())
+    connections.close_all()
+    return {name: percentile(values, 50) for name, values in phases.items()}
 
 
 def exactly_once(job_ids: list[str], timeout_s: float) -> dict:
@@ -663,6 +686,18 @@ def setup_stage(args, folder: Path) -> dict:
     return out
 
 
+def counts_stage(args, token: str) -> dict:
+    """Per-image statements, writes, row locks, transactions and broker messages, phase by
+    phase, for a lone request and for a full batch (bench/platform_counts.py)."""
+    import platform_counts
+
+    body = Load(0, CASES["smoke"], 0).body()
+    return {
+        "lone": platform_counts.counts(token, body, 1),
+        "batch": platform_counts.counts(token, body, args.max_batch),
+    }
+
+
 def plain_form(args, compile_cache: str) -> dict:
     """gpu_serving.py's governed stream (plain form: no database, broker or HTTP) on the same
     GPU, model and compile cache, at 16 users: the rate the platform is compared with."""
@@ -754,6 +789,10 @@ def run(args) -> None:
         setup["started_s"] = time.monotonic() - began
         results.put("setup", setup)
         counters = Counters(database_url, broker_url)
+        if "counts" in args.stages:
+            # Before any worker runs: the parent runs each phase itself (the model on the CPU).
+            with results.guarded("counts"):
+                results.put("counts", counts_stage(args, tokens["big"][-1]))
         gpu_runs = [1] if args.gpus == 1 else [1, args.gpus]
         for gpus in gpu_runs:
             platform_ = Platform(env, data / "logs", web_workers=args.web_workers)
@@ -768,7 +807,7 @@ def run(args) -> None:
                     results.put(f"warm_{gpus}", bench.warm())
                     log(f"warm: {results.data['stages'][f'warm_{gpus}']}")
                 for stage in args.stages:
-                    if stage == "plain_form" or (gpus > 1 and stage not in ("stream",)):
+                    if stage in ("plain_form", "counts") or (gpus > 1 and stage != "stream"):
                         continue
                     if bench.left() < 20:
                         log(f"skipping {stage}: the deadline is near")
