@@ -15,7 +15,7 @@ from generation.submission import JobRequest, job_cancel, job_submit
 from generation.transitions import job_transition
 from tests.mm_api_support import make_dataset, make_model
 from tests.webhooks.webhook_support import webhooks_enable
-from webhooks import sender
+from webhooks import sender, services
 from webhooks.addresses import target_parse
 from webhooks.models import Delivery
 from webhooks.services import delivery_attempt
@@ -185,3 +185,16 @@ def test_the_request_goes_to_the_checked_address_under_the_host_name(receiver):
     refused = sender.post(target, b"{}", {}, allow_private=False, timeout=5)
     assert refused.status_code is None and "loopback address" in refused.error
     assert len(receiver.requests("/pinned")) == 1
+
+
+def test_a_failure_to_record_the_event_does_not_stop_the_job(personas, model, secret, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("the event cannot be built")
+
+    monkeypatch.setattr(services, "event_body", broken)
+    request = JobRequest(prompt="a red cube", model="tiny", width=64, height=64, steps=2)
+    request.callback_url = "http://127.0.0.1:9/in"
+    job = job_submit(membership=personas["staff"].membership, req=request)
+    assert job_transition(job_id=job.pk, to=State.FAILED, reason="oom") is not None
+    assert GenerationJob.objects.get(pk=job.pk).state == State.FAILED
+    assert not Delivery.objects.exists()

@@ -71,6 +71,8 @@ def test_deliveries_pages_and_redelivery(personas, model, settings):
     job = GenerationJob.objects.get()
     assert staff.post(f"/o/acme/jobs/{job.pk}/cancel/").status_code == 302
     delivery = Delivery.objects.get()
+    page = staff.get(f"/o/acme/jobs/{job.pk}/").content.decode()
+    assert f'href="/o/acme/webhooks/?job={job.pk}">deliveries</a>' in page
     listed = staff.get("/o/acme/webhooks/", {"job": str(job.pk)}).content.decode()
     assert listed.count('data-testid="delivery"') == 1 and "job.cancelled" in listed
     detail = staff.get(f"/o/acme/webhooks/{delivery.pk}/").content.decode()
