@@ -2,15 +2,20 @@
 from the environment, and which existing accounts an org's provider may sign in as."""
 
 import json
+import time
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import SuspiciousOperation
 from django.test import Client
 
 from audit.models import AuditEvent
 from orgs.models import Membership
 from sso.config import sso_config_update
 from sso.login import sso_login
+from sso.oidc import SsoBackend
 from sso.secrets import client_secret
 from tests.conftest import PASSWORD
 from tests.sso.conftest import ROLE_GROUPS
@@ -229,3 +234,32 @@ def test_admins_set_sso_in_the_portal_with_the_refusals_at_their_fields(personas
 def test_only_admins_have_the_portals_sso_page(personas):
     assert personas["staff"].portal().get("/o/acme/manage/sso/").status_code == 403
     assert personas["outsider"].portal().get("/o/acme/manage/sso/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        ({"iss": ISSUER, "aud": "mintmark"}, True),
+        ({"iss": ISSUER, "aud": ["other", "mintmark"]}, True),
+        ({"iss": "https://evil.example", "aud": "mintmark"}, False),
+        ({"iss": ISSUER, "aud": "another-client"}, False),
+    ],
+)
+def test_id_tokens_must_come_from_the_orgs_issuer_for_this_client(personas, claims, accepted):
+    """The library checks the signature, expiry and nonce; the issuer and audience are checked
+    here (sso/oidc.py), against an ID token signed as a provider signs it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    backend = SsoBackend()
+    backend.config = enable(personas["admin"].org)
+    backend.OIDC_RP_IDP_SIGN_KEY = key.public_key()
+    backend.OIDC_RP_CLIENT_SECRET = "unused with RS256"
+    token = jwt.encode(
+        {"sub": "u1", "nonce": "n-1", "exp": int(time.time()) + 60, **claims}, key, "RS256"
+    )
+    if accepted:
+        assert backend.verify_token(token, nonce="n-1")["sub"] == "u1"
+    else:
+        with pytest.raises(SuspiciousOperation):
+            backend.verify_token(token, nonce="n-1")
+    with pytest.raises(SuspiciousOperation):
+        backend.verify_token(token, nonce="another-nonce")
