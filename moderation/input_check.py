@@ -58,7 +58,7 @@ def inputs_screen(*, org, user, model, rules: PolicyRules, inputs: dict[str, byt
         if copy is None:
             screen.findings.append(InputFinding(name, "pass", "", scores, details))
             continue
-        reason = f"input {name}: " + copy_reason(copy, report.limit)
+        reason = f"input {name}: " + copy_reason(copy, report)
         if memorization.inputs == "refuse":
             with transaction.atomic():
                 audit_append(

@@ -113,24 +113,39 @@ class MemorizationRules(_Strict):
         "image are always compared, beyond the `candidates` cap.",
     )
     candidate_radius: int = Field(
-        12,
+        16,
         ge=0,
         le=32,
         description="The wide search: items within this many bits of the image on any of "
         "pHash, dHash and wHash (or of its mirror image) are candidates.",
     )
     candidates: int = Field(
-        16,
+        32,
         ge=1,
         le=256,
         description="The nearest candidates (by pHash + dHash distance) compared pixel by pixel.",
     )
     min_similarity: float = Field(
-        0.96,
+        0.94,
         ge=0.5,
         le=1.0,
         description="A candidate whose similarity (1 - the largest per-tile RMS pixel "
-        "difference, after aligning) is at or over this is a copy.",
+        "difference, after aligning) is at or over this is a copy when it also stands out "
+        "from its neighbours (max_neighbour_ratio).",
+    )
+    exact_similarity: float = Field(
+        0.97,
+        ge=0.5,
+        le=1.0,
+        description="A candidate at or over this similarity is a copy whatever its neighbours.",
+    )
+    max_neighbour_ratio: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="A candidate stands out when its pixel distance is at most this share of "
+        "the mean distance of the next 5 candidates compared: an output of a plain scene is "
+        "about as close to many items, a copy much closer to its own.",
     )
     embedding_similarity: float | None = Field(
         None,

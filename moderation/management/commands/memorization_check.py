@@ -55,7 +55,8 @@ class Command(BaseCommand):
                 f"{organization.slug}: policy v{policy.version}, model {found}, "
                 f"{len(catalog)} training items; candidates within {rules.candidate_radius} "
                 f"bits (nearest {rules.candidates}), copy at similarity >= "
-                f"{rules.similarity_limit:g}"
+                f"{rules.exact_similarity:g}, or >= {rules.similarity_limit:g} at <= "
+                f"{rules.max_neighbour_ratio:g} of the distance to the next nearest items"
             )
         for path in images:
             row = self._check(Path(path), catalog, rules)
@@ -85,7 +86,7 @@ class Command(BaseCommand):
             return {**row, "decision": "error", "detail": str(exc)}
         copy = report.copy
         row["decision"] = "block" if copy is not None else "pass"
-        row["detail"] = copy_reason(copy, report.limit) if copy else report.nearest_text()
+        row["detail"] = copy_reason(copy, report) if copy else report.nearest_text()
         row["stage1"] = {
             "radius": report.search.radius,
             "found": report.search.found,
