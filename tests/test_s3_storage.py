@@ -3,7 +3,9 @@ the stores settings.py builds for MINTMARK_STORAGE=s3 in this process and in a r
 
 A job is generated into the quarantine bucket, gated, stamped and released into the release
 bucket once; a release whose upload fails leaves the job retryable and nothing released, and
-completes exactly once when the bucket is back. Files are never reachable by URL: the stores
+completes exactly once when the bucket is back. The same worker then blocks a copy and holds a
+job for review, and GET /metrics must tell that whole story (tests/test_metrics.py has its
+refusals). Files are never reachable by URL: the stores
 refuse to make one and the buckets refuse anonymous reads; a released file is streamed by the
 API after its access checks."""
 
@@ -16,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import boto3
@@ -27,6 +30,7 @@ from django.db import DatabaseError
 from audit.models import AuditEvent
 from generation import release
 from generation.models import Asset, GenerationJob
+from licensing.services import dataset_item_add
 from mintmark.storage import UrlRefused
 from moderation import gating
 from moderation.models import GateResult
@@ -169,10 +173,10 @@ def test_a_release_whose_database_step_fails_leaves_no_copy_behind(
     assert keys(s3, "mintmark-release") == [asset.release_key]
 
 
-def submit(persona) -> str:
+def submit(persona, **fields) -> str:
     payload = {"prompt": "a red cube", "model": "tiny", "width": 64, "height": 64, "steps": 4}
     response = persona.client().post(
-        "/api/generations", json.dumps(payload), content_type="application/json"
+        "/api/generations", json.dumps({**payload, **fields}), content_type="application/json"
     )
     assert response.status_code == 202, response.content
     return response.json()["id"]
@@ -188,13 +192,24 @@ def wait_until(condition, timeout=120, what="the condition"):
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
+def settled(job_id) -> GenerationJob:
+    unsettled = (State.QUEUED, State.RUNNING, State.GATING)
+    wait_until(
+        lambda: GenerationJob.objects.get(pk=job_id).state not in unsettled, what=f"job {job_id}"
+    )
+    return GenerationJob.objects.get(pk=job_id)
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("broker")
 @pytest.mark.usefixtures("metrics_dir")
-def test_a_failed_upload_leaves_the_job_retryable_then_it_is_released_once(
+def test_jobs_on_s3_with_a_failed_upload_and_the_metrics_they_move(
     s3, s3_endpoint, tiny_model, personas, org_signing_key, tmp_path, settings
 ):
-    # The release bucket is gone when the job is approved: the upload fails mid-release.
+    """One real worker on the S3 stores and the metrics folder (a worker start is the costly
+    part): a job whose release upload fails, then succeeds once; a job blocked as a copy of a
+    training item; a job held for review. Then the files, then /metrics."""
+    # The release bucket is gone when the first job is approved: the upload fails mid-release.
     s3.delete_bucket(Bucket="mintmark-release")
     staff = personas["staff"]
     env = {
@@ -203,7 +218,7 @@ def test_a_failed_upload_leaves_the_job_retryable_then_it_is_released_once(
         "MINTMARK_GATE_RETRY_BASE_S": "1",
     }
     with celery_worker(tmp_path / "worker.log", **env):
-        job_id = submit(staff)
+        job_id = submit(staff, seed=11)
         job = GenerationJob.objects.get(pk=job_id)
 
         def retried():
@@ -223,10 +238,20 @@ def test_a_failed_upload_leaves_the_job_retryable_then_it_is_released_once(
         assert staff.client().get(f"/api/assets/{asset.pk}/file").status_code == 404
 
         s3.create_bucket(Bucket="mintmark-release")
-        wait_until(
-            lambda: GenerationJob.objects.get(pk=job_id).state == State.RELEASED,
-            what="the release after the bucket came back",
+        assert settled(job_id).state == State.RELEASED
+
+        # Its output becomes a training item of the model (in the S3 datasets bucket the
+        # worker reads too): the same request again makes a copy, which is blocked.
+        with storages["quarantine"].open(asset.quarantine_key) as handle:
+            output = handle.read()
+        dataset_item_add(
+            dataset=tiny_model.trained_on.get(), actor=None, data=output, licence_key="CC0-1.0"
         )
+        blocked = settled(submit(staff, seed=11))
+        assert blocked.state == State.BLOCKED, (blocked.state, blocked.error)
+        held = settled(submit(staff, seed=900, context="medical"))
+        assert held.state == State.IN_REVIEW, (held.state, held.error)
+
     asset.refresh_from_db()
     assert asset.state == Asset.State.RELEASED
     # Stored once: one object in the release bucket, one release event, one stamp.
@@ -235,12 +260,6 @@ def test_a_failed_upload_leaves_the_job_retryable_then_it_is_released_once(
     stamp = Stamp.objects.get(asset=asset)
     stored = s3.get_object(Bucket="mintmark-release", Key=asset.release_key)["Body"].read()
     assert hashlib.sha256(stored).hexdigest() == stamp.sha256
-
-    # Every attempt but the last failed at the object store, and the metrics say so.
-    attempts = GateResult.objects.filter(asset=asset, gate="memorization").count()
-    samples = scrape()
-    assert value(samples, "mintmark_release_failures_total", reason="storage") == attempts - 1
-    assert value(samples, "mintmark_images_released_total", model="tiny") == 1
 
     download = staff.client().get(f"/api/assets/{asset.pk}/file")
     assert download.status_code == 200
@@ -256,3 +275,64 @@ def test_a_failed_upload_leaves_the_job_retryable_then_it_is_released_once(
             f"{s3_endpoint}/mintmark-quarantine/{asset.quarantine_key}", timeout=10
         )
     assert refused.value.code == 403
+
+    assert_metrics(scrape(), first_attempts=job.gate_results.filter(gate="memorization").count())
+
+
+def assert_metrics(samples: dict, first_attempts: int) -> None:
+    """What /metrics says after the three jobs above."""
+    entered = {
+        state: value(samples, "mintmark_jobs_entered_total", state=state) for state in State.values
+    }
+    assert entered == {
+        "QUEUED": 3,
+        "RUNNING": 3,
+        "GATING": 3,
+        "IN_REVIEW": 1,
+        "RELEASED": 1,
+        "BLOCKED": 1,
+        "REJECTED": 0,
+        "FAILED": 0,
+        "CANCELLED": 0,
+    }
+    for state in ("QUEUED", "RUNNING", "GATING"):
+        assert value(samples, "mintmark_job_state_seconds_count", state=state) == 3, state
+        assert value(samples, "mintmark_job_state_seconds_bucket", state=state, le="+Inf") == 3
+    assert value(samples, "mintmark_job_state_seconds_sum", state="RUNNING") > 0
+    # The first job's gating took several attempts: it spent longest in GATING.
+    assert value(samples, "mintmark_job_state_seconds_sum", state="GATING") >= 1
+
+    assert value(samples, "mintmark_images_generated_total", model="tiny") == 3
+    assert value(samples, "mintmark_images_released_total", model="tiny") == 1
+    assert value(samples, "mintmark_gpu_batch_images_count", model="tiny") == 3
+    assert value(samples, "mintmark_gpu_batch_images_sum", model="tiny") == 3
+    assert value(samples, "mintmark_gpu_step_seconds_count", model="tiny") == 3
+    assert value(samples, "mintmark_gpu_step_seconds_sum", model="tiny") > 0
+
+    decisions = {
+        (dict(labels)["gate"], dict(labels)["outcome"]): count
+        for (name, labels), count in samples.items()
+        if name == "mintmark_gate_decisions_total"
+    }
+    # One count per result the gates recorded (a retried gating records its asset again).
+    recorded = Counter(GateResult.objects.values_list("gate", "verdict"))
+    assert decisions == recorded
+    assert recorded[("prompt", "pass")] == 3
+    assert recorded[("memorization", "block")] == 1
+    assert recorded[("memorization", "pass")] == first_attempts + 1
+    # Every attempt of the first job but its last failed at the object store.
+    failures = {
+        dict(labels)["reason"]: count
+        for (name, labels), count in samples.items()
+        if name == "mintmark_release_failures_total"
+    }
+    assert failures == {"storage": first_attempts - 1}
+
+    # Read from the database and the broker when scraped.
+    now_in = {state: value(samples, "mintmark_jobs", state=state) for state in State.values}
+    assert (now_in["RELEASED"], now_in["BLOCKED"], now_in["IN_REVIEW"]) == (1, 1, 1)
+    assert sum(now_in.values()) == 3
+    assert value(samples, "mintmark_review_queue_assets") == 1
+    assert value(samples, "mintmark_review_queue_oldest_seconds") > 0
+    for queue in ("gpu", "gates"):
+        assert ("mintmark_queue_depth", (("queue", queue),)) in samples, queue
