@@ -13,6 +13,7 @@ OUR_APPS = (
     "generation",
     "moderation",
     "provenance",
+    "sso",
     "webhooks",
 )
 
