@@ -275,6 +275,15 @@ def test_jobs_on_s3_with_a_failed_upload_and_the_metrics_they_move(
             f"{s3_endpoint}/mintmark-quarantine/{asset.quarantine_key}", timeout=10
         )
     assert refused.value.code == 403
+    # A held image reaches its reviewers only, streamed from the quarantine bucket by the portal.
+    held_asset = held.assets.get()
+    page = f"/o/{held.org.slug}/review/{held_asset.pk}/image/"
+    review = personas["reviewer"].portal().get(page)
+    assert review.status_code == 200 and review["Cache-Control"] == "private, no-store"
+    quarantined = s3.get_object(Bucket="mintmark-quarantine", Key=held_asset.quarantine_key)
+    assert b"".join(review.streaming_content) == quarantined["Body"].read()
+    assert staff.portal().get(page).status_code in (403, 404)
+    assert personas["outsider"].portal().get(page).status_code == 404
 
     assert_metrics(scrape(), first_attempts=job.gate_results.filter(gate="memorization").count())
 
