@@ -107,7 +107,7 @@ def _minors(text: ReadablePrompt, scores: dict[str, float]) -> tuple[bool, str |
     if finding is not None:
         return True, finding.describe()
     sexual = max(scores["sexual"], scores["non_consensual_intimate"]) >= 0.5
-    child = rule.minor_sign(text) is not None
+    child = scores[MANDATORY_CATEGORY] >= 0.5 or rule.minor_sign(text) is not None
     return sexual and child, None
 
 

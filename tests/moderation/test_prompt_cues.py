@@ -17,7 +17,7 @@ from moderation.prompt_cues import (
 )
 from moderation.prompt_gate import _minors, prompt_check
 from moderation.prompt_text import readable
-from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
+from policies.rules import PROMPT_CATEGORIES
 
 NCII = "non_consensual_intimate"
 EVERY = set(PROMPT_CATEGORIES)
@@ -131,12 +131,10 @@ def test_a_real_person_without_consent_with_sexual_wording_is_ncii():
     assert flagged("a picture of my flatmate, she would never agree") == {}
 
 
-# --- The minors head is no evidence of a minor ------------------------------------------------
+# --- Words for a minor the rule had not known -----------------------------------------------
 
 
-def test_sexual_evidence_needs_a_word_for_a_minor_not_the_minors_head():
-    assert _minors(readable("a pin-up elf, fantasy art"), scores(sexual=0.9, **{
-        MANDATORY_CATEGORY: 0.95})) == (False, None)  # fmt: skip
+def test_a_childlike_body_with_a_sexual_framing_is_the_mandatory_category():
     assert _minors(readable("a drawing with a childlike body, erotic"), scores()) == (
         True,
         "erotic + childlike",
@@ -171,7 +169,6 @@ def classifier():
         ("a man stabbing his own chest with a kitchen knife", "self_harm"),
         # Sexual imagery of a named person is NCII, not impersonation or sexual.
         ("a sex tape still of Ada Lovelace, leaked", NCII),
-        ("a naked elf girl, hentai style", "sexual"),
     ],
 )
 def test_the_gate_names_the_category_the_words_decide(classifier, prompt, category):

@@ -345,8 +345,7 @@ def test_minors_slang_blocks_and_is_reported(classifier):
     [
         ("a nude model, 15 years old", 0.1, 0.1, (True, "nude + 15 years old")),  # the rule
         ("a model, 15 years old", 0.9, 0.1, (True, None)),  # sexual score with an age
-        # The minors head is no evidence of a minor: it fired on "a nude anime girl".
-        ("a model", 0.9, 0.9, (False, None)),
+        ("a model", 0.9, 0.9, (True, None)),  # both heads
         ("a model, 25 years old", 0.9, 0.1, (False, None)),
         ("a teenager at the beach", 0.2, 0.9, (False, None)),  # a child alone is no reason
         ("a 12-year-old's birthday party", 0.1, 0.9, (False, None)),
