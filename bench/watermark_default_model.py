@@ -1,22 +1,22 @@
 """The watermark and the fingerprint registry on real outputs of the default model, at the size
-release stamps them (64 px enlarged to 256 px by provenance.stamping.release_canvas).
+release stamps them (64 px enlarged to 256 px by provenance.stamping.release_canvas), and on
+synthetic 512 and 1024 px images released beside them.
 
     .venv/bin/python bench/watermark_default_model.py \\
         --corpus var/default_outputs/default_outputs_0.npz \\
-        --unrelated var/default_outputs/default_outputs_2000.npz \\
-                    var/default_outputs/default_outputs_4000.npz \\
+        --unrelated var/default_outputs/default_outputs_{2000,4000,6000,8000}.npz \\
+        --synthetic 2000 --released-synthetic 512:200 1024:50 --workers 16 \\
         --json bench/watermark_default_model.json
 
 The corpora are made by bench/default_model_outputs.py (on a GPU machine: minutes; on the CPU
 an image takes seconds). For every corpus image a random 32-bit payload is embedded exactly as
 release does (`watermark.embed` with one installation key); an EmbedFailed is a release that
-would have failed. The marked images' perceptual hashes form the fingerprint registry (the
-release path's `hashes_of`, searched by `moderation.memorization.HashCatalog` at
-`provenance.verify.FINGERPRINT_RADIUS`, as verify does). Each attack is then applied to every
-marked image, followed by JPEG q85 (a re-encode is what sharing does after an edit), and the
-copy counts as identified:
+would have failed. Every marked image, the synthetic ones included, is registered in one
+fingerprint registry (`provenance.fingerprint.register`, searched by `fingerprint.identify` as
+verify does). Each attack is then applied to every marked image, followed by JPEG q85 (a
+re-encode is what sharing does after an edit), and the copy counts as identified:
 - by the watermark when the decoded payload is the image's own;
-- by the fingerprint when the registry's best match is the image's own asset;
+- by the fingerprint when the registry's confirmed match is the image's own;
 - by either, when one of the two holds. A copy whose watermark or best fingerprint match names
   ANOTHER asset is counted as misidentified.
 The unrelated images (other seeds and captions of the same model, and synthetic photos-like
@@ -40,15 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from bench.default_model_outputs import load  # noqa: E402
-from moderation.memorization import HashCatalog, hashes_of  # noqa: E402
-from provenance import watermark  # noqa: E402
+from provenance import fingerprint, watermark  # noqa: E402
 from provenance.stamping import release_canvas  # noqa: E402
 from provenance.watermark_samples import synthetic_image  # noqa: E402
 
 KEY = b"bench installation watermark key, 32 bytes"
-# provenance.verify.FINGERPRINT_RADIUS (that module needs Django set up).
-FINGERPRINT_RADIUS = 10
-KINDS = ("phash", "dhash", "whash")
 
 
 def _jpeg(image: Image.Image, quality: int) -> Image.Image:
@@ -141,8 +137,11 @@ def _embed(job: tuple[int, np.ndarray, int]) -> tuple[int, int, np.ndarray | Non
 
 def _identify(image: Image.Image) -> tuple[int | None, str | None]:
     payload = watermark.decode(image, key=KEY).payload
-    matches = _state["catalog"].search(image, FINGERPRINT_RADIUS)
-    return payload, (matches[0].key if matches else None)
+    thumbnails = _state["thumbnails"]
+    found = fingerprint.identify(
+        fingerprint.query(image), _state["index"], lambda keys: {k: thumbnails[k] for k in keys}
+    )
+    return payload, (found.key if found is not None else None)
 
 
 def _attack_one(job: tuple[int, np.ndarray, int]) -> dict[str, tuple[bool, bool, bool, bool]]:
@@ -161,9 +160,21 @@ def _attack_one(job: tuple[int, np.ndarray, int]) -> dict[str, tuple[bool, bool,
     return out
 
 
-def _unrelated_one(pixels: np.ndarray) -> tuple[bool, bool]:
-    got, key = _identify(release_canvas(Image.fromarray(pixels)))
-    return got is not None, key is not None
+def _unrelated_one(pixels: np.ndarray) -> tuple[bool, bool, float]:
+    """(a payload decoded, the fingerprint identified it, its closest candidate's distance).
+    Every candidate is confirmed, as identify does when none holds, to give the margin."""
+    image = release_canvas(Image.fromarray(pixels))
+    got = watermark.decode(image, key=KEY).payload
+    query = fingerprint.query(image)
+    thumbnails = _state["thumbnails"]
+    closest = min(
+        (
+            fingerprint.confirm(query, thumbnails[key], mirrored).distance
+            for key, _, mirrored in _state["index"].candidates(query)
+        ),
+        default=1.0,
+    )
+    return got is not None, closest <= fingerprint.MAX_DISTANCE, closest
 
 
 def _regeneration(marked: dict, payloads: dict, n: int, strength: float) -> dict:
@@ -196,13 +207,33 @@ def _regeneration(marked: dict, payloads: dict, n: int, strength: float) -> dict
     }
 
 
-def _catalog(marked: dict[int, np.ndarray]) -> HashCatalog:
-    keys = sorted(marked)
-    hashes = {kind: [] for kind in KINDS}
-    for index in keys:
-        for kind, value in hashes_of(Image.fromarray(marked[index])).items():
-            hashes[kind].append(f"{value:016x}")
-    return HashCatalog([str(k) for k in keys], hashes)
+def _registry(marked: dict) -> None:
+    registered = {str(k): fingerprint.register(Image.fromarray(v)) for k, v in marked.items()}
+    _state["index"] = fingerprint.Index([(k, r.windows) for k, r in registered.items()])
+    _state["thumbnails"] = {k: r.thumbnail for k, r in registered.items()}
+
+
+def _rows(per_image: list[dict]) -> dict:
+    table = {}
+    for name in ATTACKS:
+        cells = np.array([result[name] for result in per_image])
+        table[name] = {
+            "watermark": float(cells[:, 0].mean()),
+            "fingerprint": float(cells[:, 1].mean()),
+            "either": float((cells[:, 0] | cells[:, 1]).mean()),
+            "misidentified_by_watermark": int(cells[:, 2].sum()),
+            "misidentified_by_fingerprint": int(cells[:, 3].sum()),
+        }
+    return table
+
+
+def _synthetic_set(spec: str, offset: int) -> tuple[str, list]:
+    """`SIZE:N`: N synthetic images of SIZE px (provenance.watermark_samples), keys from
+    `offset` on so they never collide with the corpus's."""
+    size, n = (int(part) for part in spec.split(":"))
+    return f"synthetic {size} px", [
+        (offset + i, np.asarray(synthetic_image(90_000 + offset + i, size))) for i in range(n)
+    ]
 
 
 def main() -> None:
@@ -211,6 +242,13 @@ def main() -> None:
     parser.add_argument("--embed-only", type=Path, nargs="*", default=[], help="more corpora")
     parser.add_argument("--unrelated", type=Path, nargs="*", default=[])
     parser.add_argument("--synthetic", type=int, default=6000, help="unrelated synthetic images")
+    parser.add_argument(
+        "--released-synthetic",
+        nargs="*",
+        default=[],
+        metavar="SIZE:N",
+        help="also release N synthetic SIZE px images (own rows in the table)",
+    )
     parser.add_argument("--n", type=int, default=0, help="first n of the corpus (0: all)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path)
@@ -228,32 +266,40 @@ def main() -> None:
     jobs = [(i, images[i], int(rng.integers(0, 2**32))) for i in range(len(images))]
     extra = [im for path in args.embed_only for im in load(path)[0]]
     extra_jobs = [(-1 - i, im, int(rng.integers(0, 2**32))) for i, im in enumerate(extra)]
+    specs = args.released_synthetic
+    sets = [_synthetic_set(spec, 1_000_000 * (k + 1)) for k, spec in enumerate(specs)]
+    set_jobs = [(i, im, int(rng.integers(0, 2**32))) for _, items in sets for i, im in items]
 
     with ProcessPoolExecutor(args.workers) as pool:
         embedded = list(pool.map(_embed, jobs + extra_jobs, chunksize=32))
+        embedded_sets = list(pool.map(_embed, set_jobs, chunksize=4))
     failures = [(int(seeds[i]) if i >= 0 else i, p) for i, p, m, _, _ in embedded if m is None]
     marked = {i: m for i, _, m, _, _ in embedded if m is not None and i >= 0}
     psnrs = [q for i, _, m, q, _ in embedded if m is not None]
     embed_s = [t for _, _, m, _, t in embedded if m is not None]
     print(f"embedded {len(embedded)} images, {len(failures)} failures: {failures[:20]}", flush=True)
+    marked_sets = {i: m for i, _, m, _, _ in embedded_sets if m is not None}
+    set_failures = [i for i, _, m, _, _ in embedded_sets if m is None]
 
-    _state["catalog"] = _catalog(marked)
-    payloads = {i: p for i, p, m, _, _ in embedded if m is not None and i >= 0}
+    # One registry holds every released image: the corpus and the synthetic sets.
+    _registry({**marked, **marked_sets})
+    payloads = {i: p for i, p, m, _, _ in embedded + embedded_sets if m is not None and i >= 0}
     with ProcessPoolExecutor(args.workers) as pool:
         per_image = list(
             pool.map(_attack_one, [(i, marked[i], payloads[i]) for i in marked], chunksize=16)
         )
-    n = len(per_image)
-    table = {}
-    for name in ATTACKS:
-        cells = np.array([result[name] for result in per_image])
-        table[name] = {
-            "watermark": float(cells[:, 0].mean()),
-            "fingerprint": float(cells[:, 1].mean()),
-            "either": float((cells[:, 0] | cells[:, 1]).mean()),
-            "misidentified_by_watermark": int(cells[:, 2].sum()),
-            "misidentified_by_fingerprint": int(cells[:, 3].sum()),
+        per_set = {
+            name: list(
+                pool.map(
+                    _attack_one,
+                    [(i, marked_sets[i], payloads[i]) for i, _ in items if i in marked_sets],
+                    chunksize=2,
+                )
+            )
+            for name, items in sets
         }
+    n = len(per_image)
+    table = _rows(per_image)
 
     if args.regen:
         table["regeneration"] = _regeneration(marked, payloads, args.regen, args.regen_strength)
@@ -264,8 +310,9 @@ def main() -> None:
     ]
     with ProcessPoolExecutor(args.workers) as pool:
         false = list(pool.map(_unrelated_one, unrelated + synthetic, chunksize=64))
-    model_false = np.array(false[: len(unrelated)] or [(False, False)])
-    synth_false = np.array(false[len(unrelated) :] or [(False, False)])
+    model_false = np.array(false[: len(unrelated)] or [(False, False, 1.0)])
+    synth_false = np.array(false[len(unrelated) :] or [(False, False, 1.0)])
+    closest = np.array([f[2] for f in false] or [1.0])
     result = {
         "corpus": str(args.corpus),
         "images": n,
@@ -278,8 +325,16 @@ def main() -> None:
         },
         "embed_ms_median": 1000 * float(np.median(embed_s)),
         "attacks": table,
+        "released_synthetic": {
+            name: {"images": len(rows), "attacks": _rows(rows)} for name, rows in per_set.items()
+        },
+        "released_synthetic_embed_failures": set_failures,
         "reencode_after_attack": f"JPEG q{REENCODE}",
-        "fingerprint_radius": FINGERPRINT_RADIUS,
+        "fingerprint": {
+            "method": fingerprint.METHOD,
+            "max_distance": fingerprint.MAX_DISTANCE,
+            "registered": len(marked) + len(marked_sets),
+        },
         "unrelated": {
             "default_model_outputs": len(unrelated),
             "synthetic_256px": len(synthetic),
@@ -288,6 +343,12 @@ def main() -> None:
             else 0,
             "false_by_fingerprint_model_outputs": int(model_false[:, 1].sum()) if unrelated else 0,
             "false_by_fingerprint_synthetic": int(synth_false[:, 1].sum()) if synthetic else 0,
+            # How close the closest candidate came, against fingerprint.MAX_DISTANCE.
+            "closest_distance": {
+                "min": float(closest.min()),
+                "p01": float(np.percentile(closest, 0.1)),
+                "p1": float(np.percentile(closest, 1)),
+            },
         },
         "load_average": {"start": load_start, "end": os.getloadavg()},
         "seconds": round(time.perf_counter() - started),
@@ -297,22 +358,32 @@ def main() -> None:
         args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
 
 
-def print_table(result: dict) -> None:
-    print(
-        f"\n{result['images']} default-model outputs at 256 px ({result['embedded']} embedded, "
-        f"{len(result['embed_failures'])} embed failures); PSNR against the headroom-toned image "
-        f"mean {result['psnr_vs_headroom']['mean']:.1f} dB, "
-        f"min {result['psnr_vs_headroom']['min']:.1f}\n"
-    )
-    print(
-        "| attack (then JPEG q85) | watermark | fingerprint | either | named another (mark/print) |"
-    )
+HEADER = (
+    "| attack (then JPEG q85) | watermark | fingerprint | either | named another (mark/print) |"
+)
+
+
+def _print_rows(title: str, rows: dict) -> None:
+    print(f"\n{title}\n")
+    print(HEADER)
     print("| --- | --- | --- | --- | --- |")
-    for name, row in result["attacks"].items():
+    for name, row in rows.items():
         print(
             f"| {name} | {row['watermark']:.3f} | {row['fingerprint']:.3f} | {row['either']:.3f} "
             f"| {row['misidentified_by_watermark']} / {row['misidentified_by_fingerprint']} |"
         )
+
+
+def print_table(result: dict) -> None:
+    _print_rows(
+        f"{result['images']} default-model outputs at 256 px ({result['embedded']} embedded, "
+        f"{len(result['embed_failures'])} embed failures); PSNR against the headroom-toned image "
+        f"mean {result['psnr_vs_headroom']['mean']:.1f} dB, "
+        f"min {result['psnr_vs_headroom']['min']:.1f}",
+        result["attacks"],
+    )
+    for name, released in result.get("released_synthetic", {}).items():
+        _print_rows(f"{released['images']} {name} images", released["attacks"])
     u = result["unrelated"]
     print(
         f"\nUnrelated images: {u['default_model_outputs']} other default-model outputs and "

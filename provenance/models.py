@@ -33,3 +33,23 @@ class Stamp(models.Model):
 
     def __str__(self) -> str:
         return f"stamp {self.payload:x} of {self.asset_id}"
+
+
+class Fingerprint(models.Model):
+    """The crop-tolerant fingerprint of a released image (provenance/fingerprint.py): a small
+    thumbnail of its pixels for the confirmation stage and the window vectors that find its
+    candidates. Registered from the released file the first time the registry loads after the
+    release (provenance/registry.py), so release itself does not wait for it."""
+
+    stamp = models.OneToOneField(
+        Stamp, primary_key=True, on_delete=models.PROTECT, related_name="fingerprint"
+    )
+    method = models.CharField(max_length=100)
+    thumbnail = models.BinaryField(help_text="PNG, the longer side 64 px.")
+    windows = models.BinaryField(help_text="float16 window vectors.")
+    registered_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = scoped_queryset("stamp__asset__job__org").as_manager()
+
+    def __str__(self) -> str:
+        return f"fingerprint of {self.stamp_id}"

@@ -2,30 +2,28 @@
 
 Three independent witnesses answer: the C2PA manifest (validated against this installation's
 trust anchors), the invisible watermark (its payload names one asset), and the fingerprint
-registry (perceptual hashes of every released image). The verdict is one of:
+registry (provenance/fingerprint.py: found by window vectors, confirmed pixel by pixel after
+undoing crop, scale, small rotation, mirroring and tone). The verdict is one of:
 - issued_here: trusted, intact credentials that name an asset released here;
 - altered: some witness names an asset released here, but the credentials are missing,
   broken or untrusted (pixels changed, metadata stripped, re-encoded);
 - unknown: nothing links the image to an asset released here."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from PIL import Image
 
-from generation.models import Asset
 from mintmark.errors import ApiError
 from mintmark.imageio import ImageTooLarge, UnreadableImage, open_image
-from moderation.catalogs import fingerprint_catalog
 from policies.rules import PolicyRules
-from provenance import credentials, watermark
+from provenance import credentials, fingerprint, watermark
 from provenance.models import Stamp
+from provenance.registry import fingerprint_index, thumbnails
 from provenance.release import trust_anchors, watermark_key_existing
 
 ISSUED_HERE, ALTERED, UNKNOWN = "issued_here", "altered", "unknown"
-# A released image re-encoded or resized keeps its pHash within a few bits; 10 bits is well
-# inside what two unrelated images share only by chance (and a second hash must agree too).
-FINGERPRINT_RADIUS = 10
 MIMES = {
     "png": "image/png",
     "jpeg": "image/jpeg",
@@ -35,6 +33,7 @@ MIMES = {
 }
 ANALYSIS_MAX_SIDE = 2048
 GENERATION_ASSERTION = "org.mintmark.generation"
+RELEASED_STATE = "RELEASED"  # generation's Asset.State.RELEASED
 
 
 @dataclass
@@ -43,7 +42,9 @@ class Verification:
     c2pa: dict
     watermark: dict
     fingerprint: dict
-    asset: Asset | None = None
+    # The released asset (generation's Asset, reached through its Stamp; provenance does not
+    # import generation).
+    asset: Any = None
     evidence: list[str] = field(default_factory=list)
     # The witnesses that named `asset` ("c2pa", "watermark", "fingerprint"), and in one sentence
     # which signal identified the image.
@@ -80,15 +81,17 @@ def _decode(data: bytes):
         raise ApiError(415, "unsupported_image", f"Not an image we can read: {exc}.") from None
 
 
-def _released(asset_id) -> Asset | None:
-    return (
-        Asset.objects.select_related("job__org", "job__model", "job__policy")
-        .filter(pk=asset_id, state=Asset.State.RELEASED)
+def _released(asset_id):
+    """The asset with this id if it was released here (and is still released), else None."""
+    stamp = (
+        Stamp.objects.select_related("asset__job__org", "asset__job__model", "asset__job__policy")
+        .filter(asset_id=asset_id, released_at__isnull=False, asset__state=RELEASED_STATE)
         .first()
     )
+    return stamp.asset if stamp is not None else None
 
 
-def _c2pa(data: bytes, mime: str) -> tuple[dict, Asset | None]:
+def _c2pa(data: bytes, mime: str) -> tuple[dict, Any]:
     try:
         report = credentials.read_credentials(data, mime, trust_anchors_pem=trust_anchors())
     except ValueError as exc:
@@ -111,7 +114,7 @@ def _c2pa(data: bytes, mime: str) -> tuple[dict, Asset | None]:
     )
 
 
-def _watermark(image) -> tuple[dict, Asset | None]:
+def _watermark(image) -> tuple[dict, Any]:
     key = watermark_key_existing()
     if key is None:
         return {"found": False, "detail": "this installation has released nothing yet"}, None
@@ -128,17 +131,18 @@ def _watermark(image) -> tuple[dict, Asset | None]:
     }, asset
 
 
-def _fingerprint(image) -> tuple[dict, Asset | None]:
-    matches = fingerprint_catalog().search(image, FINGERPRINT_RADIUS)
-    if not matches:
+def _fingerprint(image) -> tuple[dict, Any]:
+    found = fingerprint.identify(fingerprint.query(image), fingerprint_index(), thumbnails)
+    if found is None:
         return {"found": False}, None
-    best = matches[0]
+    confirmed = found.confirmation
     return {
         "found": True,
-        "distance": best.distance,
-        "distances": best.distances,
-        "mirrored": best.mirrored,
-    }, _released(best.key)
+        "distance": round(confirmed.distance, 4),
+        "max_distance": fingerprint.MAX_DISTANCE,
+        "visible_share": round(1.0 / confirmed.zoom**2, 3),
+        "mirrored": confirmed.mirrored,
+    }, _released(found.key)
 
 
 def image_verify(data: bytes) -> Verification:
@@ -159,7 +163,10 @@ def image_verify(data: bytes) -> Verification:
     if by_mark is not None:
         evidence.append("the watermark names the asset")
     if by_print is not None:
-        evidence.append(f"the fingerprint matches at distance {print_out['distance']}")
+        evidence.append(
+            f"the fingerprint matches at pixel distance {print_out['distance']} "
+            f"(at most {print_out['max_distance']})"
+        )
     if len(named) > 1:
         # Witnesses disagree: report it rather than pick one.
         evidence.append("the witnesses name different assets")
@@ -191,7 +198,7 @@ def image_verify(data: bytes) -> Verification:
     )
 
 
-def public_asset(asset: Asset) -> dict:
+def public_asset(asset) -> dict:
     """What the owning org's policy lets an anonymous caller learn about the asset."""
     job = asset.job
     disclosed = PolicyRules.model_validate(job.policy.rules).provenance.public_disclosure
