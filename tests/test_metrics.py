@@ -37,3 +37,12 @@ def test_metrics_with_the_token_serve_the_scrape_time_gauges(db):
         assert value(samples, "mintmark_jobs", state=state) == 0
     assert ("mintmark_review_queue_assets", ()) in samples
     assert ("mintmark_queue_depth", (("queue", "gpu"),)) in samples
+
+
+@pytest.mark.usefixtures("metrics_dir")
+def test_the_scraper_is_not_redirected_to_https(settings, anon, db):
+    # Behind MINTMARK_HTTPS the site redirects plain http; Prometheus on the internal network
+    # asks the web server directly over http, like the health probes.
+    settings.SECURE_SSL_REDIRECT = True
+    assert anon.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+    assert anon.get("/api/me").status_code == 301
