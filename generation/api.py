@@ -4,7 +4,8 @@ from uuid import UUID
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from generation.models import GenerativeModel
+from generation.adapters import adapter_register
+from generation.models import GenerativeModel, LoraAdapter
 from generation.posture import model_posture
 from generation.services import model_register
 from mintmark.pagination import PageQuery, page_schema, paginate
@@ -118,3 +119,71 @@ def models_get(request, model_id: UUID):
     membership = require_role(request, ALL_ROLES)
     model = GenerativeModel.objects.get_for_org(membership.org, pk=model_id)
     return _model_out(model, policy_active_rules(org=membership.org))
+
+
+class AdapterIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    version: str = Field(..., min_length=1, max_length=50)
+    local_path: str = Field(
+        ...,
+        min_length=1,
+        max_length=1000,
+        description="A folder holding pytorch_lora_weights.safetensors, under this "
+        "organization's <root>/<org-slug>/ or a shared root.",
+    )
+    trained_on: list[UUID] = Field(
+        default_factory=list, description="The datasets the adapter was fine-tuned on."
+    )
+
+
+class AdapterOut(Schema):
+    id: UUID
+    base_model: UUID
+    name: str
+    version: str
+    weights_sha256: str
+    trained_on: list[UUID]
+    created_at: datetime
+    licence_posture: PostureOut = Field(
+        ..., description="The base model's posture with this adapter applied."
+    )
+
+
+def _adapter_out(adapter: LoraAdapter, rules) -> dict:
+    posture = model_posture(model=adapter.base_model, rules=rules, adapters=[adapter])
+    return {
+        "id": adapter.id,
+        "base_model": adapter.base_model_id,
+        "name": adapter.name,
+        "version": adapter.version,
+        "weights_sha256": adapter.weights_sha256,
+        "trained_on": [d.pk for d in adapter.trained_on.all()],
+        "created_at": adapter.created_at,
+        "licence_posture": posture.as_dict(),
+    }
+
+
+@router.get("/models/{model_id}/adapters", response=list[AdapterOut])
+def adapters_list(request, model_id: UUID):
+    membership = require_role(request, ALL_ROLES)
+    model = GenerativeModel.objects.get_for_org(membership.org, pk=model_id)
+    rules = policy_active_rules(org=membership.org)
+    return [_adapter_out(adapter, rules) for adapter in model.adapters.order_by("name")]
+
+
+@router.post("/models/{model_id}/adapters", response={201: AdapterOut})
+def adapters_register(request, model_id: UUID, body: AdapterIn):
+    """Registers a LoRA adapter folder for this model with its training datasets; its weights
+    are hashed now (README, "LoRA adapters")."""
+    membership = require_role(request, ADMIN)
+    model = GenerativeModel.objects.get_for_org(membership.org, pk=model_id)
+    adapter = adapter_register(
+        org=membership.org,
+        actor=request.auth,
+        base_model=model,
+        name=body.name,
+        version=body.version,
+        local_path=body.local_path,
+        dataset_ids=body.trained_on,
+    )
+    return Status(201, _adapter_out(adapter, policy_active_rules(org=membership.org)))

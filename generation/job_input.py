@@ -2,9 +2,11 @@
 generate form), parsed into a JobRequest the same way for both; `job_submit` then checks it
 against the policy."""
 
+import json
+
 from django.core.files.uploadedfile import UploadedFile
 from ninja import Schema
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from generation.schedulers import SCHEDULER_CLASSES
 from generation.submission import JobRequest
@@ -13,6 +15,11 @@ from mintmark.parsing import refuse_nul
 from policies.services import validation_message
 
 UPLOADS = ("image", "mask")
+
+
+class AdapterIn(Schema):
+    adapter: str = Field(..., min_length=1, max_length=200, description="name or name:version")
+    weight: float = Field(1.0, description="LoRA scale, over 0 and at most the policy's limit")
 
 
 class GenerationIn(Schema):
@@ -38,6 +45,23 @@ class GenerationIn(Schema):
         description="http(s) URL on a host the org allows; receives the job's signed outcome "
         "events (README: Webhooks).",
     )
+    adapters: list[AdapterIn] = Field(
+        default_factory=list,
+        max_length=8,
+        description="LoRA adapters of the chosen model to apply, in order (a form sends them "
+        "as JSON text).",
+    )
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _adapters_from_form(cls, value):
+        # A multipart form carries the list as JSON text; the API's JSON body as a list.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("adapters must be a JSON list") from None
+        return value
 
 
 def job_request_parse(

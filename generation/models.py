@@ -59,6 +59,39 @@ class GenerativeModel(models.Model):
         return folder_native_size(self.local_path)
 
 
+class LoraAdapter(models.Model):
+    """A LoRA adapter folder (safetensors, as diffusers' `save_lora_weights` writes it) for one
+    base model, with the datasets it was fine-tuned on: a job that names it counts them with the
+    base model's in the licence posture, the memorization check and the provenance record.
+    Registered with its weights hashed (ready at once, as operators' commands register models);
+    the worker refuses to load a folder that no longer matches the digest."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="adapters")
+    base_model = models.ForeignKey(
+        GenerativeModel, on_delete=models.PROTECT, related_name="adapters"
+    )
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=50)
+    local_path = models.CharField(max_length=1000)
+    weights_sha256 = models.CharField(max_length=64)
+    trained_on = models.ManyToManyField("licensing.Dataset", related_name="adapters_trained")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "name", "version"], name="adapter_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
 class GenerationJob(models.Model):
     """One request: a prompt and parameters that produce `num_images` assets. State changes
     happen only in generation/transitions.py."""
@@ -100,6 +133,9 @@ class GenerationJob(models.Model):
     # Where the webhooks app POSTs the job's outcome (README "Webhooks"); checked at submit.
     callback_url = models.CharField(max_length=2000, blank=True)
     seeds = models.JSONField(help_text="One seed per image, drawn at submit when not given.")
+    # The LoRA adapters applied, in order: [{"id", "name", "version", "weight", "sha256",
+    # "path"}] as they were at submit. Jobs batch together only with equal lists (worker.py).
+    adapters = models.JSONField(default=list, blank=True)
     input_image_key = models.CharField(max_length=300, blank=True)
     mask_image_key = models.CharField(max_length=300, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)

@@ -12,7 +12,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
@@ -94,6 +94,9 @@ class BatchSpec:
     guidance_scale: float
     scheduler: str
     strength: float | None = None
+    # LoRA adapters applied to every image: [{"sha256", "path", "weight", ...}], as jobs hold
+    # them. Part of the spec, so requests with other adapters never share a call.
+    adapters: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -121,6 +124,9 @@ class BatchSpec:
             raise ValueError(
                 f"steps * strength must be at least 1 ({self.steps} * {self.strength} is not)"
             )
+        for entry in self.adapters:
+            if not isinstance(entry, dict) or not {"sha256", "path", "weight"} <= entry.keys():
+                raise ValueError(f"an adapter needs sha256, path and weight, not {entry!r}")
 
     @property
     def denoising_steps(self) -> int:
@@ -197,6 +203,7 @@ class LoadedModel:
         # prediction type, timestep spacing), never from whichever one was swapped in last.
         self._scheduler_config = _scheduler_base_config(pipeline.scheduler.config)
         self._schedulers: dict[tuple[str, str], object] = {}
+        self._adapters: set[str] = set()
         pipeline.set_progress_bar_config(disable=True)
         self.nbytes = sum(
             _module_bytes(component)
@@ -207,6 +214,38 @@ class LoadedModel:
     @property
     def text_to_image(self) -> DiffusionPipeline:
         return self._pipelines[TEXT_TO_IMAGE]
+
+    def use_adapters(self, adapters: list) -> None:
+        """Applies exactly these LoRA adapters (each at its weight) to the model's shared
+        modules, loading each folder on first use once its weights' digest matches; with none,
+        LoRA is switched off. Loaded adapters stay resident, keyed by digest."""
+        pipe = self.text_to_image
+        names, weights = [], []
+        for entry in adapters:
+            name = "lora_" + entry["sha256"][:16]
+            if name not in self._adapters:
+                folder = Path(entry["path"])
+                try:
+                    actual = weights_sha256(folder)
+                except (WeightsError, OSError) as exc:
+                    raise ModelLoadError(f"adapter {folder}: {exc}") from exc
+                if actual != entry["sha256"]:
+                    raise WeightsMismatch(
+                        f"adapter weights in {folder} have sha256 {actual}, "
+                        f"registered {entry['sha256']}"
+                    )
+                try:
+                    pipe.load_lora_weights(folder, adapter_name=name)
+                except Exception as exc:
+                    raise ModelLoadError(f"adapter {folder}: {type(exc).__name__}: {exc}") from exc
+                self._adapters.add(name)
+            names.append(name)
+            weights.append(float(entry["weight"]))
+        if names:
+            pipe.enable_lora()
+            pipe.set_adapters(names, adapter_weights=weights)
+        elif self._adapters:
+            pipe.disable_lora()
 
     def pipeline_for(self, mode: str, scheduler_name: str) -> DiffusionPipeline:
         """The pipeline for `mode`, with the named scheduler set on it.
@@ -444,6 +483,7 @@ def run_batch(
     if should_cancel is not None and should_cancel():
         raise Cancelled
     pipe = model.pipeline_for(spec.mode, spec.scheduler)
+    model.use_adapters(spec.adapters)
     wanted = len(requests)
     padded = serving.bucket_size(wanted, model.options.buckets)
     requests = requests + [requests[-1]] * (padded - wanted)

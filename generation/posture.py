@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from generation.adapters import datasets_of
 from generation.models import GenerativeModel
 from licensing.models import DatasetItem, Licence
 from policies.rules import PolicyRules
@@ -33,15 +34,19 @@ def _allowed_by_policy(model: GenerativeModel, rules: PolicyRules) -> bool:
     return not allowed or model.name in allowed or str(model) in allowed
 
 
-def model_posture(*, model: GenerativeModel, rules: PolicyRules) -> Posture:
-    """May the org use this model, commercially or not, and if not, which dataset, licence or
-    opt-out is why. Every dataset licence must allow training (and commercial use, for
+def model_posture(*, model: GenerativeModel, rules: PolicyRules, adapters=()) -> Posture:
+    """May the org use this model (with these LoRA adapters applied), commercially or not, and
+    if not, which dataset, licence or opt-out is why. The datasets are the base model's and the
+    adapters' together. Every dataset licence must allow training (and commercial use, for
     commercial use), be in date, and no item may carry an unresolved opt-out."""
     blocks_all: list[str] = []
     blocks_commercial: list[str] = []
-    datasets = list(model.trained_on.order_by("name"))
-    if not datasets:
+    datasets = list(datasets_of(model, adapters).order_by("name"))
+    if not model.trained_on.exists():
         blocks_all.append("no training datasets are recorded for this model")
+    for adapter in adapters:
+        if not adapter.trained_on.exists():
+            blocks_all.append(f"no training datasets are recorded for adapter {adapter}")
 
     stats = (
         DatasetItem.objects.filter(dataset__in=datasets)

@@ -36,9 +36,9 @@ def _licence(licence: Licence) -> dict:
     }
 
 
-def _datasets(model) -> list[dict]:
+def _datasets(datasets) -> list[dict]:
     out = []
-    for dataset in Dataset.objects.filter(models_trained=model).order_by("name"):
+    for dataset in datasets.order_by("name"):
         licences = Licence.objects.filter(items__dataset=dataset).distinct().order_by("key")
         items = dataset.items
         out.append(
@@ -126,8 +126,16 @@ def provenance_record(asset: Asset) -> dict:
             "weights_sha256": job.model.weights_sha256,
             "model_card": job.model.model_card,
             "posture": {"usable": posture.usable, "reasons": posture.reasons},
-            "datasets": _datasets(job.model),
+            "datasets": _datasets(Dataset.objects.filter(models_trained=job.model)),
         },
+        # LoRA adapters applied, each with its own training datasets.
+        "adapters": [
+            {
+                **{key: entry[key] for key in ("id", "name", "version", "weight", "sha256")},
+                "datasets": _datasets(Dataset.objects.filter(adapters_trained=entry["id"])),
+            }
+            for entry in job.adapters
+        ],
         "policy": {"version": job.policy.version, "rules": job.policy.rules},
         "gates": {
             "prompt": [

@@ -9,9 +9,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
 
+from generation.adapters import job_datasets
 from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition
-from licensing.models import Dataset, Licence
+from licensing.models import Licence
 from moderation.models import GateResult, Review
 from policies.rules import PolicyRules
 from provenance.release import ReleaseSubject, image_stamp, stamp_released
@@ -20,7 +21,7 @@ from provenance.stamping import StampingError
 
 def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
     """The custom assertion: what made this image, under which policy, past which gates."""
-    datasets = Dataset.objects.filter(models_trained=job.model)
+    datasets = job_datasets(job)  # the model's and its LoRA adapters'
     # One entry per (dataset, licence) pair, so a reader sees which licence covers which data.
     pairs = (
         Licence.objects.filter(items__dataset__in=datasets)
@@ -46,6 +47,10 @@ def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
         "gates": verdicts,
         "review": review.decision if review else None,
         "datasets": sorted(dataset.name for dataset in datasets),
+        "adapters": [
+            {key: entry[key] for key in ("name", "version", "weight", "sha256")}
+            for entry in job.adapters
+        ],
         "licences": licences,
     }
 

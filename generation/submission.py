@@ -4,13 +4,14 @@
 import io
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
 
 from audit.services import audit_append
+from generation.adapters import adapters_resolve
 from generation.families import Family, family_traits
 from generation.models import GenerationJob, GenerativeModel
 from generation.posture import model_posture
@@ -58,6 +59,8 @@ class JobRequest:
     image: bytes | None = None
     mask: bytes | None = None
     callback_url: str = ""
+    # [{"adapter": name or name:version, "weight": w}]
+    adapters: list = field(default_factory=list)
 
 
 def _model_for(org: Organization, ref: str) -> GenerativeModel:
@@ -230,12 +233,15 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             "model_not_verified",
             f"{model} cannot be used until its weights are verified (it is {model.state}).",
         )
-    posture = model_posture(model=model, rules=rules)
+    choices = adapters_resolve(org=org, model=model, requested=req.adapters, rules=rules)
+    adapters = [choice.adapter for choice in choices]
+    posture = model_posture(model=model, rules=rules, adapters=adapters)
     if not posture.usable:
+        with_adapters = f" with {', '.join(map(str, adapters))}" if adapters else ""
         raise ApiError(
             409,
             "model_not_licensed",
-            f"{model} may not be used under policy v{policy.version}: "
+            f"{model}{with_adapters} may not be used under policy v{policy.version}: "
             + "; ".join(posture.reasons),
             reasons=posture.reasons,
         )
@@ -253,6 +259,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
         model=model,
         rules=rules,
         inputs={"image": image_png} if image_png else {},
+        adapters=adapters,
     )
     first_seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED - 64)
     with transaction.atomic():
@@ -276,6 +283,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             context=req.context,
             callback_url=callback_url,
             seeds=[first_seed + i for i in range(req.num_images)],
+            adapters=[choice.as_job_entry() for choice in choices],
             quota_images=req.num_images,
         )
         store = storages["quarantine"]
@@ -305,6 +313,10 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
                 "seeds": job.seeds,
                 "context": job.context,
                 "callback_url": job.callback_url,
+                "adapters": [
+                    {key: entry[key] for key in ("name", "version", "weight", "sha256")}
+                    for entry in job.adapters
+                ],
                 "prompt_gate": {
                     "verdict": verdict.verdict,
                     "category": verdict.category,

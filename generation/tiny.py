@@ -306,3 +306,27 @@ def save_tiny_pipeline(folder: Path, family: str = "sd15", seed: int = 0) -> Pat
     folder = Path(folder)
     TINY_BUILDERS[family](seed).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def save_tiny_lora(folder: Path, family: str = "sd15", seed: int = 1) -> Path:
+    """A LoRA adapter (rank 4 on every attention projection of the UNet, weights drawn from
+    `seed`, so not the identity that a fresh LoRA is) for the tiny pipeline of `family`, saved
+    with the pipeline's own `save_lora_weights` as `pytorch_lora_weights.safetensors`."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe = TINY_BUILDERS[family](0)
+    config = LoraConfig(
+        r=4,
+        lora_alpha=4,
+        target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+        init_lora_weights=False,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        pipe.unet.add_adapter(config)
+    folder = Path(folder)
+    type(pipe).save_lora_weights(
+        folder, unet_lora_layers=get_peft_model_state_dict(pipe.unet), safe_serialization=True
+    )
+    return folder

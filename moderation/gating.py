@@ -9,6 +9,7 @@ from django.core.files.storage import storages
 from django.db import transaction
 
 from audit.services import audit_append
+from generation.adapters import training_dataset_ids
 from generation.models import Asset, GenerationJob
 from generation.release import asset_release
 from generation.transitions import asset_transition, job_transition
@@ -162,7 +163,7 @@ def job_evaluate(*, job_id) -> None:
     problems = []
     pending = list(job.assets.filter(state=AssetState.QUARANTINED).order_by("index"))
     if pending:
-        datasets = tuple(str(pk) for pk in job.model.trained_on.values_list("pk", flat=True))
+        datasets = training_dataset_ids(job.model, [entry["id"] for entry in job.adapters])
         gates = gates_for(rules, datasets)
         context = GateContext(
             job_id=str(job.pk), model_id=str(job.model_id), dataset_ids=datasets, rules=rules

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from audit.services import audit_append
+from generation.adapters import training_dataset_ids
 from mintmark.errors import ApiError
 from mintmark.imageio import open_image
 from moderation.catalogs import training_catalog, training_pixels
@@ -33,16 +34,18 @@ class InputScreen:
     findings: list[InputFinding] = field(default_factory=list)
 
 
-def inputs_screen(*, org, user, model, rules: PolicyRules, inputs: dict[str, bytes]) -> InputScreen:
+def inputs_screen(
+    *, org, user, model, rules: PolicyRules, inputs: dict[str, bytes], adapters=()
+) -> InputScreen:
     """Checks each input image (PNG bytes as the submit service keeps them) against the
-    training items of `model`'s datasets. Raises ApiError 422 `input_memorized` for a copy when
-    the policy refuses them, 503 `input_check_failed` when the check cannot run."""
+    training items of `model`'s datasets and those of the LoRA `adapters` the job applies.
+    Raises ApiError 422 `input_memorized` for a copy when the policy refuses them, 503
+    `input_check_failed` when the check cannot run."""
     screen = InputScreen()
     memorization = rules.memorization
     if not inputs or not memorization.enabled:
         return screen
-    datasets = tuple(str(pk) for pk in model.trained_on.values_list("pk", flat=True))
-    catalog = training_catalog(datasets)
+    catalog = training_catalog(training_dataset_ids(model, adapters))
     for name, data in inputs.items():
         image, _ = open_image(data)
         try:

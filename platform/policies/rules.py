@@ -196,6 +196,18 @@ class AbuseRules(_Strict):
     )
 
 
+class AdapterRules(_Strict):
+    allowed: list[str] = Field(
+        default_factory=list,
+        description="LoRA adapter names (or name:version) jobs may apply; empty: every "
+        "registered adapter of the chosen model.",
+    )
+    max_per_job: int = Field(2, ge=0, le=8, description="Adapters one job may apply; 0: none.")
+    max_weight: float = Field(
+        1.0, gt=0.0, le=2.0, description="Largest weight (LoRA scale) a job may give an adapter."
+    )
+
+
 class PolicyRules(_Strict):
     allowed_models: list[str] = Field(
         default_factory=list,
@@ -220,6 +232,7 @@ class PolicyRules(_Strict):
         description="Deployment contexts whose images a reviewer approves before release.",
     )
     provenance: ProvenanceRules = Field(default_factory=ProvenanceRules)
+    adapters: AdapterRules = Field(default_factory=AdapterRules)
     abuse: AbuseRules = Field(default_factory=AbuseRules)
 
     @model_validator(mode="after")
