@@ -50,17 +50,28 @@ def sso_refusal_record(*, org: Organization, reason: str, detail: str, data=None
         )
 
 
+def _reach_refusal(config: OrgSso, user) -> str | None:
+    """Why this org's provider must not sign in as `user`: an org's provider must never sign
+    in as an operator or as a member of another org. Checked at every login, not only when the
+    account is first linked, so an account that gained more reach since is not signed in."""
+    if user.is_staff or user.is_superuser:
+        return "an operator's account cannot sign in through an org's provider"
+    if Membership.objects.filter(user=user).exclude(org=config.org).exists():
+        return "the account belongs to another organization as well"
+    return None
+
+
 def _account(config: OrgSso, issuer: str, subject: str, email: str, *, create: bool):
     """The account this subject signs in as, or (None, why) when it must not. An existing
-    account is taken over by email only when nothing but this org could be reached with it:
-    an org's provider must never sign in as an operator or as a member of another org."""
+    account is taken over by email only when nothing but this org could be reached with it."""
     identity = (
         SsoIdentity.objects.select_related("user")
         .filter(org=config.org, issuer=issuer, subject=subject)
         .first()
     )
     if identity is not None:
-        return identity.user, identity, None
+        why = _reach_refusal(config, identity.user)
+        return (None, None, why) if why else (identity.user, identity, None)
     user = User.objects.filter(username__iexact=email).first()
     if user is None and not create:
         return None, None, None
@@ -68,10 +79,8 @@ def _account(config: OrgSso, issuer: str, subject: str, email: str, *, create: b
         user = User(username=email, email=email)
         user.set_unusable_password()
         user.save()
-    elif user.is_staff or user.is_superuser:
-        return None, None, "an operator's account cannot sign in through an org's provider"
-    elif Membership.objects.filter(user=user).exclude(org=config.org).exists():
-        return None, None, "the account belongs to another organization as well"
+    elif why := _reach_refusal(config, user):
+        return None, None, why
     identity = SsoIdentity.objects.create(org=config.org, issuer=issuer, subject=subject, user=user)
     return user, identity, None
 

@@ -263,3 +263,55 @@ def test_id_tokens_must_come_from_the_orgs_issuer_for_this_client(personas, clai
             backend.verify_token(token, nonce="n-1")
     with pytest.raises(SuspiciousOperation):
         backend.verify_token(token, nonce="another-nonce")
+
+
+def test_an_account_an_orgs_provider_signs_in_as_never_reaches_another_org(personas):
+    """An org's provider may assert any email: the account it signs in as stays in that org,
+    whether another org adds the address later or a membership was made some other way."""
+    acme, globex = personas["admin"].org, personas["outsider"].org
+    config = enable(acme)
+    claims = {"sub": "squat", "email": "cfo@globex.test", "groups": ["mm-staff"]}
+    squatted = sso_login(config=config, claims=claims)
+    assert squatted.user is not None
+    # Globex's admin then adds that address, through the API and the portal: refused.
+    response = (
+        personas["outsider"]
+        .client()
+        .post(
+            "/api/members",
+            json.dumps({"email": "cfo@globex.test", "role": "admin"}),
+            content_type="application/json",
+        )
+    )
+    assert response.status_code == 409, response.content
+    assert response.json()["error"] == "account_signs_in_elsewhere"
+    page = (
+        personas["outsider"]
+        .portal()
+        .post(f"/o/{globex.slug}/manage/members/", {"email": "cfo@globex.test", "role": "admin"})
+    )
+    assert page.status_code == 409 and b"another organization" in page.content
+    assert not Membership.objects.filter(org=globex, user=squatted.user).exists()
+    # A membership made without those checks (bulk_create sends no signal) bars the provider's
+    # next login through the already linked subject.
+    Membership.objects.bulk_create([Membership(org=globex, user=squatted.user, role="admin")])
+    again = sso_login(config=config, claims=claims)
+    assert again.user is None and "another organization" in again.refusal
+    # So does promotion to operator.
+    Membership.objects.filter(org=globex, user=squatted.user).delete()
+    get_user_model().objects.filter(pk=squatted.user.pk).update(is_staff=True)
+    operator = sso_login(config=config, claims=claims)
+    assert operator.user is None and "operator" in operator.refusal
+    # Adding a member to the org whose provider signs the account in is still allowed.
+    get_user_model().objects.filter(pk=squatted.user.pk).update(is_staff=False)
+    Membership.objects.filter(org=acme, user=squatted.user).delete()
+    response = (
+        personas["admin"]
+        .client()
+        .post(
+            "/api/members",
+            json.dumps({"email": "cfo@globex.test", "role": "auditor"}),
+            content_type="application/json",
+        )
+    )
+    assert response.status_code == 201, response.content
