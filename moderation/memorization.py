@@ -12,6 +12,8 @@ Two stages:
    `max_hamming`) is always kept. One hash kind alone is not enough: pHash keeps the signs of
    low DCT frequencies, which flip on symmetric and flat images, so the default model's copies
    of poster 4 come out 18 to 22 pHash bits from the item but within 8 on dHash or wHash.
+   Views of the image that undo a small shift or crop are hashed too (`undo_views`), and an
+   item the one-stage rule matches to one of them is always kept.
 2. Precise comparison. Each candidate's pixels are compared with the image's by
    `copy_detection.compare` (largest per-tile pixel difference after aligning scale, crop,
    shift and mirror); similarity = 1 - that distance. A candidate is a copy when its
@@ -104,6 +106,18 @@ class HashCatalog:
             **{kind: HammingIndex(self._values[kind], self._positions) for kind in KINDS[1:]},
         }
 
+    def _one_stage(self, query: dict[str, int], radius: int) -> list[int]:
+        """Positions whose pHash and dHash or wHash are within `radius` of `query`."""
+        return [
+            position
+            for position, _ in self._index.search(query["phash"], radius)
+            if min(
+                _popcount(int(self._values[kind][position]), query[kind])
+                for kind in ("dhash", "whash")
+            )
+            <= radius
+        ]
+
     def _matches(self, query: dict[str, int], radius: int, mirrored: bool) -> list[HashMatch]:
         found = []
         for position, distance in self._index.search(query["phash"], radius):
@@ -138,6 +152,13 @@ class HashCatalog:
         for query in queries:
             for kind in KINDS:
                 found.update(p for p, _ in self._indexes[kind].search(query[kind], radius))
+        # Items the one-stage rule matches to a view that undoes a shift or a crop: always kept.
+        viewed = {
+            position
+            for view in undo_views(image)
+            for position in self._one_stage(hashes_of(view), always_radius)
+        }
+        found |= viewed
         if not found:
             return CandidateSearch([], 0, radius)
         positions = np.fromiter(found, dtype=np.int64, count=len(found))
@@ -165,7 +186,7 @@ class HashCatalog:
         ranked = np.lexsort((positions, total))
         keep = np.zeros(positions.size, dtype=bool)
         keep[ranked[:limit]] = True
-        keep |= one_stage.any(axis=0)
+        keep |= one_stage.any(axis=0) | np.isin(positions, list(viewed))
         order = [k for k in ranked if keep[k]]
         return CandidateSearch(
             [
@@ -182,6 +203,34 @@ class HashCatalog:
             int(positions.size),
             radius,
         )
+
+
+# Views of an image that undo the handling which moves perceptual hashes most on images of small
+# shapes (10 to 20 pHash and dHash bits): a shift of a few pixels either way, and a crop of a few
+# pixels a side (the image shrunk back into the middle, its edge repeated around it). In pixels
+# of a 64 px side.
+UNDO_SHIFT = 4
+UNDO_CROPS = (4, 6)
+
+
+def undo_views(image: Image.Image) -> list[Image.Image]:
+    rgb = np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.LANCZOS))
+    views = []
+    for axis in (0, 1):
+        for step in (UNDO_SHIFT, -UNDO_SHIFT):
+            moved = np.roll(rgb, step, axis=axis)
+            edge = slice(0, step) if step > 0 else slice(step, None)
+            source = slice(step, step + 1) if step > 0 else slice(step - 1, step)
+            if axis == 0:
+                moved[edge] = moved[source]
+            else:
+                moved[:, edge] = moved[:, source]
+            views.append(Image.fromarray(moved))
+    for crop in UNDO_CROPS:
+        inner = Image.fromarray(rgb).resize((64 - 2 * crop,) * 2, Image.Resampling.LANCZOS)
+        padded = np.pad(np.asarray(inner), ((crop, crop), (crop, crop), (0, 0)), mode="edge")
+        views.append(Image.fromarray(padded))
+    return views
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from defaultmodel import export, scenes
 from defaultmodel.memorized import MEMORIZED
 from generation.demo import MODEL_FOLDER
+from moderation import memorization
 from moderation.copy_detection import canonical
 from moderation.gates import GateError
 from moderation.memorization import (
@@ -221,3 +222,20 @@ def test_the_neighbour_ratio_counts_missing_neighbours_as_unrelated():
     assert neighbour_ratio(0.05, [0.02, 0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9]) == pytest.approx(
         0.05 / ((0.02 + 0.1 * 4) / 5)
     )
+
+
+def test_a_shifted_copy_whose_hashes_moved_is_found_through_a_view_undoing_the_shift(
+    training, monkeypatch
+):
+    """Shifted 4 px, item 112's copy is 10-odd hash bits from it, outside the nearest
+    candidates; the views that undo a shift or a crop bring it back in, and the pixels name it."""
+    catalog, pixels, images = training
+    moved = np.roll(np.asarray(images[112].convert("RGB")), 4, axis=1)
+    moved[:, :4] = moved[:, 4:5]
+    copy = Image.fromarray(moved)
+    rules = MemorizationRules()
+    report = memorization_check(copy, catalog, pixels, rules)
+    assert report.copy is not None and report.copy.candidate.key == "112"
+    monkeypatch.setattr(memorization, "undo_views", lambda image: [])
+    report = memorization_check(copy, catalog, pixels, rules)
+    assert "112" not in {c.candidate.key for c in report.compared}
