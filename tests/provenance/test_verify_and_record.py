@@ -78,7 +78,7 @@ def test_released_file_is_issued_here(anon, released):
     assert body["verdict"] == "issued_here", body
     assert body["c2pa"]["state"] == "trusted" and body["c2pa"]["claims_asset"] == str(asset.pk)
     assert body["watermark"]["found"] and body["watermark"]["registered"]
-    assert body["fingerprint"]["found"] and body["fingerprint"]["distance"] == 0
+    assert body["fingerprint"]["found"] and body["fingerprint"]["distance"] < 0.01
     assert body["identified_by"] == ["c2pa", "watermark", "fingerprint"]
     assert body["explanation"] == (
         "Identified by its content credentials, its invisible watermark and its fingerprint."
@@ -95,7 +95,9 @@ def test_changed_pixels_are_altered_but_still_named(anon, released):
     body = verify(anon, with_manifest_of(data, image)).json()
     assert body["c2pa"]["state"] == "invalid"
     assert body["verdict"] == "altered"
-    assert body["watermark"]["registered"] and body["fingerprint"]["found"]
+    # The watermark names it; the fingerprint requires every part of the image to agree, so a
+    # painted-over square (the part that keeps look-alike outputs apart) is beyond it.
+    assert body["watermark"]["registered"] and body["identified_by"] == ["watermark"]
     assert body["asset"]["id"] == str(asset.pk)
 
 
