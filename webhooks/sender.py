@@ -1,10 +1,13 @@
 """One webhook request, without Django: resolve and check the host now, connect to the checked
 address (TLS still verifies the certificate against the host name), POST the body, and never
-follow a redirect (a 3xx is a failed attempt: following it would leave the allow-list)."""
+follow a redirect (a 3xx is a failed attempt: following it would leave the allow-list). The
+whole attempt, every address of the name included, ends at `timeout`: a socket timeout alone
+bounds each read, and a receiver sending a byte now and then would hold the worker for ever."""
 
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 
@@ -43,6 +46,32 @@ def _connection(target: Target, address: str, timeout: float) -> http.client.HTT
     return conn
 
 
+class _Cutoff:
+    """Shuts the connection's socket down once `seconds` have passed, which ends a read or
+    write blocked on it in the worker's thread with an error."""
+
+    def __init__(self, conn: http.client.HTTPConnection, seconds: float):
+        self.fired = False
+        self._conn = conn
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        self.fired = True
+        sock = self._conn.sock
+        if sock is not None:
+            # The plain socket's shutdown: SSLSocket's own would drop its TLS state under the
+            # reading thread.
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def post(
     target: Target, body: bytes, headers: dict[str, str], *, allow_private: bool, timeout: float
 ) -> Outcome:
@@ -56,8 +85,14 @@ def post(
     except Refused as exc:
         return outcome(None, str(exc))
     errors = []
+    deadline = started + timeout
     for address in addresses:
-        conn = _connection(target, address, timeout)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            errors.append(f"no connection within {timeout:g} s")
+            break
+        conn = _connection(target, address, remaining)
+        cutoff = _Cutoff(conn, remaining)
         try:
             conn.request(
                 "POST",
@@ -71,16 +106,23 @@ def post(
             )
         except (OSError, http.client.HTTPException) as exc:
             # Not connected or not sent: the next address of the name may answer.
-            errors.append(f"{address}: {type(exc).__name__}: {exc}")
+            cutoff.cancel()
             conn.close()
+            if cutoff.fired:
+                errors.append(f"{address}: not sent within {timeout:g} s")
+                break
+            errors.append(f"{address}: {type(exc).__name__}: {exc}")
             continue
         try:
             response = conn.getresponse()
             response.read(MAX_RESPONSE_BYTES)
         except (OSError, http.client.HTTPException) as exc:
             # Sent: another address would be a second delivery, so this attempt ends here.
+            if cutoff.fired:
+                return outcome(None, f"{address}: no complete answer within {timeout:g} s")
             return outcome(None, f"{address}: no answer: {type(exc).__name__}: {exc}")
         finally:
+            cutoff.cancel()
             conn.close()
         if 300 <= response.status < 400:
             return outcome(response.status, "redirects are not followed")

@@ -2,16 +2,19 @@
 It listens on 127.0.0.1 (a free port, written to FOLDER/port), appends each request it gets to
 FOLDER/requests.jsonl (path, headers, body) and answers with the statuses programmed in
 FOLDER/program.json for that path ({"/flaky": [500, 500]}: two 500s, then 200s); a 3xx answer
-carries a Location header to show that it is not followed."""
+carries a Location header to show that it is not followed. /drip answers one byte of its
+status line every DRIP_S, for up to a minute, as a receiver that never finishes would."""
 
 import json
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Lock
 
 FOLDER = Path(sys.argv[1])
 LOCK = Lock()
+DRIP_S = 0.2
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -30,6 +33,12 @@ class Handler(BaseHTTPRequestHandler):
             }
             with (FOLDER / "requests.jsonl").open("a") as log:
                 log.write(json.dumps(record) + "\n")
+        if self.path == "/drip":
+            for byte in (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"x" * 60_000)[: int(60 / DRIP_S)]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(DRIP_S)
+            return
         self.send_response(status)
         if 300 <= status < 400:
             self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
