@@ -62,3 +62,11 @@ def family_mismatch(family: str, pipeline_class: str) -> str | None:
         if pipeline_class.startswith(prefix) != (family == name):
             return f"the folder holds a {pipeline_class}, not a {family_traits(family).label} model"
     return None
+
+
+def scheduler_groups() -> list[dict]:
+    """The schedulers by the families that run them, for forms: [{"label", "names"}]."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for family in FAMILIES.values():
+        groups.setdefault(family.schedulers, []).append(family.label)
+    return [{"label": ", ".join(labels), "names": names} for names, labels in groups.items()]

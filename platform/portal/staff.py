@@ -8,11 +8,10 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from generation.families import family_traits
+from generation.families import family_traits, scheduler_groups
 from generation.job_input import GenerationIn, job_request_from_form
 from generation.models import Asset, GenerationJob, GenerativeModel
 from generation.posture import model_posture
-from generation.schedulers import SCHEDULER_CLASSES
 from generation.selectors import (
     SEES_ALL_JOBS,
     SUBMITTERS,
@@ -50,6 +49,11 @@ ERROR_FIELDS = {
     "invalid_mode": ("mode",),
     "mode_not_supported": ("mode", "model"),
     "negative_prompt_not_supported": ("negative_prompt", "model"),
+    "too_many_adapters": ("adapters",),
+    "adapter_not_allowed": ("adapters",),
+    "invalid_adapter_weight": ("adapters",),
+    "unknown_adapter": ("adapters",),
+    "duplicate_adapter": ("adapters",),
     "invalid_size": ("width", "height"),
     "size_mismatch": ("width", "height", "image"),
     "invalid_steps": ("steps",),
@@ -136,7 +140,7 @@ def _form_page(request, values: dict, error: ApiError | None = None):
         "models": models,
         "rules": rules,
         "modes": GenerationJob.Mode.choices,
-        "schedulers": list(SCHEDULER_CLASSES),
+        "scheduler_groups": scheduler_groups(),
         "contexts": DEPLOYMENT_CONTEXTS,
         "limits": {"min_size": MIN_SIZE, "max_guidance": MAX_GUIDANCE},
         "sizes": _size_suggestions(rules, models),

@@ -148,6 +148,14 @@ def test_the_policy_limits_which_adapters_how_many_and_how_strong(personas, setu
         content_type="application/json",
     )
     assert_error(response, 422, "invalid_adapter_weight")
+    # The portal's form sends the list as JSON text.
+    form = {"prompt": "a red cube", "model": "tiny", "width": "32", "height": "32"}
+    page = staff.portal().post(
+        "/o/acme/generate/", {**form, "adapters": '[{"adapter": "ink", "weight": 0.5}]'}
+    )
+    assert page.status_code == 422 and 'data-code="adapter_not_allowed"' in page.content.decode()
+    page = staff.portal().post("/o/acme/generate/", {**form, "adapters": "not json"})
+    assert page.status_code == 422 and "adapters must be a JSON list" in page.content.decode()
 
 
 def test_an_adapters_licence_counts_in_the_posture(personas, setup, folders):

@@ -110,6 +110,19 @@ def test_requests_get_the_family_defaults_and_its_refusals(personas, registered)
     assert_error(response, 422, "invalid_scheduler")
 
 
+def test_the_portal_form_offers_schedulers_by_family_and_refuses_the_rest(personas, registered):
+    staff = personas["staff"]
+    page = staff.portal().get("/o/acme/generate/").content.decode()
+    flow_group = page.index('<optgroup label="Stable Diffusion 3, Flux">')
+    assert page.index('value="flow_euler"') > flow_group > page.index('value="dpmpp_2m"')
+    form = {"prompt": "a red cube", "model": "flux", "width": "32", "height": "32"}
+    response = staff.portal().post("/o/acme/generate/", {**form, "scheduler": "euler"})
+    html = response.content.decode()
+    assert response.status_code == 422 and 'data-code="invalid_scheduler"' in html
+    assert "runs the schedulers flow_euler" in html
+    assert not GenerationJob.objects.exists()
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_queued_jobs_share_one_call_and_match_solo_runs(personas, registered, settings, family):
     staff, admin = personas["staff"], personas["admin"]
