@@ -42,7 +42,7 @@ class Fingerprint(models.Model):
     release (provenance/registry.py), so release itself does not wait for it."""
 
     stamp = models.OneToOneField(
-        Stamp, primary_key=True, on_delete=models.PROTECT, related_name="fingerprint"
+        Stamp, primary_key=True, on_delete=models.CASCADE, related_name="fingerprint"
     )
     method = models.CharField(max_length=100)
     thumbnail = models.BinaryField(help_text="PNG, the longer side 64 px.")

@@ -5,20 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('provenance', '0001_initial'),
+        ("provenance", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Fingerprint',
+            name="Fingerprint",
             fields=[
-                ('stamp', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='fingerprint', serialize=False, to='provenance.stamp')),
-                ('method', models.CharField(max_length=100)),
-                ('thumbnail', models.BinaryField(help_text='PNG, the longer side 64 px.')),
-                ('windows', models.BinaryField(help_text='float16 window vectors.')),
-                ('registered_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "stamp",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="fingerprint",
+                        serialize=False,
+                        to="provenance.stamp",
+                    ),
+                ),
+                ("method", models.CharField(max_length=100)),
+                ("thumbnail", models.BinaryField(help_text="PNG, the longer side 64 px.")),
+                ("windows", models.BinaryField(help_text="float16 window vectors.")),
+                ("registered_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
         ),
     ]
