@@ -91,7 +91,7 @@ def test_the_event_is_signed_with_the_org_secret(personas, model, secret, receiv
 def test_failures_back_off_then_give_up_after_the_window(
     personas, model, secret, receiver, settings
 ):
-    settings.WEBHOOK_RETRY_FOR_S = 5
+    settings.WEBHOOK_RETRY_FOR_S = 3600
     receiver.program(down=[500, 503, 500, 500])
     delivery = ended_job(personas["staff"], model, receiver.url("/down"))
     started = timezone.now()
@@ -105,8 +105,10 @@ def test_failures_back_off_then_give_up_after_the_window(
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=later)
     assert delivery_attempt(delivery_id=delivery.pk, attempts=1) is None
     attempt_now(delivery)
-    # As if the event were 4 s old: the next try (2 s on) would fall past the 5 s window.
-    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(seconds=4))
+    # As if the event were 1 s short of an hour old: the next try (2 s on) would fall past
+    # the hour's retry window, so the third attempt is the last.
+    almost_an_hour_ago = timezone.now() - timedelta(seconds=3599)
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=almost_an_hour_ago)
     attempt_now(delivery)
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == ("FAILED", 3, None)
