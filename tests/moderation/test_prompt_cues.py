@@ -125,6 +125,12 @@ def test_the_ncii_head_alone_blocks_nothing_without_sexual_evidence():
     assert NCII in flagged("a candid picture of a woman", **{NCII: 0.9, "sexual": 0.6})
 
 
+def test_covert_filming_of_private_moments_is_ncii_without_sexual_wording():
+    assert flagged("a concealed camera inside a guest's shower")[NCII]
+    assert flagged("secretly filming my flatmate in her bedroom")[NCII]
+    assert flagged("a hidden camera prank show at a mall") == {}
+
+
 def test_a_real_person_without_consent_with_sexual_wording_is_ncii():
     found = flagged("a naked picture of my flatmate, she would never agree")
     assert NCII in found
