@@ -243,6 +243,9 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
     def login_success(self):
         response = super().login_success()
         self.request.session["sso_org"] = self.request.sso_org.slug
+        # Groups are read from the provider only at login, so the session they grant is kept
+        # short: a user the provider drops loses the portal when it ends.
+        self.request.session.set_expiry(settings.SSO_SESSION_MAX_AGE_S)
         return response
 
     def login_failure(self):

@@ -5,6 +5,7 @@ of every client."""
 import base64
 import hashlib
 import re
+import time
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -55,8 +56,9 @@ def actions(org) -> list[str]:
 
 
 def test_sso_login_maps_roles_changes_them_and_refuses_lost_access(
-    acme_sso, idp, portal_url, portal_page, chromium
+    acme_sso, idp, portal_url, portal_page, chromium, settings
 ):
+    settings.SSO_SESSION_MAX_AGE_S = 900
     org = acme_sso.org
     page = portal_page
     idp.set_account("carol", CAROL, ["mm-staff", "unrelated"])
@@ -79,6 +81,10 @@ def test_sso_login_maps_roles_changes_them_and_refuses_lost_access(
     assert not membership.user.has_usable_password()
     assert SsoIdentity.objects.get(org=org, subject="carol").user == membership.user
     assert actions(org)[-2:] == ["sso.member_added", "sso.login"]
+    # The session lasts MINTMARK_SSO_SESSION_MAX_AGE_S, not the password sessions' two weeks:
+    # the groups behind it are read again only at the next login.
+    [cookie] = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    assert time.time() + 600 < cookie["expires"] < time.time() + 900 + 60, cookie
     query = parse_qs(urlsplit(authorizations[0]).query)
     assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
 
