@@ -91,8 +91,8 @@ def test_building_leaves_the_global_rng_alone():
 
 
 def test_unknown_family_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="no tiny pipeline for family 'flux'"):
-        save_tiny_pipeline(tmp_path, "flux")
+    with pytest.raises(ValueError, match="no tiny pipeline for family 'kandinsky'"):
+        save_tiny_pipeline(tmp_path, "kandinsky")
 
 
 def test_a_shipped_safety_checker_is_not_loaded(tmp_path):
