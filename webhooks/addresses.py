@@ -96,8 +96,9 @@ def address_refusal(address: str) -> str | None:
     """Why an address may not be called (None when it may): anything not on the public
     internet, so a callback cannot reach the platform's own services or its network."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4-mapped and 6to4 addresses reach the IPv4 address they carry.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     for kind, test in (
         ("loopback", ip.is_loopback),
         ("unspecified", ip.is_unspecified),

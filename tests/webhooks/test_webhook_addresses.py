@@ -34,6 +34,10 @@ from webhooks.addresses import (
         ("100.64.0.1", "not globally routable"),
         ("::ffff:127.0.0.1", "loopback"),
         ("fc00::1", "private"),
+        # 6to4 (2002::/16) carries an IPv4 address that a 6to4 relay or tunnel delivers to.
+        ("2002:7f00:1::", "loopback"),
+        ("2002:a9fe:a9fe::1", "link-local"),
+        ("2002:a00:1::", "private"),
     ],
 )
 def test_internal_addresses_are_refused(address, kind):
