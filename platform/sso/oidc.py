@@ -5,6 +5,7 @@ the view or backend for that request. Everything else is the library's authoriza
 state, nonce and the PKCE (S256) code verifier kept in the session, the code exchanged at the
 token endpoint, the ID token's signature checked against the provider's JWKS."""
 
+import socket
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -26,6 +27,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from sso.login import sso_login, sso_refusal_record
 from sso.models import OrgSso
 from sso.secrets import client_secret, client_secret_variable
+from webhooks.addresses import address_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -59,15 +61,41 @@ def _library_setting(attr, *args):
     return getattr(settings, attr, *args)
 
 
+def _internal_refusal(url: str) -> str | None:
+    """Why Mintmark must not call `url` of a provider (None when it may): an org admin chooses
+    the issuer, and its discovery document names the other endpoints, so without this an admin
+    could make the web process request the installation's own network (SSRF). The same rule as
+    webhooks: public addresses only, unless MINTMARK_SSO_ALLOW_PRIVATE."""
+    if settings.SSO_ALLOW_PRIVATE:
+        return None
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError, TypeError):
+        return f"{parts.hostname} does not resolve"
+    for info in infos:
+        reason = address_refusal(info[4][0])
+        if reason:
+            return f"{parts.hostname} resolves to {reason}; providers must be on public addresses"
+    return None
+
+
 def discover(issuer: str) -> dict:
     """The provider's metadata (cached for MINTMARK_SSO_DISCOVERY_CACHE_S), whose issuer must
-    be exactly the configured one (OpenID Connect Discovery 1.0, section 4.3)."""
+    be exactly the configured one (OpenID Connect Discovery 1.0, section 4.3). The issuer and
+    the endpoints Mintmark itself calls must be on public addresses, and no redirect is
+    followed (it could lead anywhere)."""
     cached = _discovery_cache.get(issuer)
     if cached and cached[0] > time.monotonic():
         return cached[1]
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    refusal = _internal_refusal(url)
+    if refusal:
+        raise SsoUnavailable(f"the provider's address is refused: {refusal}")
     try:
-        response = requests.get(url, timeout=settings.SSO_HTTP_TIMEOUT_S)
+        response = requests.get(url, timeout=settings.SSO_HTTP_TIMEOUT_S, allow_redirects=False)
+        if response.is_redirect:
+            raise SsoUnavailable(f"{url} answers with a redirect, which is not followed")
         response.raise_for_status()
         metadata = response.json()
     except (requests.RequestException, ValueError) as exc:
@@ -80,6 +108,10 @@ def discover(issuer: str) -> dict:
     missing = [key for key in needed if not isinstance(metadata.get(key), str)]
     if missing:
         raise SsoUnavailable(f"{url} lacks {', '.join(missing)}")
+    for key in ("token_endpoint", "jwks_uri", "userinfo_endpoint"):
+        refusal = _internal_refusal(metadata[key])
+        if refusal:
+            raise SsoUnavailable(f"the provider's {key} is refused: {refusal}")
     _discovery_cache[issuer] = (time.monotonic() + settings.SSO_DISCOVERY_CACHE_S, metadata)
     return metadata
 

@@ -23,6 +23,7 @@ def sso_env(settings, monkeypatch):
     """The test provider speaks plain http on loopback; the secret comes from the environment
     as in production."""
     settings.SSO_ALLOW_HTTP_ISSUER = True
+    settings.SSO_ALLOW_PRIVATE = True
     monkeypatch.setenv("MINTMARK_SSO_CLIENT_SECRET_ACME", CLIENT_SECRET)
 
 

@@ -2,7 +2,9 @@
 from the environment, and which existing accounts an org's provider may sign in as."""
 
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
@@ -315,3 +317,69 @@ def test_an_account_an_orgs_provider_signs_in_as_never_reaches_another_org(perso
         )
     )
     assert response.status_code == 201, response.content
+
+
+def test_the_provider_must_be_on_a_public_address_and_may_not_redirect(
+    personas, anon, settings, monkeypatch
+):
+    """An org admin chooses the issuer: Mintmark must not request its own network for them
+    (SSRF) unless the operator allows private providers, and follows no redirect."""
+    hits = []
+
+    class Provider(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            if self.path.startswith("/moved/"):
+                self.send_response(302)
+                self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+                self.end_headers()
+                return
+            issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
+            body = json.dumps(
+                {
+                    "issuer": issuer,
+                    **{
+                        key: f"{issuer}/{key}"
+                        for key in (
+                            "authorization_endpoint",
+                            "token_endpoint",
+                            "jwks_uri",
+                            "userinfo_endpoint",
+                        )
+                    },
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    issuer = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.SSO_ALLOW_HTTP_ISSUER = True
+    settings.SSO_DISCOVERY_CACHE_S = 0
+    monkeypatch.setenv("MINTMARK_SSO_CLIENT_SECRET_ACME", "s3cret")
+    enable(personas["admin"].org)
+    try:
+        sso_config_update(org=personas["admin"].org, actor=None, issuer=issuer)
+        response = anon.get("/sso/login/?org=acme")
+        assert response.status_code == 503, response.content
+        assert b"loopback address" in response.content and hits == []
+        # Allowed by the operator, the same provider is used.
+        settings.SSO_ALLOW_PRIVATE = True
+        response = anon.get("/sso/login/?org=acme")
+        assert response.status_code == 302 and response.url.startswith(f"{issuer}/authorization")
+        assert hits == ["/.well-known/openid-configuration"]
+        # A discovery document that redirects (here towards a metadata service) is refused.
+        sso_config_update(org=personas["admin"].org, actor=None, issuer=f"{issuer}/moved/x")
+        response = anon.get("/sso/login/?org=acme")
+        assert response.status_code == 503 and b"redirect" in response.content
+        assert hits[-1] == "/moved/x/.well-known/openid-configuration" and len(hits) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
