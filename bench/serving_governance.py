@@ -11,7 +11,8 @@ Per image, as moderation/gating.py, generation/release.py and provenance/release
    HashCatalog of random training hashes within the policy's radius, 8);
 3. stamping (provenance.stamping): the release canvas, the keyed watermark, content credentials
    signed with an org key made by provenance.keys and embedded with a JPEG thumbnail;
-4. what provenance.release.image_stamp checks before the file may be released: the signed file read back and
+4. what provenance.release.image_stamp checks before the file may be released: the signed file
+   read back and
    validated against the trust anchor, the fingerprint hashes of the marked image, its sha256.
 
 Light imports only: the worker processes are started with `spawn` and import this module and

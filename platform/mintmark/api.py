@@ -161,7 +161,6 @@ def _register_routers() -> None:
     from moderation.api import router as moderation_router
     from orgs.api import router as orgs_router
     from policies.api import router as policies_router
-    from webhooks.api import router as webhooks_router
     from sso.api import router as sso_router
     from webhooks.api import router as webhooks_router
 
@@ -173,7 +172,6 @@ def _register_routers() -> None:
     api.add_router("/", moderation_router)
     api.add_router("/", provenance_router)
     api.add_router("/", sso_router)
-    api.add_router("/", webhooks_router)
     api.add_router("/", webhooks_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", health_router)
