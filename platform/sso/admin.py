@@ -3,8 +3,11 @@ from django.contrib import admin
 
 from mintmark.admin_mixins import ReadOnlyAdmin
 from mintmark.errors import ApiError
+from orgs.admin import MembershipAdmin
+from orgs.models import Membership
 from sso.config import FIELDS, sso_config_clean, sso_config_update
 from sso.models import OrgSso, SsoIdentity
+from sso.receivers import REFUSAL, signs_in_elsewhere
 from sso.secrets import client_secret_variable
 
 
@@ -55,3 +58,23 @@ class SsoIdentityAdmin(ReadOnlyAdmin):
     list_display = ("subject", "issuer", "user", "org", "created_at", "last_login_at")
     search_fields = ("subject", "user__username")
     list_filter = ("org",)
+
+
+class MembershipForm(forms.ModelForm):
+    """The operator's membership form, refusing at the form what sso.receivers refuses on
+    every save (else the admin site would answer that refusal with a 500)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        user, org = cleaned.get("user"), cleaned.get("org")
+        if user and org and signs_in_elsewhere(user_id=user.pk, org_id=org.pk):
+            raise forms.ValidationError(REFUSAL, code="account_signs_in_elsewhere")
+        return cleaned
+
+
+admin.site.unregister(Membership)
+
+
+@admin.register(Membership)
+class SsoAwareMembershipAdmin(MembershipAdmin):
+    form = MembershipForm

@@ -5,17 +5,18 @@ a membership elsewhere: it would hand the other org's data to whoever runs that 
 from mintmark.errors import ApiError
 from sso.models import SsoIdentity
 
+REFUSAL = (
+    "This account signs in through another organization's identity provider, so it cannot "
+    "join this organization. Use another email address, or ask the operator."
+)
+
+
+def signs_in_elsewhere(*, user_id, org_id) -> bool:
+    return SsoIdentity.objects.filter(user_id=user_id).exclude(org_id=org_id).exists()
+
 
 def membership_guard(sender, instance, **kwargs):
-    """pre_save of a Membership: a new one in another org than those whose providers sign in
-    as the account is refused, whichever path adds it (API, portal, commands, admin site)."""
-    if not instance._state.adding:
-        return
-    linked = SsoIdentity.objects.filter(user_id=instance.user_id).exclude(org_id=instance.org_id)
-    if linked.exists():
-        raise ApiError(
-            409,
-            "account_signs_in_elsewhere",
-            "This account signs in through another organization's identity provider, so it "
-            "cannot join this organization. Use another email address, or ask the operator.",
-        )
+    """pre_save of a Membership: one in another org than those whose providers sign in as the
+    account is refused, whichever path saves it (API, portal, commands, admin site)."""
+    if signs_in_elsewhere(user_id=instance.user_id, org_id=instance.org_id):
+        raise ApiError(409, "account_signs_in_elsewhere", REFUSAL)

@@ -294,6 +294,14 @@ def test_an_account_an_orgs_provider_signs_in_as_never_reaches_another_org(perso
     )
     assert page.status_code == 409 and b"another organization" in page.content
     assert not Membership.objects.filter(org=globex, user=squatted.user).exists()
+    # The operator's admin site refuses it at the form (not with a 500).
+    operator = get_user_model().objects.create_superuser("operator", "op@x.test", "pw-operator-1")
+    admin_site = Client(HTTP_HOST="localhost")
+    admin_site.force_login(operator)
+    form = {"user": str(squatted.user.pk), "org": str(globex.pk), "role": "admin"}
+    page = admin_site.post("/admin/orgs/membership/add/", form)
+    assert page.status_code == 200 and b"another organization" in page.content
+    assert not Membership.objects.filter(org=globex, user=squatted.user).exists()
     # A membership made without those checks (bulk_create sends no signal) bars the provider's
     # next login through the already linked subject.
     Membership.objects.bulk_create([Membership(org=globex, user=squatted.user, role="admin")])
@@ -302,8 +310,8 @@ def test_an_account_an_orgs_provider_signs_in_as_never_reaches_another_org(perso
     # So does promotion to operator.
     Membership.objects.filter(org=globex, user=squatted.user).delete()
     get_user_model().objects.filter(pk=squatted.user.pk).update(is_staff=True)
-    operator = sso_login(config=config, claims=claims)
-    assert operator.user is None and "operator" in operator.refusal
+    promoted = sso_login(config=config, claims=claims)
+    assert promoted.user is None and "operator" in promoted.refusal
     # Adding a member to the org whose provider signs the account in is still allowed.
     get_user_model().objects.filter(pk=squatted.user.pk).update(is_staff=False)
     Membership.objects.filter(org=acme, user=squatted.user).delete()
