@@ -66,18 +66,6 @@ def training_catalog(dataset_ids: tuple[str, ...]) -> HashCatalog:
     )
 
 
-def fingerprint_catalog() -> HashCatalog:
-    from provenance.models import Stamp
-
-    stamps = Stamp.objects.filter(released_at__isnull=False)
-    stats = stamps.aggregate(n=Count("id"), newest=Max("released_at"))
-    return _cached(
-        ("fingerprints",),
-        (stats["n"], stats["newest"]),
-        lambda: _catalog(stamps.order_by("pk").values_list("asset_id", "phash", "dhash", "whash")),
-    )
-
-
 @lru_cache(maxsize=PIXEL_CACHE_ITEMS)
 def training_pixels(file_key: str) -> np.ndarray:
     """A training item's canonical pixels for the precise stage, read from the datasets

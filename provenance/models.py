@@ -38,8 +38,8 @@ class Stamp(models.Model):
 class Fingerprint(models.Model):
     """The crop-tolerant fingerprint of a released image (provenance/fingerprint.py): a small
     thumbnail of its pixels for the confirmation stage and the window vectors that find its
-    candidates. Registered from the released file the first time the registry loads after the
-    release (provenance/registry.py), so release itself does not wait for it."""
+    candidates. Registered by the release transaction (provenance/release.py); stamps released
+    before fingerprints existed are registered from their files by provenance/registry.py."""
 
     stamp = models.OneToOneField(
         Stamp, primary_key=True, on_delete=models.CASCADE, related_name="fingerprint"

@@ -2,14 +2,16 @@
 and each process keeps the window vectors of all of them in memory for verify's candidate
 stage (provenance/fingerprint.py); thumbnails are read only for the few candidates.
 
-A stamp released without a fingerprint (release does not wait for it, and stamps released
-before the registry existed) is registered from its released file when the registry is next
-loaded. The in-memory index grows by the rows registered since the last load; when rows
-disappear (a rolled-back transaction) it is rebuilt."""
+Release registers each image's fingerprint in its own transaction; a stamp released before
+the registry existed is registered from its released file when the registry is next loaded
+(one whose file cannot be read is logged and skipped: verify must answer, not fail). The
+in-memory index grows by the rows registered since the last load; when the count does not add
+up (rows committed out of order, or removed) it is rebuilt."""
 
 import threading
 from dataclasses import dataclass
 
+import structlog
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
@@ -18,6 +20,7 @@ from mintmark.imageio import open_image
 from provenance import fingerprint
 from provenance.models import Fingerprint, Stamp
 
+log = structlog.get_logger(__name__)
 _lock = threading.Lock()
 
 
@@ -52,7 +55,10 @@ def fingerprint_register(stamp: Stamp) -> None:
 def _register_missing() -> None:
     pending = Stamp.objects.filter(released_at__isnull=False, fingerprint__isnull=True)
     for stamp in pending.select_related("asset").order_by("released_at"):
-        fingerprint_register(stamp)
+        try:
+            fingerprint_register(stamp)
+        except (OSError, ValueError) as exc:
+            log.warning("fingerprint not registered", stamp=str(stamp.pk), error=str(exc))
 
 
 def _rows(since=None):
@@ -71,7 +77,13 @@ def fingerprint_index() -> fingerprint.Index:
         loaded = _loaded
         if loaded is not None and (loaded.count, loaded.newest) == (stats["n"], stats["newest"]):
             return loaded.index
-        if loaded is not None and stats["n"] > loaded.count and stats["newest"] >= loaded.newest:
+        grown = (
+            loaded is not None
+            and loaded.newest is not None
+            and stats["n"] > loaded.count
+            and stats["newest"] >= loaded.newest
+        )
+        if grown:
             known = set(loaded.index.keys)
             fresh = [(str(k), bytes(w)) for k, w in _rows(loaded.newest) if str(k) not in known]
             if loaded.count + len(fresh) == stats["n"]:

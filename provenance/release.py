@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from mintmark.imageio import open_image
 from moderation.memorization import hashes_of
-from provenance import credentials, keys, watermark
-from provenance.models import Stamp
+from provenance import credentials, fingerprint, keys, watermark
+from provenance.models import Fingerprint, Stamp
 from provenance.signing import FileKeySigner, signing_passphrase
 from provenance.stamping import StampingError, release_canvas, signed_png, watermarked
 
@@ -141,6 +141,7 @@ class StampedImage:
     manifest_label: str
     certificate: keys.CertInfo
     fingerprint: dict
+    registration: fingerprint.Registration
 
 
 def image_stamp(subject: ReleaseSubject) -> StampedImage:
@@ -181,12 +182,14 @@ def image_stamp(subject: ReleaseSubject) -> StampedImage:
         manifest_label=report.manifest_label,
         certificate=keys.certificate_info(signer.certificate_chain_pem),
         fingerprint={kind: f"{value:016x}" for kind, value in hashes_of(marked).items()},
+        registration=fingerprint.register(marked),
     )
 
 
 def stamp_released(stamped: StampedImage) -> dict:
-    """Records the stamp of a released file; called inside the release transaction, so it is
-    rolled back with it. Returns the audit data of the release."""
+    """Records the stamp of a released file and registers its fingerprint (so verify knows it
+    from the moment it is released); called inside the release transaction, so both are rolled
+    back with it. Returns the audit data of the release."""
     Stamp.objects.filter(pk=stamped.stamp.pk).update(
         sha256=stamped.sha256,
         manifest_label=stamped.manifest_label,
@@ -194,6 +197,14 @@ def stamp_released(stamped: StampedImage) -> dict:
         certificate_sha256=stamped.certificate.sha256,
         released_at=timezone.now(),
         **stamped.fingerprint,
+    )
+    Fingerprint.objects.update_or_create(
+        stamp_id=stamped.stamp.pk,
+        defaults={
+            "method": fingerprint.METHOD,
+            "thumbnail": stamped.registration.thumbnail,
+            "windows": stamped.registration.windows,
+        },
     )
     return {
         "payload": f"{stamped.stamp.payload:x}",

@@ -131,8 +131,20 @@ def test_crops_and_rotations_are_identified_through_verify(anon, released_output
         assert "fingerprint" in body["identified_by"]
         assert body["fingerprint"]["found"] and body["fingerprint"]["distance"] <= 0.04
         assert "Identified by" in body["explanation"] and "fingerprint" in body["explanation"]
-    # The first verify registered the released file's fingerprint.
     assert Fingerprint.objects.filter(stamp__asset=asset).count() == 1
+
+
+def test_release_registers_the_fingerprint_and_verify_survives_a_lost_file(anon, released_output):
+    """Release registers the fingerprint in its own transaction, so verify needs no file of
+    the release store; a stamp left without one (released before fingerprints existed) whose
+    file is gone is skipped, and verify still answers."""
+    asset, image = released_output
+    assert Fingerprint.objects.filter(stamp__asset=asset).count() == 1
+    storages["release"].delete(asset.release_key)
+    assert verify(anon, EDITS["crop 20 %"](image))["asset"]["id"] == str(asset.pk)
+    Fingerprint.objects.filter(stamp__asset=asset).delete()
+    body = verify(anon, EDITS["crop 20 %"](image))
+    assert body["verdict"] == "unknown" and body["fingerprint"] == {"found": False}
 
 
 def test_a_look_alike_output_is_unknown_through_verify(anon, released_output):
