@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from generation.models import Asset, GenerationJob, GenerativeModel
+from generation.models import Asset, GenerationJob, GenerativeModel, LoraAdapter
+from mintmark.admin_mixins import ReadOnlyAdmin
 
 
 @admin.register(GenerativeModel)
@@ -17,6 +18,16 @@ class GenerativeModelAdmin(admin.ModelAdmin):
         "verify_error",
         "verified_at",
     )
+
+
+@admin.register(LoraAdapter)
+class LoraAdapterAdmin(ReadOnlyAdmin):
+    """Registered through the API (generation/adapters.py), which hashes the folder and audits
+    it; a change here would bypass both."""
+
+    list_display = ("name", "version", "base_model", "org", "created_at")
+    list_filter = ("org",)
+    search_fields = ("name", "weights_sha256")
 
 
 class AssetInline(admin.TabularInline):

@@ -320,6 +320,14 @@ def _licence_body(c: Ctx) -> dict:
     }
 
 
+def _adapter_body(c: Ctx) -> dict:
+    # Adapters live in the caller's own folder; registration only hashes the weights file.
+    folder = c.world.root / c.caller_slug / f"adapter-{c.n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pytorch_lora_weights.safetensors").write_bytes(b"not really weights %d" % c.n)
+    return {"name": f"adapter-{c.n}", "version": "1", "local_path": str(folder)}
+
+
 def _model_body(c: Ctx) -> dict:
     return {
         "name": f"registered-{c.n}",
@@ -413,6 +421,15 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/models"): Rule(ADMIN, 201, lambda c: Req("POST", "/api/models", _model_body(c))),
     ("GET", "/api/models/{model_id}"): Rule(
         MEMBERS, 200, lambda c: Req("GET", f"/api/models/{c.model_id}"), scoped=True
+    ),
+    ("GET", "/api/models/{model_id}/adapters"): Rule(
+        MEMBERS, 200, lambda c: Req("GET", f"/api/models/{c.model_id}/adapters"), scoped=True
+    ),
+    ("POST", "/api/models/{model_id}/adapters"): Rule(
+        ADMIN,
+        201,
+        lambda c: Req("POST", f"/api/models/{c.model_id}/adapters", _adapter_body(c)),
+        scoped=True,
     ),
     # generations: submit and cancel staff + admin; read every member (staff: their own jobs)
     ("POST", "/api/generations"): Rule(
@@ -572,7 +589,11 @@ def world(personas, tmp_path, monkeypatch, settings) -> World:
     # not what this module checks.
     monkeypatch.setattr(health, "_workers", lambda: "not checked here")
     keys_make(settings, tmp_path, personas["admin"].org, personas["outsider"].org)
-    return World(personas, tmp_path / "models")
+    root = tmp_path / "models"
+    root.mkdir()
+    # A root of its own, so <root>/<org-slug>/ are the orgs' own folders (adapters need one).
+    settings.MODEL_ROOTS = (root, *settings.MODEL_ROOTS)
+    return World(personas, root)
 
 
 def _assert_success(response, status: int, content_type: str) -> None:
