@@ -95,8 +95,9 @@ class BatchSpec:
     scheduler: str
     strength: float | None = None
     # LoRA adapters applied to every image: [{"sha256", "path", "weight", ...}], as jobs hold
-    # them. Part of the spec, so requests with other adapters never share a call.
-    adapters: list = field(default_factory=list)
+    # them. Part of the spec's equality, so requests with other adapters never share a call;
+    # left out of its hash (a list is unhashable; equal specs still hash alike).
+    adapters: list = field(default_factory=list, hash=False)
 
     def __post_init__(self):
         if self.mode not in MODES:

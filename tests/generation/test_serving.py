@@ -11,7 +11,8 @@ from generation import serving, worker
 from generation.pipelines import BatchSpec, ImageRequest, LoadedModel, run_batch, warm_up
 from generation.tiny import TINY_BUILDERS
 
-FAMILIES = tuple(TINY_BUILDERS)
+# The UNet families, whose prompt encoding the text cache stands in for.
+FAMILIES = ("sd15", "sdxl")
 OPTIMIZED = serving.ServingOptions(
     fuse_qkv=True, buckets=(1, 4), text_cache_entries=8, device_postprocess=True
 )
@@ -61,6 +62,22 @@ def test_optimized_path_gives_the_plain_images(family):
     assert (model.text_cache.misses, model.text_cache.hits) == (4, 0)
     assert_same_images(run_batch(model, spec(), REQUESTS), plain)
     assert model.text_cache.hits == 4
+
+
+@pytest.mark.parametrize("family", ["sd3", "flux"])
+def test_transformer_families_encode_their_own_prompts_on_the_optimized_path(family):
+    flow = BatchSpec(
+        mode="text-to-image",
+        width=32,
+        height=32,
+        steps=2,
+        guidance_scale=3.5,
+        scheduler="flow_euler",
+    )
+    plain = run_batch(loaded(family, serving.ServingOptions()), flow, REQUESTS[:2])
+    model = loaded(family, OPTIMIZED)
+    assert_same_images(run_batch(model, flow, REQUESTS[:2]), plain)
+    assert model.text_cache is None
 
 
 def test_compiled_modules_give_the_plain_images():
