@@ -52,7 +52,9 @@ def random_catalog(size: int, seed: int) -> HashCatalog:
     rng = np.random.default_rng(seed)
     values = {kind: rng.integers(0, 2**63, size, dtype=np.int64) for kind in KINDS}
     hexes = {kind: [f"{int(v):016x}" for v in values[kind]] for kind in KINDS}
-    return HashCatalog([f"item-{i}" for i in range(size)], hexes, ["bench-dataset"] * size)
+    keys = [f"item-{i}" for i in range(size)]
+    # Each item's "file" is its key: random_pixels draws its pixels from it.
+    return HashCatalog(keys, hexes, ["bench-dataset"] * size, files=keys)
 
 
 def random_pixels(key: str) -> np.ndarray:

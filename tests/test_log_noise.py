@@ -42,10 +42,10 @@ def test_loading_a_model_logs_no_known_noise(tmp_path):
     # Without the platform's logging the libraries do say these things here, so the check
     # below is not vacuous.
     assert "requires torchvision (not installed)" in noisy
-    assert "`accelerate` was not found" in noisy
     quiet = _load_output(folder, "platform")
     assert "requires torchvision" not in quiet
-    assert "accelerate" not in quiet
+    # accelerate is installed (peft's LoRA loading needs it), so diffusers no longer warns of it.
+    assert "accelerate" not in noisy + quiet
     assert "an unrelated warning" in quiet
 
 

@@ -11,10 +11,6 @@ KNOWN_NOISE = {
     # torchvision is left out on purpose (requirements-nodeps.txt) and diffusers' CLIP feature
     # extractors work on the PIL ones.
     "transformers.utils.import_utils": ("requires torchvision (not installed)",),
-    # diffusers loads without accelerate's meta-device initialisation: slower to load large
-    # models, identical weights; the GPU worker keeps its models resident, so it loads once.
-    "diffusers.pipelines.pipeline_utils": ("because `accelerate` was not found",),
-    "diffusers.models.modeling_utils": ("because `accelerate` was not found",),
 }
 
 
