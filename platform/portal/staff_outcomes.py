@@ -78,6 +78,9 @@ def _block_explanation(result: dict, org) -> dict:
             "distance": result["scores"].get("closest_distance"),
             "similarity": result["scores"].get("similarity"),
             "limit": result["details"].get("min_similarity"),
+            "exact": result["details"].get("exact_similarity"),
+            "ratio": result["scores"].get("neighbour_ratio"),
+            "max_ratio": result["details"].get("max_neighbour_ratio"),
             "radius": result["details"].get("radius"),
         }
     elif result["gate"] == "image_safety":

@@ -372,6 +372,35 @@ def test_each_images_outcome_in_plain_words(personas, model, org):
     assert set(re.findall(r"/assets/([0-9a-f-]+)/file/", html)) == {str(kept.pk)}
 
 
+def test_a_copy_found_by_the_pixel_stage_says_both_rules(personas, model, org):
+    job = submitted(personas["staff"], model, num_images=1)
+    job_transition(job_id=job.pk, to=State.RUNNING, claimed_by="t")
+    job_transition(job_id=job.pk, to=State.GATING)
+    copied = org.datasets.get(name="Shapes").items.get()
+    close = add_asset(job, 0, Asset.State.BLOCKED, quarantine_key="q4")
+    GateResult.objects.create(
+        job=job,
+        asset=close,
+        gate="memorization",
+        gate_version="m3",
+        verdict="block",
+        reason=f"likely copy of training item {copied.pk} of dataset 'Shapes'",
+        scores={"closest_distance": 12.0, "similarity": 0.953, "neighbour_ratio": 0.12},
+        details={
+            "item": {"item": str(copied.pk), "dataset": "Shapes"},
+            "min_similarity": 0.94,
+            "exact_similarity": 0.97,
+            "max_neighbour_ratio": 0.2,
+        },
+    )
+    html = html_of(personas["staff"].portal().get(f"/o/acme/jobs/{job.pk}/"))
+    # The pixel stage says both of its rules and where this image stood.
+    assert (
+        "pixel similarity 0.953 (the policy blocks at 0.97 and over, or at 0.94 and over when "
+        "its distance is at most 0.2 of the next candidates': here 0.120)"
+    ) in html
+
+
 def test_a_rejected_image_shows_the_reviewers_reason(personas, model):
     from moderation.models import Review
 
