@@ -24,8 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
-from contextlib import contextmanager
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -33,7 +31,8 @@ REPO = BENCH.parent
 sys.path[:0] = [str(BENCH), str(REPO), str(REPO / "platform")]
 
 import platform_stack  # noqa: E402 - after the path above
-from platform_stack import Client, Platform, Services, log  # noqa: E402
+from bench_results import Results, log  # noqa: E402
+from platform_stack import Client, Platform, Services  # noqa: E402
 
 PROMPTS = [
     "a lighthouse on a cliff at dawn, oil painting",
@@ -97,29 +96,6 @@ def parse(argv=None) -> argparse.Namespace:
         args.smoke and not args.database_url and platform_stack._package_dir("pgserver") is None
     )
     return args
-
-
-class Results:
-    def __init__(self, out: Path, env: dict):
-        self.out = out
-        self.data = {"env": env, "stages": {}, "errors": {}}
-        out.mkdir(parents=True, exist_ok=True)
-
-    def put(self, stage: str, value) -> None:
-        self.data["stages"][stage] = value
-        self.save()
-
-    @contextmanager
-    def guarded(self, stage: str):
-        try:
-            yield
-        except Exception:  # noqa: BLE001 - a failed stage is recorded; the others still run
-            self.data["errors"][stage] = traceback.format_exc()[-3000:]
-            log(f"{stage} failed:\n{self.data['errors'][stage]}")
-            self.save()
-
-    def save(self) -> None:
-        (self.out / "results.json").write_text(json.dumps(self.data, indent=2, default=str))
 
 
 def percentile(values, q: float) -> float | None:

@@ -21,10 +21,6 @@ REPO = Path(__file__).resolve().parent.parent
 TERMINAL = {"RELEASED", "BLOCKED", "REJECTED", "FAILED", "CANCELLED"}
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -14,9 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 import serving_governance
 import torch
 import transformers
+from bench_results import Results, log
 from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
 from gpu_generation import PROMPTS, full_sd15, full_sdxl
 
@@ -80,10 +79,6 @@ class Clock:
         return self.deadline_s - (time.perf_counter() - self.start)
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -95,30 +90,6 @@ def median(values) -> float:
 
 def percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
-
-
-class Results:
-    def __init__(self, out: Path, env: dict):
-        self.out = out
-        self.data = {"env": env, "stages": {}, "errors": {}}
-        out.mkdir(parents=True, exist_ok=True)
-
-    def put(self, stage: str, value) -> None:
-        self.data["stages"][stage] = value
-        self.save()
-
-    @contextmanager
-    def guarded(self, stage: str):
-        """Records a stage that fails and goes on with the next one."""
-        try:
-            yield
-        except Exception:  # noqa: BLE001 - a failed stage is recorded; the others still run
-            self.data["errors"][stage] = traceback.format_exc()[-3000:]
-            log(f"{stage} failed:\n{self.data['errors'][stage]}")
-            self.save()
-
-    def save(self) -> None:
-        (self.out / "results.json").write_text(json.dumps(self.data, indent=2, default=str))
 
 
 # --- Timing one thing --------------------------------------------------------------------------
