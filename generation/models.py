@@ -93,6 +93,46 @@ class LoraAdapter(models.Model):
 
 
 class GenerationJob(models.Model):
+class ControlNet(models.Model):
+    """A ControlNet folder (diffusers' ControlNetModel, safetensors) for one base model, with the
+    kind of control image it was trained on: a job that asks for that kind conditions the base
+    model's denoising on its control image through it (generation/controlnets.py). Registered
+    with its weights hashed; the worker refuses to load a folder that no longer matches."""
+
+    class Kind(models.TextChoices):
+        CANNY = "canny", "Canny edges"
+        DEPTH = "depth", "Depth map"
+        SCRIBBLE = "scribble", "Scribble"
+        POSE = "pose", "Pose skeleton"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(
+        "orgs.Organization", on_delete=models.PROTECT, related_name="controlnets"
+    )
+    base_model = models.ForeignKey(
+        GenerativeModel, on_delete=models.PROTECT, related_name="controlnets"
+    )
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=50)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    local_path = models.CharField(max_length=1000)
+    weights_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "name", "version"], name="controlnet_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
     """One request: a prompt and parameters that produce `num_images` assets. State changes
     happen only in generation/transitions.py."""
 
@@ -138,6 +178,11 @@ class GenerationJob(models.Model):
     adapters = models.JSONField(default=list, blank=True)
     input_image_key = models.CharField(max_length=300, blank=True)
     mask_image_key = models.CharField(max_length=300, blank=True)
+    # The ControlNet conditioning the job: {"id", "name", "version", "kind", "scale",
+    # "preprocess", "sha256", "path"} as at submit, {} for none; its control image (after any
+    # preprocessing) is control_image_key. Jobs batch only with an equal entry (worker.py).
+    controlnet = models.JSONField(default=dict, blank=True)
+    control_image_key = models.CharField(max_length=300, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     progress_step = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)

@@ -208,6 +208,20 @@ class AdapterRules(_Strict):
     )
 
 
+class ControlNetRules(_Strict):
+    allowed: list[str] = Field(
+        default_factory=list,
+        description="ControlNet names (or name:version) jobs may use; empty: every registered "
+        "ControlNet of the chosen model.",
+    )
+    max_scale: float = Field(
+        2.0,
+        gt=0.0,
+        le=2.0,
+        description="Largest conditioning scale a job may give its ControlNet.",
+    )
+
+
 class PolicyRules(_Strict):
     allowed_models: list[str] = Field(
         default_factory=list,
@@ -233,6 +247,7 @@ class PolicyRules(_Strict):
     )
     provenance: ProvenanceRules = Field(default_factory=ProvenanceRules)
     adapters: AdapterRules = Field(default_factory=AdapterRules)
+    controlnets: ControlNetRules = Field(default_factory=ControlNetRules)
     abuse: AbuseRules = Field(default_factory=AbuseRules)
 
     @model_validator(mode="after")

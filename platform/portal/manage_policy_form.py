@@ -31,6 +31,7 @@ SECTION_TITLES = {
     "memorization": "Memorization (copies of training items)",
     "provenance": "Provenance",
     "adapters": "LoRA adapters",
+    "controlnets": "ControlNets",
     "abuse": "Abuse limits",
 }
 # Choices a policy cannot drop: shown ticked and fixed.
@@ -52,16 +53,20 @@ LABELS = {
     "adapters.allowed": "Adapters jobs may apply",
     "adapters.max_per_job": "Adapters per job",
     "adapters.max_weight": "Largest adapter weight",
+    "controlnets.allowed": "ControlNets jobs may use",
+    "controlnets.max_scale": "Largest conditioning scale",
 }
 # What an empty list means where it is not "none" (the schema's description says so).
 EMPTY_MEANS = {
     "allowed_models": "any registered model",
     "adapters.allowed": "any adapter of the chosen model",
+    "controlnets.allowed": "any ControlNet of the chosen model",
 }
 # How to type a rule into its input, added to the schema's description of the rule.
 INPUT_HINTS = {
     "allowed_models": "One per line.",
     "adapters.allowed": "One per line.",
+    "controlnets.allowed": "One per line.",
     "prompt.blocked_terms": "One per line.",
     "prompt.protected_names": "One per line.",
     "image_safety.thresholds": "One per line, as name = value (for example nudity = 0.5).",
