@@ -92,7 +92,6 @@ class LoraAdapter(models.Model):
         return f"{self.name}:{self.version}"
 
 
-class GenerationJob(models.Model):
 class ControlNet(models.Model):
     """A ControlNet folder (diffusers' ControlNetModel, safetensors) for one base model, with the
     kind of control image it was trained on: a job that asks for that kind conditions the base
@@ -133,6 +132,7 @@ class ControlNet(models.Model):
         return f"{self.name}:{self.version}"
 
 
+class GenerationJob(models.Model):
     """One request: a prompt and parameters that produce `num_images` assets. State changes
     happen only in generation/transitions.py."""
 
@@ -176,13 +176,13 @@ class ControlNet(models.Model):
     # The LoRA adapters applied, in order: [{"id", "name", "version", "weight", "sha256",
     # "path"}] as they were at submit. Jobs batch together only with equal lists (worker.py).
     adapters = models.JSONField(default=list, blank=True)
-    input_image_key = models.CharField(max_length=300, blank=True)
-    mask_image_key = models.CharField(max_length=300, blank=True)
     # The ControlNet conditioning the job: {"id", "name", "version", "kind", "scale",
     # "preprocess", "sha256", "path"} as at submit, {} for none; its control image (after any
     # preprocessing) is control_image_key. Jobs batch only with an equal entry (worker.py).
     controlnet = models.JSONField(default=dict, blank=True)
     control_image_key = models.CharField(max_length=300, blank=True)
+    input_image_key = models.CharField(max_length=300, blank=True)
+    mask_image_key = models.CharField(max_length=300, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     progress_step = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
