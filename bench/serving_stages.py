@@ -814,7 +814,13 @@ def table(data: dict) -> str:
                 f"| {point['to_host_p50_s']:.3f} | {_f(point['mean_batch'], '{:.1f}')} "
                 f"| {point['gpu_busy_pct']:.0f} |"
             )
-        if governance.get("ratio") is not None:
+        if governance.get("on") and governance.get("ratio") is None:
+            lines += [
+                "",
+                f"governance on/off at {governance['on']['users']} users: no ratio "
+                "(no ungoverned image finished inside the window)",
+            ]
+        elif governance.get("ratio") is not None:
             on = governance["on"]
             lines += [
                 "",
