@@ -2,7 +2,7 @@
 provenance record and the exports, through the same selectors and export functions as
 /api/audit and /api/provenance."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.shortcuts import render
@@ -50,7 +50,8 @@ class EventFilterForm(forms.Form):
         filters = {name: data[name].strip() or None for name in fields}
         if data["date_from"]:
             filters["since"] = _day_start(data["date_from"])
-        if data["date_to"]:
+        # The last day a date can name (9999-12-31) has no next day: it leaves the end open.
+        if data["date_to"] and data["date_to"] < date.max:
             filters["until"] = _day_start(data["date_to"] + timedelta(days=1))
         return filters
 
