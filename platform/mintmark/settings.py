@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "mintmark.streaming.StreamSyncIteratorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mintmark.middleware.ApiGuardMiddleware",
+    "mintmark.nul_guard.NulRefusalMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
