@@ -13,6 +13,10 @@ from generation.schedulers import FLOW_SCHEDULERS, NOISE_SCHEDULERS
 
 TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT = "text-to-image", "image-to-image", "inpaint"
 ALL_MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT)
+# An upscaler's only mode (generation/upscale.py): an image (a released asset or an upload) made
+# UPSCALE_FACTOR times larger on each side.
+UPSCALE = "upscale"
+UPSCALE_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,11 @@ FAMILIES = {
     "other": Family(
         "Other latent diffusion", ALL_MODES, NOISE_SCHEDULERS, "dpmpp_2m", 25, 7.5, 512
     ),
+    # Stable Diffusion x4 upscaler: DDIM with its v-prediction schedule at guidance 9 (the
+    # pipeline's default), 50 steps (its documented default; its signature says 75, over the
+    # default policy's max_steps). Its default size is the input side it was trained on; the
+    # input's sides must be multiples of 8 (its UNet halves the latent three times).
+    "upscaler": Family("Upscaler x4", (UPSCALE,), NOISE_SCHEDULERS, "ddim", 50, 9.0, 128),
 }
 
 
@@ -48,9 +57,14 @@ def family_traits(family: str) -> Family:
     return FAMILIES.get(family, FAMILIES["other"])
 
 
-# The pipeline classes (model_index.json's `_class_name`) of the transformer families, whose
-# weights the UNet families' code cannot run and the other way round.
-_PIPELINE_PREFIXES = {"sd3": "StableDiffusion3", "flux": "Flux"}
+# The pipeline classes (model_index.json's `_class_name`) of the transformer families and the
+# upscaler, whose weights the text-to-image UNet families' code cannot run and the other way
+# round.
+_PIPELINE_PREFIXES = {
+    "sd3": "StableDiffusion3",
+    "flux": "Flux",
+    "upscaler": "StableDiffusionUpscale",
+}
 
 
 def family_mismatch(family: str, pipeline_class: str) -> str | None:

@@ -3,6 +3,7 @@ generate form), parsed into a JobRequest the same way for both; `job_submit` the
 against the policy."""
 
 import json
+from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
 from ninja import Schema
@@ -44,6 +45,11 @@ class GenerationIn(Schema):
         max_length=2000,
         description="http(s) URL on a host the org allows; receives the job's signed outcome "
         "events (README: Webhooks).",
+    )
+    parent_asset: UUID | None = Field(
+        None,
+        description="upscale: the id of a released asset of this organization to upscale x4 "
+        "(or send an image upload instead).",
     )
     adapters: list[AdapterIn] = Field(
         default_factory=list,

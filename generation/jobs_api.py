@@ -46,6 +46,9 @@ class AssetOut(Schema):
     sha256: str
     phash: str
     created_at: datetime
+    parent_asset: UUID | None = Field(
+        description="The released asset this image upscales (mode upscale), else null."
+    )
     gate_results: list[GateResultOut]
     hold_reasons: list[str] = Field(description="Why it was held for review; empty if never.")
     review: dict | None
@@ -77,6 +80,9 @@ class JobOut(Schema):
     guidance_scale: float
     scheduler: str
     strength: float | None
+    parent_asset: UUID | None = Field(
+        description="upscale: the released asset upscaled; null for an upload or other modes."
+    )
     num_images: int
     context: str
     callback_url: str

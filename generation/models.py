@@ -23,6 +23,7 @@ class GenerativeModel(models.Model):
         SD3 = "sd3", "Stable Diffusion 3"
         FLUX = "flux", "Flux"
         OTHER = "other", "Other latent diffusion"
+        UPSCALER = "upscaler", "Upscaler x4"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="models")
@@ -151,6 +152,7 @@ class GenerationJob(models.Model):
         TEXT_TO_IMAGE = "text-to-image"
         IMAGE_TO_IMAGE = "image-to-image"
         INPAINT = "inpaint"
+        UPSCALE = "upscale"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="jobs")
@@ -182,6 +184,11 @@ class GenerationJob(models.Model):
     controlnet = models.JSONField(default=dict, blank=True)
     control_image_key = models.CharField(max_length=300, blank=True)
     input_image_key = models.CharField(max_length=300, blank=True)
+    # An upscale of a released asset: that asset (its pixels are input_image_key, its signed
+    # file the parent ingredient of the output's content credentials); null for an upload.
+    parent_asset = models.ForeignKey(
+        "Asset", on_delete=models.PROTECT, null=True, blank=True, related_name="upscales"
+    )
     mask_image_key = models.CharField(max_length=300, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     progress_step = models.PositiveIntegerField(default=0)

@@ -31,9 +31,12 @@ from generation.schedulers import FLOW_SCHEDULERS, NOISE_SCHEDULERS, SCHEDULER_C
 from generation.weights import WeightsError, folder_pipeline_class, weights_sha256
 
 TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT = "text-to-image", "image-to-image", "inpaint"
-MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT)
+# An upscaler's mode: its batches run in generation/upscaling.py.
+UPSCALE = "upscale"
+MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT, UPSCALE)
 EDIT_MODES = (IMAGE_TO_IMAGE, INPAINT)
 MAX_SEED = 2**63  # exclusive; the web side draws seeds below it
+UPSCALER_CLASS = "StableDiffusionUpscalePipeline"
 
 # Names a job may ask for → diffusers classes. The names live in generation/schedulers.py so the
 # web process validates requests against the same list without importing torch.
@@ -115,7 +118,7 @@ class BatchSpec:
             raise ValueError(
                 f"unknown scheduler {self.scheduler!r}; known: {', '.join(scheduler_names())}"
             )
-        if self.mode == TEXT_TO_IMAGE:
+        if self.mode in (TEXT_TO_IMAGE, UPSCALE):
             if self.strength is not None:
                 raise ValueError("strength applies only to image-to-image and inpaint")
         elif self.strength is None or not 0 < self.strength <= 1:
@@ -257,12 +260,18 @@ class LoadedModel:
         index, multistep history), which pipelines of different modes must not share."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        upscaler = type(self.text_to_image).__name__ == UPSCALER_CLASS
+        if (mode == UPSCALE) != upscaler:
+            raise ModelLoadError(
+                f"{type(self.text_to_image).__name__} cannot run {mode}: only an upscaler "
+                "upscales, and an upscaler does nothing else"
+            )
         if scheduler_name not in self.schedulers:
             raise ValueError(
                 f"{type(self.text_to_image).__name__} runs the schedulers "
                 f"{', '.join(self.schedulers)}, not {scheduler_name!r}"
             )
-        pipe = self._pipelines.get(mode)
+        pipe = self.text_to_image if upscaler else self._pipelines.get(mode)
         if pipe is None:
             auto = (
                 AutoPipelineForImage2Image if mode == IMAGE_TO_IMAGE else AutoPipelineForInpainting
@@ -352,9 +361,12 @@ class PipelineCache:
             raise WeightsMismatch(
                 f"weights in {folder} have sha256 {actual}, registered {expected_sha256}"
             )
+        # An upscaler has no text-to-image pipeline to derive others from: it loads as itself.
+        upscaler = folder_pipeline_class(folder) == UPSCALER_CLASS
+        loader = DiffusionPipeline if upscaler else AutoPipelineForText2Image
         try:
             # `dtype`, not `torch_dtype`: diffusers 0.42 deprecates the latter.
-            pipe = AutoPipelineForText2Image.from_pretrained(
+            pipe = loader.from_pretrained(
                 folder,
                 dtype=_dtype_for(folder, self.dtype),
                 local_files_only=True,
@@ -368,7 +380,7 @@ class PipelineCache:
             raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
         serving.prepare(pipe, self.options, self.device)
         model = LoadedModel(pipe, sha256=actual, options=self.options)
-        if self.options.compile != "off" and self.device.type == "cuda":
+        if self.options.compile != "off" and self.device.type == "cuda" and not upscaler:
             warm_up(model)
             serving.compile_cache_save(self.options.compile_cache_dir)
         return model
@@ -390,6 +402,10 @@ def _without_safety_checker(folder: Path) -> dict:
         index = json.loads((folder / "model_index.json").read_text())
     except (OSError, ValueError):
         return {}  # from_pretrained reports a broken folder with its own message
+    if index.get("_class_name") == UPSCALER_CLASS:
+        # The x4 upscaler's pipeline takes no `requires_safety_checker`, and its invisible
+        # watermarker would put a mark that is not this platform's into every output.
+        return {"safety_checker": None, "watermarker": None}
     if "safety_checker" in index:
         return {"safety_checker": None, "requires_safety_checker": False}
     return {}

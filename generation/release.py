@@ -12,6 +12,7 @@ from django.db import transaction
 from generation.adapters import job_datasets
 from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition
+from generation.upscale import upscale_parent_file
 from licensing.models import Licence
 from moderation.models import GateResult, Review
 from policies.rules import PolicyRules
@@ -52,14 +53,18 @@ def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
             for entry in job.adapters
         ],
         "licences": licences,
+        # The released asset this one was made from (an upscale), else null.
+        "parent_asset": str(job.parent_asset_id) if job.parent_asset_id else None,
     }
 
 
 def release_subject(asset: Asset, job: GenerationJob) -> ReleaseSubject:
     """Everything stamping needs about one asset, read here so provenance never reads jobs."""
     quarantine = storages["quarantine"]
-    parent = None
-    if job.input_image_key:
+    # An upscale of a released asset names that asset's signed file as its parent; any other
+    # edit names its input image.
+    parent = upscale_parent_file(job)
+    if parent is None and job.input_image_key:
         parent = (quarantine.open(job.input_image_key).read(), "image/png")
     rules = PolicyRules.model_validate(job.policy.rules)
     return ReleaseSubject(
@@ -71,6 +76,7 @@ def release_subject(asset: Asset, job: GenerationJob) -> ReleaseSubject:
         generation=generation_assertion(asset, job),
         training_mining=rules.provenance.training_and_mining,
         parent=parent,
+        parent_asset=str(job.parent_asset_id) if job.parent_asset_id else None,
     )
 
 
@@ -86,9 +92,9 @@ def release_approved(asset: Asset) -> bool:
 def asset_release(*, asset_id, actor=None) -> Asset | None:
     """Stamps and releases one approved asset; None when it is not releasable (already
     released, rejected, or its job ended). Raises StampingError when stamping failed."""
-    asset = Asset.objects.select_related("job__org", "job__model", "job__policy", "job__user").get(
-        pk=asset_id
-    )
+    asset = Asset.objects.select_related(
+        "job__org", "job__model", "job__policy", "job__user", "job__parent_asset"
+    ).get(pk=asset_id)
     job = asset.job
     if asset.state not in (Asset.State.QUARANTINED, Asset.State.IN_REVIEW):
         return None

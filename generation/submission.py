@@ -18,6 +18,7 @@ from generation.posture import model_posture
 from generation.quota import quota_check
 from generation.tasks import run_job
 from generation.transitions import TERMINAL, job_transition
+from generation.upscale import upscale_input
 from mintmark import metrics
 from mintmark.errors import ApiError
 from mintmark.imageio import UnreadableImage, open_image
@@ -61,6 +62,8 @@ class JobRequest:
     callback_url: str = ""
     # [{"adapter": name or name:version, "weight": w}]
     adapters: list = field(default_factory=list)
+    # upscale: the released asset to upscale (instead of an image upload)
+    parent_asset: uuid.UUID | None = None
 
 
 def _model_for(org: Organization, ref: str) -> GenerativeModel:
@@ -249,7 +252,11 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
     if req.mode == Mode.TEXT_TO_IMAGE:
         req.width = req.width or default_side(model)
         req.height = req.height or default_side(model)
-    image_png, mask_png = _check_inputs(req)
+    if req.mode == Mode.UPSCALE:
+        upscaled = upscale_input(membership=membership, req=req, rules=rules, traits=traits)
+        parent, image_png, mask_png = upscaled.parent, upscaled.png, None
+    else:
+        parent, (image_png, mask_png) = None, _check_inputs(req)
     _check_parameters(req, rules, traits.size_multiple)
     callback_url = callback_check(org=org, url=req.callback_url)
     verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)
@@ -285,6 +292,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             seeds=[first_seed + i for i in range(req.num_images)],
             adapters=[choice.as_job_entry() for choice in choices],
             quota_images=req.num_images,
+            parent_asset=parent,
         )
         store = storages["quarantine"]
         if image_png is not None:
@@ -313,6 +321,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
                 "seeds": job.seeds,
                 "context": job.context,
                 "callback_url": job.callback_url,
+                "parent_asset": str(parent.pk) if parent is not None else None,
                 "adapters": [
                     {key: entry[key] for key in ("name", "version", "weight", "sha256")}
                     for entry in job.adapters

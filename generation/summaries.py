@@ -43,6 +43,8 @@ def asset_summary(asset: Asset) -> dict:
         "sha256": asset.sha256,
         "phash": asset.phash,
         "created_at": asset.created_at,
+        # The released asset this one upscales (its job's parent), else None.
+        "parent_asset": asset.job.parent_asset_id,
         "gate_results": _latest_results(asset),
         "hold_reasons": _hold_reasons(asset),
         "review": _review_summary(asset),
@@ -101,6 +103,7 @@ def job_summary(job: GenerationJob) -> dict:
         "user": job.user.username,
         "model": str(job.model),
         "policy_version": job.policy.version,
+        "parent_asset": job.parent_asset_id,
         "progress": {"step": job.progress_step, "total": job.progress_total},
         # Every distinct reason its images were held for review, for the job's headline.
         "hold_reasons": list(dict.fromkeys(r for a in assets for r in a["hold_reasons"])),

@@ -14,6 +14,7 @@ import torch
 from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
+    DDPMScheduler,
     DiffusionPipeline,
     EulerDiscreteScheduler,
     FlowMatchEulerDiscreteScheduler,
@@ -22,6 +23,7 @@ from diffusers import (
     SD3Transformer2DModel,
     StableDiffusion3Pipeline,
     StableDiffusionPipeline,
+    StableDiffusionUpscalePipeline,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
@@ -287,11 +289,62 @@ def tiny_flux_pipeline(seed: int = 0) -> FluxPipeline:
     )
 
 
+def tiny_upscaler_pipeline(seed: int = 0) -> StableDiffusionUpscalePipeline:
+    """An x4-upscaler-shaped pipeline, as diffusers' upscale tests build one: a UNet whose input
+    is the 4 latent channels plus the 3 of the noised low-resolution image (at the same size:
+    the latents are the input's size) and whose class label is that noise level, a 3-block VAE
+    that decodes them 4x larger, DDIM with the upscaler's v-prediction schedule and DDPM to
+    noise the input."""
+    unet = _seeded(
+        seed,
+        lambda: UNet2DConditionModel(
+            sample_size=32,
+            in_channels=7,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            norm_num_groups=8,
+            attention_head_dim=4,
+            cross_attention_dim=32,
+            # One embedding per noise level the pipeline may add (max_noise_level is 350).
+            num_class_embeds=1000,
+            # Attention over the text only, as the x4 upscaler's high-resolution blocks do:
+            # self-attention over a 256 px input's 65 536 latent positions would not fit.
+            only_cross_attention=True,
+        ),
+    )
+    vae = _seeded(
+        seed,
+        lambda: _vae(
+            down_block_types=("DownEncoderBlock2D",) * 3,
+            up_block_types=("UpDecoderBlock2D",) * 3,
+            block_out_channels=(8, 8, 16),
+            scaling_factor=0.08333,  # the x4 upscaler's; its pipeline insists on it
+            mid_block_add_attention=False,  # likewise: no attention at the latents' size
+        ),
+    )
+    return StableDiffusionUpscalePipeline(
+        vae=vae,
+        text_encoder=_seeded(seed, lambda: CLIPTextModel(_text_config())),
+        tokenizer=clip_tokenizer(),
+        unet=unet,
+        low_res_scheduler=DDPMScheduler(beta_schedule="scaled_linear"),
+        scheduler=DDIMScheduler.from_config(
+            {**SCHEDULER_CONFIG, "beta_start": 0.0001, "beta_end": 0.02},
+            prediction_type="v_prediction",
+        ),
+        max_noise_level=350,
+    )
+
+
 TINY_BUILDERS: dict[str, Callable[[int], DiffusionPipeline]] = {
     "sd15": tiny_sd_pipeline,
     "sdxl": tiny_sdxl_pipeline,
     "sd3": tiny_sd3_pipeline,
     "flux": tiny_flux_pipeline,
+    "upscaler": tiny_upscaler_pipeline,
 }
 
 

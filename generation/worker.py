@@ -24,7 +24,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from PIL import Image
 
-from generation import pipelines, serving
+from generation import pipelines, serving, upscaling
 from generation.models import Asset, GenerationJob, GenerativeModel
 from generation.outputs import encode_image
 from generation.transitions import job_transition, jobs_claim
@@ -173,8 +173,9 @@ def _spec(job: GenerationJob) -> pipelines.BatchSpec:
 
 def _run_splitting(model, spec, requests, progress) -> list[Image.Image]:
     """One call for the whole batch; on running out of GPU memory, halves until it fits."""
+    run = upscaling.run_upscale if spec.mode == pipelines.UPSCALE else pipelines.run_batch
     try:
-        return pipelines.run_batch(
+        return run(
             model, spec, requests, on_step=progress.on_step, should_cancel=progress.should_cancel
         )
     except pipelines.OutOfMemory:

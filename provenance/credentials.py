@@ -44,6 +44,9 @@ TRAINING_MINING_LABEL = "cawg.training-mining"
 # image as a model's input) is a different question the policy does not answer.
 TRAINING_MINING_USES = ("cawg.data_mining", "cawg.ai_training", "cawg.ai_generative_training")
 PARENT_LABEL = "parent"
+# How a parent ingredient that is an asset released here names it (an upscale's parent).
+PARENT_ASSET_URN = "urn:mintmark:asset:"
+PARENT_ASSET_KEY = "org.mintmark.asset"
 THUMBNAIL_ID = "thumbnail"
 THUMBNAIL_LONG_EDGE = 256
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
@@ -91,6 +94,8 @@ class CredentialReport:
     signer_serial: str | None = None
     ingredients: list[dict] = field(default_factory=list)
     ingredient_deltas: list[dict] = field(default_factory=list)
+    # The parentOf ingredient (an edit's input), as `_parent` reads it; None without one.
+    parent: dict | None = None
 
     def soft_bindings(self) -> list[tuple[str, bytes]]:
         """(algorithm, value) of each soft-binding block, values decoded to bytes."""
@@ -220,6 +225,17 @@ def _references_parent(manifest: dict) -> bool:
     return False
 
 
+def _parent_ingredient(parent_asset: str | None) -> dict:
+    ingredient = {"title": "input", "relationship": "parentOf", "label": PARENT_LABEL}
+    if parent_asset is None:
+        return ingredient
+    return ingredient | {
+        "title": f"{parent_asset}.png",
+        "instance_id": PARENT_ASSET_URN + parent_asset,
+        "metadata": {PARENT_ASSET_KEY: parent_asset},
+    }
+
+
 def _check_mime(mime: str) -> None:
     if mime not in IMAGE_TYPES:
         raise ValueError(f"unsupported image type {mime!r}; use one of {sorted(IMAGE_TYPES)}")
@@ -232,12 +248,15 @@ def sign_image(
     signer: ContentSigner,
     *,
     parent: tuple[bytes, str] | None = None,
+    parent_asset: str | None = None,
     thumbnail: tuple[bytes, str] | None = None,
     trust_anchors_pem: bytes | None = None,
 ) -> bytes:
     """The image with ``manifest`` signed by ``signer`` and embedded. ``parent`` is the input
     image of an edit (bytes, mime), added as the ``parentOf`` ingredient the manifest's
-    ``c2pa.opened`` action names; ``thumbnail`` (bytes, mime) replaces the one c2pa would make.
+    ``c2pa.opened`` action names; ``parent_asset`` is the id of the released asset whose signed
+    file ``parent`` is (an upscale), which the ingredient then names (title, instance id and
+    metadata); ``thumbnail`` (bytes, mime) replaces the one c2pa would make.
     The parent's own manifest is validated as it is added and the result is signed into the
     new manifest: pass ``trust_anchors_pem`` so a parent signed here is recorded as trusted.
 
@@ -252,6 +271,8 @@ def sign_image(
         definition["thumbnail"] = {"format": thumbnail[1], "identifier": THUMBNAIL_ID}
     if parent is not None:
         _check_mime(parent[1])
+    elif parent_asset is not None:
+        raise ValueError("parent_asset names the parent ingredient; give the parent too")
     out = io.BytesIO()
     settings = _SIGN_SETTINGS
     if trust_anchors_pem and trust_anchors_pem.strip():
@@ -267,9 +288,7 @@ def sign_image(
                 builder.add_resource(THUMBNAIL_ID, io.BytesIO(thumbnail[0]))
             if parent is not None:
                 builder.add_ingredient(
-                    {"title": "input", "relationship": "parentOf", "label": PARENT_LABEL},
-                    parent[1],
-                    io.BytesIO(parent[0]),
+                    _parent_ingredient(parent_asset), parent[1], io.BytesIO(parent[0])
                 )
             builder.sign(native, mime, io.BytesIO(data), out)
         finally:
@@ -330,6 +349,44 @@ def _certificate_info(reader: c2pa.Reader, label: str | None) -> dict:
     return {}
 
 
+def _ingredient_state(ingredient: dict) -> State:
+    """How the ingredient's own manifest validated when it was added (c2pa records it in the
+    ingredient): the same four states as an image's."""
+    if not ingredient.get("active_manifest"):
+        return "none"
+    results = (ingredient.get("validation_results") or {}).get("activeManifest") or {}
+    failures = results.get("failure") or []
+    if failures:
+        return _state(None, failures)
+    passed = {item.get("code") for item in results.get("success") or []}
+    return "trusted" if "signingCredential.trusted" in passed else "untrusted"
+
+
+def _parent(reader: c2pa.Reader, manifest: dict) -> dict | None:
+    """The parentOf ingredient: its title, its state, and which asset it is. An upscale of an
+    asset released here names it twice: in the ingredient's metadata (signed with the new
+    manifest) and in the parent's own manifest (signed when the parent was released), which
+    wins when both are there."""
+    for ingredient in manifest.get("ingredients", []):
+        if ingredient.get("relationship") != "parentOf":
+            continue
+        label = ingredient.get("active_manifest")
+        claimed = None
+        if label:
+            store = json.loads(reader.json()).get("manifests", {})
+            for assertion in (store.get(label) or {}).get("assertions", []):
+                if assertion.get("label") == GENERATION_LABEL:
+                    claimed = (assertion.get("data") or {}).get("asset")
+        named = (ingredient.get("metadata") or {}).get(PARENT_ASSET_KEY)
+        return {
+            "title": ingredient.get("title"),
+            "state": _ingredient_state(ingredient),
+            "manifest_label": label,
+            "asset": claimed or named,
+        }
+    return None
+
+
 def _report(reader: c2pa.Reader) -> CredentialReport:
     manifest = reader.get_active_manifest() or {}
     results = reader.get_validation_results() or {}
@@ -355,6 +412,7 @@ def _report(reader: c2pa.Reader) -> CredentialReport:
         signer_serial=_serial(certificate.get("serialNumber")),
         ingredients=manifest.get("ingredients", []),
         ingredient_deltas=results.get("ingredientDeltas", []),
+        parent=_parent(reader, manifest),
     )
 
 

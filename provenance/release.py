@@ -128,6 +128,9 @@ class ReleaseSubject:
     generation: dict
     training_mining: str
     parent: tuple[bytes, str] | None = None
+    # The id of the released asset `parent` is the signed file of (an upscale), named in the
+    # parent ingredient; None when the parent is a plain input image.
+    parent_asset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,12 @@ def image_stamp(subject: ReleaseSubject) -> StampedImage:
     )
     signer = org_signer(subject.org)
     signed = signed_png(
-        marked, manifest, signer, parent=subject.parent, trust_anchors=trust_anchors()
+        marked,
+        manifest,
+        signer,
+        parent=subject.parent,
+        parent_asset=subject.parent_asset,
+        trust_anchors=trust_anchors(),
     )
     report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=trust_anchors())
     if report.state != "trusted" or not report.manifest_label:

@@ -64,6 +64,7 @@ def signed_png(
     *,
     parent: tuple[bytes, str] | None,
     trust_anchors: bytes | None,
+    parent_asset: str | None = None,
 ) -> bytes:
     """The marked image as a PNG carrying its signed manifest and a JPEG thumbnail."""
     try:
@@ -73,6 +74,7 @@ def signed_png(
             manifest,
             signer,
             parent=parent,
+            parent_asset=parent_asset,
             thumbnail=(thumbnail_jpeg(marked), "image/jpeg"),
             trust_anchors_pem=trust_anchors,
         )

@@ -109,9 +109,23 @@ def _c2pa(data: bytes, mime: str) -> tuple[dict, Any]:
             "signer": report.signer_subject if report.state == "trusted" else None,
             "codes": list(report.codes)[:20],
             "claims_asset": claimed.get("asset"),
+            "parent": _parent(report),
         },
         asset,
     )
+
+
+def _parent(report) -> dict | None:
+    """The input the image was made from, as its credentials record it: for an upscale, the
+    asset released here that it enlarges, and whether that asset's own credentials held when
+    they were signed into this image (the chain of edits)."""
+    parent = report.parent
+    if parent is None or report.state != "trusted":
+        return None
+    released = None
+    if parent["asset"] and parent["state"] == "trusted":
+        released = _released(parent["asset"])
+    return {**parent, "released_here": released is not None}
 
 
 def _watermark(image) -> tuple[dict, Any]:

@@ -37,6 +37,7 @@ from policies.selectors import policy_active_rules
 from portal.access import org_page
 from portal.paging import page_of, query_without_page
 from portal.staff_outcomes import asset_outcome, job_status
+from portal.upscale import upscale_action
 from provenance.record import PROVENANCE_READERS
 from provenance.stamping import RELEASE_MIN_SIDE, release_size
 
@@ -197,6 +198,7 @@ def _job_context(request, job_id) -> dict:
         "released_size": release_size(job["width"], job["height"]),
         "can_cancel": membership.role in SUBMITTERS and not status["final"],
         "can_read_provenance": membership.role in PROVENANCE_READERS,
+        "upscaler": upscale_action(membership, job["assets"]),
         # What the page last showed: the poll answers 204 (nothing to swap) while it holds.
         "version": "-".join(
             [job["state"], str(status["step"]), str(status["total"])]

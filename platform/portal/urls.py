@@ -10,6 +10,7 @@ from portal import (
     manage_sso,
     review,
     staff,
+    upscale,
     verify,
     views,
     webhooks,
@@ -109,4 +110,5 @@ urlpatterns = [
         name="webhook_redeliver",
     ),
     path(ORG + "assets/<uuid:asset_id>/file/", staff.asset_file, name="asset_file"),
+    path(ORG + "assets/<uuid:asset_id>/upscale/", upscale.asset_upscale, name="asset_upscale"),
 ]
