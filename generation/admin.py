@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from generation.models import Asset, GenerationJob, GenerativeModel, LoraAdapter
+from generation.models import Asset, ControlNet, GenerationJob, GenerativeModel, LoraAdapter
 from mintmark.admin_mixins import ReadOnlyAdmin
 
 
@@ -27,6 +27,16 @@ class LoraAdapterAdmin(ReadOnlyAdmin):
 
     list_display = ("name", "version", "base_model", "org", "created_at")
     list_filter = ("org",)
+    search_fields = ("name", "weights_sha256")
+
+
+@admin.register(ControlNet)
+class ControlNetAdmin(ReadOnlyAdmin):
+    """Registered through the API (generation/controlnets.py), which checks the folder against
+    its base model, hashes it and audits it; a change here would bypass all three."""
+
+    list_display = ("name", "version", "kind", "base_model", "org", "created_at")
+    list_filter = ("kind", "org")
     search_fields = ("name", "weights_sha256")
 
 

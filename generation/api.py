@@ -1,11 +1,13 @@
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from ninja import Router, Schema, Status
 from pydantic import Field
 
 from generation.adapters import adapter_register
-from generation.models import GenerativeModel, LoraAdapter
+from generation.controlnets import controlnet_register
+from generation.models import ControlNet, GenerativeModel, LoraAdapter
 from generation.posture import model_posture
 from generation.services import model_register
 from mintmark.pagination import PageQuery, page_schema, paginate
@@ -187,3 +189,65 @@ def adapters_register(request, model_id: UUID, body: AdapterIn):
         dataset_ids=body.trained_on,
     )
     return Status(201, _adapter_out(adapter, policy_active_rules(org=membership.org)))
+
+
+class ControlNetIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    version: str = Field(..., min_length=1, max_length=50)
+    kind: Literal["canny", "depth", "scribble", "pose"] = Field(
+        ..., description="The control images it was trained on."
+    )
+    local_path: str = Field(
+        ...,
+        min_length=1,
+        max_length=1000,
+        description="A diffusers ControlNetModel folder (config.json, safetensors) trained for "
+        "this model's UNet, under this organization's <root>/<org-slug>/ or a shared root.",
+    )
+
+
+class ControlNetOut(Schema):
+    id: UUID
+    base_model: UUID
+    name: str
+    version: str
+    kind: str
+    weights_sha256: str
+    created_at: datetime
+
+
+def _controlnet_out(controlnet: ControlNet) -> dict:
+    return {
+        "id": controlnet.id,
+        "base_model": controlnet.base_model_id,
+        "name": controlnet.name,
+        "version": controlnet.version,
+        "kind": controlnet.kind,
+        "weights_sha256": controlnet.weights_sha256,
+        "created_at": controlnet.created_at,
+    }
+
+
+@router.get("/models/{model_id}/controlnets", response=list[ControlNetOut])
+def controlnets_list(request, model_id: UUID):
+    membership = require_role(request, ALL_ROLES)
+    model = GenerativeModel.objects.get_for_org(membership.org, pk=model_id)
+    return [_controlnet_out(c) for c in model.controlnets.order_by("kind", "name", "version")]
+
+
+@router.post("/models/{model_id}/controlnets", response={201: ControlNetOut})
+def controlnets_register(request, model_id: UUID, body: ControlNetIn):
+    """Registers a ControlNet folder for this model (SD 1.x and SDXL) with the kind of control
+    image it reads; its weights are hashed now (README, "ControlNet")."""
+    membership = require_role(request, ADMIN)
+    model = GenerativeModel.objects.get_for_org(membership.org, pk=model_id)
+    controlnet = controlnet_register(
+        org=membership.org,
+        actor=request.auth,
+        base_model=model,
+        name=body.name,
+        version=body.version,
+        kind=body.kind,
+        local_path=body.local_path,
+    )
+    return Status(201, _controlnet_out(controlnet))

@@ -31,11 +31,31 @@ class Family:
     default_size: int
     size_multiple: int = 8
     negative_prompt: bool = True
+    # Takes a registered ControlNet (generation/controlnets.py): the UNet families do.
+    controlnet: bool = False
 
 
 FAMILIES = {
-    "sd15": Family("Stable Diffusion 1.x", ALL_MODES, NOISE_SCHEDULERS, "dpmpp_2m", 25, 7.5, 512),
-    "sdxl": Family("Stable Diffusion XL", ALL_MODES, NOISE_SCHEDULERS, "dpmpp_2m", 25, 7.5, 1024),
+    "sd15": Family(
+        "Stable Diffusion 1.x",
+        ALL_MODES,
+        NOISE_SCHEDULERS,
+        "dpmpp_2m",
+        25,
+        7.5,
+        512,
+        controlnet=True,
+    ),
+    "sdxl": Family(
+        "Stable Diffusion XL",
+        ALL_MODES,
+        NOISE_SCHEDULERS,
+        "dpmpp_2m",
+        25,
+        7.5,
+        1024,
+        controlnet=True,
+    ),
     "sd3": Family(
         "Stable Diffusion 3", ALL_MODES, FLOW_SCHEDULERS, "flow_euler", 28, 7.0, 1024, 16
     ),

@@ -3,6 +3,7 @@ generate form), parsed into a JobRequest the same way for both; `job_submit` the
 against the policy."""
 
 import json
+from typing import Literal
 from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
@@ -15,7 +16,7 @@ from mintmark.errors import ApiError
 from mintmark.parsing import refuse_nul
 from policies.services import validation_message
 
-UPLOADS = ("image", "mask")
+UPLOADS = ("image", "mask", "control_image")
 
 
 class AdapterIn(Schema):
@@ -58,6 +59,28 @@ class GenerationIn(Schema):
         "as JSON text).",
     )
 
+    control_kind: Literal["canny", "depth", "scribble", "pose"] | None = Field(
+        None,
+        description="ControlNet conditioning: the kind of the multipart control_image, one the "
+        "model has a registered ControlNet for (text-to-image and image-to-image, SD 1.x and "
+        "SDXL models).",
+    )
+    controlnet: str = Field(
+        "",
+        max_length=200,
+        description="Which ControlNet of that kind (name or name:version); empty: the newest.",
+    )
+    control_scale: float | None = Field(
+        None,
+        description="ControlNet conditioning scale, over 0 up to the policy's max_scale; "
+        "default 1.0.",
+    )
+    control_preprocess: Literal["", "canny"] = Field(
+        "",
+        description="canny: the control_image is a photo and its Canny edges are computed here "
+        "(for a canny ControlNet); empty: the control_image is used as sent.",
+    )
+
     @field_validator("adapters", mode="before")
     @classmethod
     def _adapters_from_form(cls, value):
@@ -71,7 +94,11 @@ class GenerationIn(Schema):
 
 
 def job_request_parse(
-    raw: dict, *, image: bytes | None = None, mask: bytes | None = None
+    raw: dict,
+    *,
+    image: bytes | None = None,
+    mask: bytes | None = None,
+    control_image: bytes | None = None,
 ) -> JobRequest:
     """The request from decoded fields; 422 `invalid_request` names every bad field."""
     refuse_nul(raw)
@@ -79,7 +106,7 @@ def job_request_parse(
         body = GenerationIn.model_validate(raw)
     except ValidationError as exc:
         raise ApiError(422, "invalid_request", validation_message(exc)) from None
-    return JobRequest(**body.model_dump(), image=image, mask=mask)
+    return JobRequest(**body.model_dump(), image=image, mask=mask, control_image=control_image)
 
 
 def job_request_from_form(fields, files: dict[str, UploadedFile]) -> JobRequest:

@@ -66,6 +66,14 @@ class ProgressOut(Schema):
     total: int
 
 
+class ControlOut(Schema):
+    name: str
+    version: str
+    kind: str
+    scale: float
+    preprocess: str = Field(description="canny when the edges were computed from a photo.")
+
+
 class JobOut(Schema):
     id: UUID
     state: str
@@ -83,6 +91,7 @@ class JobOut(Schema):
     parent_asset: UUID | None = Field(
         description="upscale: the released asset upscaled; null for an upload or other modes."
     )
+    controlnet: ControlOut | None = Field(description="The ControlNet conditioning, if any.")
     num_images: int
     context: str
     callback_url: str
@@ -120,6 +129,7 @@ _BODY_DOC = {
                         **GenerationIn.model_json_schema()["properties"],
                         "image": {"type": "string", "format": "binary"},
                         "mask": {"type": "string", "format": "binary"},
+                        "control_image": {"type": "string", "format": "binary"},
                     },
                     "required": ["prompt", "model"],
                 }

@@ -22,6 +22,7 @@ from diffusers import (
     AutoPipelineForImage2Image,
     AutoPipelineForInpainting,
     AutoPipelineForText2Image,
+    ControlNetModel,
     DiffusionPipeline,
 )
 from PIL import Image
@@ -35,6 +36,9 @@ TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT = "text-to-image", "image-to-image", "inp
 UPSCALE = "upscale"
 MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT, UPSCALE)
 EDIT_MODES = (IMAGE_TO_IMAGE, INPAINT)
+# Modes a ControlNet conditions: diffusers has a ControlNet pipeline for each, derived from the
+# mode's own pipeline (`from_pipe`) with the same modules.
+CONTROL_MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE)
 MAX_SEED = 2**63  # exclusive; the web side draws seeds below it
 UPSCALER_CLASS = "StableDiffusionUpscalePipeline"
 
@@ -101,6 +105,9 @@ class BatchSpec:
     # them. Part of the spec's equality, so requests with other adapters never share a call;
     # left out of its hash (a list is unhashable; equal specs still hash alike).
     adapters: list = field(default_factory=list, hash=False)
+    # The ControlNet every image is conditioned through ({"sha256", "path", "scale", ...} as
+    # jobs hold it; {} for none): equal for requests that share a call, so left out of the hash.
+    controlnet: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -131,6 +138,13 @@ class BatchSpec:
         for entry in self.adapters:
             if not isinstance(entry, dict) or not {"sha256", "path", "weight"} <= entry.keys():
                 raise ValueError(f"an adapter needs sha256, path and weight, not {entry!r}")
+        if self.controlnet:
+            if not {"sha256", "path", "scale"} <= self.controlnet.keys():
+                raise ValueError(
+                    f"a controlnet needs sha256, path and scale, not {self.controlnet!r}"
+                )
+            if self.mode not in CONTROL_MODES:
+                raise ValueError(f"a ControlNet conditions {' and '.join(CONTROL_MODES)} only")
 
     @property
     def denoising_steps(self) -> int:
@@ -153,6 +167,8 @@ class ImageRequest:
     seed: int = 0
     init_image: Image.Image | None = None
     mask_image: Image.Image | None = None
+    # The ControlNet's control image, when the batch has a ControlNet.
+    control_image: Image.Image | None = None
 
     def __post_init__(self):
         if not _is_int(self.seed) or not 0 <= self.seed < MAX_SEED:
@@ -208,6 +224,9 @@ class LoadedModel:
         self._scheduler_config = _scheduler_base_config(pipeline.scheduler.config)
         self._schedulers: dict[tuple[str, str], object] = {}
         self._adapters: set[str] = set()
+        # ControlNet pipelines by (mode, ControlNet digest): each wraps the mode's pipeline's
+        # modules with one resident ControlNet.
+        self._control_pipelines: dict[tuple[str, str], DiffusionPipeline] = {}
         pipeline.set_progress_bar_config(disable=True)
         self.nbytes = sum(
             _module_bytes(component)
@@ -250,6 +269,56 @@ class LoadedModel:
             pipe.set_adapters(names, adapter_weights=weights)
         elif self._adapters:
             pipe.disable_lora()
+
+    def with_controlnet(self, pipe: DiffusionPipeline, mode: str, entry: dict):
+        """`pipe` (the mode's pipeline, its scheduler set) conditioned through the ControlNet
+        `entry` names: diffusers' ControlNet pipeline of the same modules, the ControlNet loaded
+        on first use once its weights' digest matches and kept resident."""
+        key = (mode, entry["sha256"])
+        control_pipe = self._control_pipelines.get(key)
+        if control_pipe is None:
+            controlnet = next(
+                (
+                    cached.controlnet
+                    for (_, sha), cached in self._control_pipelines.items()
+                    if sha == entry["sha256"]
+                ),
+                None,
+            ) or self._load_controlnet(entry)
+            auto = (
+                AutoPipelineForText2Image if mode == TEXT_TO_IMAGE else AutoPipelineForImage2Image
+            )
+            try:
+                control_pipe = auto.from_pipe(pipe, controlnet=controlnet)
+            except ValueError as exc:
+                raise ModelLoadError(
+                    f"{type(pipe).__name__} has no ControlNet {mode} pipeline: {exc}"
+                ) from exc
+            control_pipe.set_progress_bar_config(disable=True)
+            self._control_pipelines[key] = control_pipe
+        control_pipe.scheduler = pipe.scheduler
+        return control_pipe
+
+    def _load_controlnet(self, entry: dict) -> ControlNetModel:
+        folder = Path(entry["path"])
+        try:
+            actual = weights_sha256(folder)
+        except (WeightsError, OSError) as exc:
+            raise ModelLoadError(f"controlnet {folder}: {exc}") from exc
+        if actual != entry["sha256"]:
+            raise WeightsMismatch(
+                f"controlnet weights in {folder} have sha256 {actual}, registered {entry['sha256']}"
+            )
+        unet = self.text_to_image.unet
+        try:
+            controlnet = ControlNetModel.from_pretrained(
+                folder, dtype=unet.dtype, local_files_only=True
+            ).to(unet.device)
+        except Exception as exc:
+            free_memory()
+            raise ModelLoadError(f"controlnet {folder}: {type(exc).__name__}: {exc}") from exc
+        self.nbytes += _module_bytes(controlnet)
+        return controlnet
 
     def pipeline_for(self, mode: str, scheduler_name: str) -> DiffusionPipeline:
         """The pipeline for `mode`, with the named scheduler set on it.
@@ -416,6 +485,14 @@ def _check_requests(spec: BatchSpec, requests: list[ImageRequest]) -> None:
         raise ValueError("a batch needs at least one request")
     size = (spec.width, spec.height)
     for index, request in enumerate(requests):
+        control = request.control_image
+        if bool(spec.controlnet) != (control is not None):
+            raise ValueError(f"request {index}: a control image goes with a ControlNet, and only")
+        if control is not None and control.size != size:
+            raise ValueError(
+                f"request {index}: control image is {control.width}x{control.height}, "
+                f"the batch is {spec.width}x{spec.height}"
+            )
         init, mask = request.init_image, request.mask_image
         if spec.mode == TEXT_TO_IMAGE:
             if init is not None or mask is not None:
@@ -500,6 +577,8 @@ def run_batch(
     if should_cancel is not None and should_cancel():
         raise Cancelled
     pipe = model.pipeline_for(spec.mode, spec.scheduler)
+    if spec.controlnet:
+        pipe = model.with_controlnet(pipe, spec.mode, spec.controlnet)
     model.use_adapters(spec.adapters)
     wanted = len(requests)
     padded = serving.bucket_size(wanted, model.options.buckets)
@@ -529,6 +608,12 @@ def run_batch(
         kwargs["strength"] = spec.strength
     if spec.mode == INPAINT:
         kwargs["mask_image"] = [request.mask_image.convert("L") for request in requests]
+    if spec.controlnet:
+        # The text-to-image ControlNet pipelines take the control images as `image`; the
+        # image-to-image ones take the edit's base there and the control images beside it.
+        control_key = "image" if spec.mode == TEXT_TO_IMAGE else "control_image"
+        kwargs[control_key] = [request.control_image.convert("RGB") for request in requests]
+        kwargs["controlnet_conditioning_scale"] = float(spec.controlnet["scale"])
 
     # 3. Progress and cancellation, checked after every step of the denoising loop
     cancelled = False

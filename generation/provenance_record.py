@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from audit.models import AuditEvent
 from audit.services import event_payload
+from generation.controlnets import controlnet_summary
 from generation.models import Asset
 from generation.posture import model_posture
 from generation.selectors import assets_visible
@@ -112,6 +113,7 @@ def provenance_record(asset: Asset) -> dict:
                 "context": job.context,
             },
             "input_image": bool(job.input_image_key),
+            "control_image": bool(job.control_image_key),
             "error": job.error,
             "created_at": _time(job.created_at),
             "started_at": _time(job.started_at),
@@ -136,6 +138,8 @@ def provenance_record(asset: Asset) -> dict:
             }
             for entry in job.adapters
         ],
+        # The ControlNet that conditioned it (name, version, kind, scale, digest), or None.
+        "controlnet": controlnet_summary(job),
         "policy": {"version": job.policy.version, "rules": job.policy.rules},
         "gates": {
             "prompt": [

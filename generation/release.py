@@ -10,6 +10,7 @@ from django.core.files.storage import storages
 from django.db import transaction
 
 from generation.adapters import job_datasets
+from generation.controlnets import controlnet_summary
 from generation.models import Asset, GenerationJob
 from generation.transitions import asset_transition
 from generation.upscale import upscale_parent_file
@@ -52,6 +53,7 @@ def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
             {key: entry[key] for key in ("name", "version", "weight", "sha256")}
             for entry in job.adapters
         ],
+        "controlnet": controlnet_summary(job),
         "licences": licences,
         # The released asset this one was made from (an upscale), else null.
         "parent_asset": str(job.parent_asset_id) if job.parent_asset_id else None,

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from audit.services import audit_append
 from generation.adapters import adapters_resolve
+from generation.controlnets import control_resolve, controlnet_summary
 from generation.families import Family, family_traits
 from generation.models import GenerationJob, GenerativeModel
 from generation.posture import model_posture
@@ -64,6 +65,13 @@ class JobRequest:
     adapters: list = field(default_factory=list)
     # upscale: the released asset to upscale (instead of an image upload)
     parent_asset: uuid.UUID | None = None
+    # ControlNet conditioning (generation/controlnets.py): a control image of a kind the model
+    # has a ControlNet for, optionally that ControlNet's name, its scale and a preprocessing.
+    control_image: bytes | None = None
+    control_kind: str | None = None
+    controlnet: str = ""
+    control_scale: float | None = None
+    control_preprocess: str = ""
 
 
 def _model_for(org: Organization, ref: str) -> GenerativeModel:
@@ -249,6 +257,9 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             reasons=posture.reasons,
         )
     traits = _apply_family(req, model)
+    control = control_resolve(
+        org=org, model=model, req=req, rules=rules, max_pixels=MAX_INPUT_PIXELS
+    )
     if req.mode == Mode.TEXT_TO_IMAGE:
         req.width = req.width or default_side(model)
         req.height = req.height or default_side(model)
@@ -265,7 +276,10 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
         user=user,
         model=model,
         rules=rules,
-        inputs={"image": image_png} if image_png else {},
+        inputs={
+            **({"image": image_png} if image_png else {}),
+            **({"control_image": control.upload_png} if control else {}),
+        },
         adapters=adapters,
     )
     first_seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED - 64)
@@ -291,6 +305,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             callback_url=callback_url,
             seeds=[first_seed + i for i in range(req.num_images)],
             adapters=[choice.as_job_entry() for choice in choices],
+            controlnet=control.as_job_entry() if control else {},
             quota_images=req.num_images,
             parent_asset=parent,
         )
@@ -299,6 +314,10 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             job.input_image_key = store.save(f"inputs/{job.pk}/image.png", ContentFile(image_png))
         if mask_png is not None:
             job.mask_image_key = store.save(f"inputs/{job.pk}/mask.png", ContentFile(mask_png))
+        if control is not None:
+            job.control_image_key = store.save(
+                f"inputs/{job.pk}/control.png", ContentFile(control.control_png)
+            )
         job.save(force_insert=True)
         prompt_result_store(job=job, verdict=verdict)
         input_checks_store(job=job, screen=inputs)
@@ -326,6 +345,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
                     {key: entry[key] for key in ("name", "version", "weight", "sha256")}
                     for entry in job.adapters
                 ],
+                "controlnet": controlnet_summary(job),
                 "prompt_gate": {
                     "verdict": verdict.verdict,
                     "category": verdict.category,

@@ -104,6 +104,7 @@ def job_summary(job: GenerationJob) -> dict:
         "model": str(job.model),
         "policy_version": job.policy.version,
         "parent_asset": job.parent_asset_id,
+        "controlnet": job.controlnet or None,
         "progress": {"step": job.progress_step, "total": job.progress_total},
         # Every distinct reason its images were held for review, for the job's headline.
         "hold_reasons": list(dict.fromkeys(r for a in assets for r in a["hold_reasons"])),

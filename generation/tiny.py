@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from diffusers import (
     AutoencoderKL,
+    ControlNetModel,
     DDIMScheduler,
     DDPMScheduler,
     DiffusionPipeline,
@@ -382,4 +383,32 @@ def save_tiny_lora(folder: Path, family: str = "sd15", seed: int = 1) -> Path:
     type(pipe).save_lora_weights(
         folder, unet_lora_layers=get_peft_model_state_dict(pipe.unet), safe_serialization=True
     )
+    return folder
+
+
+def tiny_controlnet(family: str = "sd15", seed: int = 2) -> ControlNetModel:
+    """A ControlNet for the tiny pipeline of `family` (sd15 or sdxl), as ControlNet training
+    starts: the UNet's encoder copied (`from_unet`) with a conditioning embedding that brings a
+    control image down to the latent size (one stride-2 step, as the tiny VAE has). Training
+    starts its zero convolutions at zero, which would add nothing to the UNet; here they are
+    drawn from `seed` (as diffusers' tests do), so a control image changes the image."""
+    if family not in ("sd15", "sdxl"):
+        raise ValueError(f"no tiny ControlNet for family {family!r}; known: sd15, sdxl")
+    controlnet = ControlNetModel.from_unet(
+        TINY_BUILDERS[family](0).unet, conditioning_embedding_out_channels=(16, 32)
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        zero_convs = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]
+        for conv in zero_convs:
+            torch.nn.init.normal_(conv.weight, std=0.5)
+            torch.nn.init.normal_(conv.bias, std=0.5)
+    return controlnet.eval()
+
+
+def save_tiny_controlnet(folder: Path, family: str = "sd15", seed: int = 2) -> Path:
+    """The tiny ControlNet of `family` saved as a diffusers ControlNetModel folder (config.json
+    and safetensors weights)."""
+    folder = Path(folder)
+    tiny_controlnet(family, seed).save_pretrained(folder, safe_serialization=True)
     return folder

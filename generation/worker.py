@@ -154,6 +154,7 @@ def _requests(jobs: list[GenerationJob]) -> list[pipelines.ImageRequest]:
     requests = []
     for job in jobs:
         init, mask = _load_input(job.input_image_key), _load_input(job.mask_image_key)
+        control = _load_input(job.control_image_key)
         for seed in job.seeds:
             requests.append(
                 pipelines.ImageRequest(
@@ -162,6 +163,7 @@ def _requests(jobs: list[GenerationJob]) -> list[pipelines.ImageRequest]:
                     seed=seed,
                     init_image=init,
                     mask_image=mask,
+                    control_image=control,
                 )
             )
     return requests

@@ -328,6 +328,16 @@ def _adapter_body(c: Ctx) -> dict:
     return {"name": f"adapter-{c.n}", "version": "1", "local_path": str(folder)}
 
 
+def _controlnet_body(c: Ctx) -> dict:
+    # A ControlNet folder in the caller's own folder: registration reads its config's class and
+    # hashes its weights (the world's model folder has no UNet config to compare shapes with).
+    folder = c.world.root / c.caller_slug / f"controlnet-{c.n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text('{"_class_name": "ControlNetModel"}')
+    (folder / "diffusion_pytorch_model.safetensors").write_bytes(b"not really weights %d" % c.n)
+    return {"name": f"cn-{c.n}", "version": "1", "kind": "canny", "local_path": str(folder)}
+
+
 def _model_body(c: Ctx) -> dict:
     return {
         "name": f"registered-{c.n}",
@@ -429,6 +439,15 @@ MATRIX: dict[tuple[str, str], Rule] = {
         ADMIN,
         201,
         lambda c: Req("POST", f"/api/models/{c.model_id}/adapters", _adapter_body(c)),
+        scoped=True,
+    ),
+    ("GET", "/api/models/{model_id}/controlnets"): Rule(
+        MEMBERS, 200, lambda c: Req("GET", f"/api/models/{c.model_id}/controlnets"), scoped=True
+    ),
+    ("POST", "/api/models/{model_id}/controlnets"): Rule(
+        ADMIN,
+        201,
+        lambda c: Req("POST", f"/api/models/{c.model_id}/controlnets", _controlnet_body(c)),
         scoped=True,
     ),
     # generations: submit and cancel staff + admin; read every member (staff: their own jobs)

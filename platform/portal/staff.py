@@ -8,6 +8,7 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from generation.controlnets import DEFAULT_CONTROL_SCALE, controlnets_offered
 from generation.families import family_traits, scheduler_groups
 from generation.job_input import GenerationIn, job_request_from_form
 from generation.models import Asset, GenerationJob, GenerativeModel
@@ -55,6 +56,16 @@ ERROR_FIELDS = {
     "invalid_adapter_weight": ("adapters",),
     "unknown_adapter": ("adapters",),
     "duplicate_adapter": ("adapters",),
+    "controlnet_not_supported": ("control_kind", "model", "mode"),
+    "control_kind_not_offered": ("control_kind",),
+    "unknown_controlnet": ("control_kind",),
+    "controlnet_not_allowed": ("control_kind",),
+    "missing_control_kind": ("control_kind",),
+    "invalid_control_scale": ("control_scale",),
+    "invalid_control_preprocess": ("control_preprocess",),
+    "missing_control_image": ("control_image",),
+    "invalid_control_image": ("control_image",),
+    "control_size_mismatch": ("control_image", "width", "height"),
     "invalid_size": ("width", "height"),
     "size_mismatch": ("width", "height", "image"),
     "invalid_steps": ("steps",),
@@ -115,6 +126,18 @@ def _size_suggestions(rules, models: list[dict]) -> list[dict]:
     ]
 
 
+def _controlnets(org, models: list[dict]) -> list[dict]:
+    """The control kinds each usable model offers; the form shows its ControlNet inputs only
+    when one does."""
+    offered = []
+    for entry in models:
+        if entry["posture"].usable:
+            kinds = sorted({c.kind for c in controlnets_offered(org, entry["model"])})
+            if kinds:
+                offered.append({"model": entry["model"], "kinds": kinds})
+    return offered
+
+
 def _defaults(rules, models: list[dict]) -> dict:
     fields = GenerationIn.model_fields
     usable = [entry["model"] for entry in models if entry["posture"].usable]
@@ -136,6 +159,7 @@ def _form_page(request, values: dict, error: ApiError | None = None):
     membership = request.membership
     rules = policy_active_rules(org=membership.org)
     models = _models_with_posture(membership.org, rules)
+    controlnets = _controlnets(membership.org, models)
     context = {
         "values": {**_defaults(rules, models), **values},
         "models": models,
@@ -147,6 +171,9 @@ def _form_page(request, values: dict, error: ApiError | None = None):
         "sizes": _size_suggestions(rules, models),
         "release_min_side": RELEASE_MIN_SIDE,
         "default_strength": DEFAULT_STRENGTH,
+        "controlnets": controlnets,
+        "offers_canny": any("canny" in entry["kinds"] for entry in controlnets),
+        "default_control_scale": DEFAULT_CONTROL_SCALE,
         "error": None,
     }
     if error is not None:
