@@ -110,8 +110,10 @@ class CueFinding:
 
 def _find(entries: list[LexiconEntry], text: ReadablePrompt) -> str | None:
     found = first_match(entries, text.text)
-    if found is None and text.single_letters:
-        found = first_match(entries, text.single_letters)
+    for other in text.alternatives():
+        if found is not None:
+            break
+        found = first_match(entries, other)
     for run in text.spelled:
         if found is not None:
             break

@@ -40,7 +40,7 @@ from moderation.prompt_text import ReadablePrompt, prepare, readable, text_match
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v3"
+GATE_CODE_VERSION = "prompt-v4"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -75,7 +75,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v3+<first 12 hex of the sha256 of the exemplar, minors lexicon and cue files>`:
+    """`prompt-v4+<first 12 hex of the sha256 of the exemplar, minors lexicon and cue files>`:
     changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes() + LEXICON_PATH.read_bytes() + CUES_PATH.read_bytes()
@@ -136,10 +136,11 @@ def prompt_check(
     # 2. Normalise and score the prompt: the classifier judges the normalised form.
     text = prepare(prompt)
     normal = readable(prompt)
-    # Both readings of stretched letters are judged; the worse counts.
+    # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
+    # counts.
     chunks = prompt_chunks(normal.text or prompt)
-    if normal.single_letters:
-        chunks += prompt_chunks(normal.single_letters)
+    for other in normal.alternatives():
+        chunks += prompt_chunks(other)
     classification = load_classifier().classify(chunks)
     scores = classification.scores
     contexts = [name for name in DEPLOYMENT_CONTEXTS if scores[name] >= 0.5]

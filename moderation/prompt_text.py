@@ -3,19 +3,25 @@ module, no Django).
 
 The gate judges a normalised form of the prompt and keeps the raw one for the record. Evasions
 undone by `normalise`: case; compatibility forms and accents (NFKD: fullwidth and mathematical
-letters, ligatures; combining marks dropped); invisible characters (format characters such as
+letters, ligatures; combining marks dropped); letters drawn as symbols that NFKD leaves alone
+(small capitals "ɴᴜᴅᴇ", negative circled and squared letters, regional indicator letters), read
+from their Unicode names; invisible characters (format characters such as
 zero-width spaces and joiners, soft hyphens, bidi controls and tag characters; variation
-selectors; fillers that render blank); and letters of other scripts that look like Latin ones
-(Cyrillic a, Greek omicron, Armenian oh, Cherokee A), mapped to their Latin look-alike with
-the Unicode confusables table (UTS #39) as packaged by `confusable-homoglyphs`. `readable` also
-joins letters spelled out with spaces or punctuation between them ("n u d e", "n.u.d.e"), reads
-leetspeak inside words ("s3xy") and shortens runs of a repeated letter ("nuuuude"), so the
-semantic classifier and the minors rule see words they know.
+selectors; fillers that render blank); every kind of space read as a space; and letters of other
+scripts that look like Latin ones (Cyrillic a, Greek omicron, Armenian oh, Cherokee A), mapped
+to their Latin look-alike with the Unicode confusables table (UTS #39) as packaged by
+`confusable-homoglyphs`. `readable` also joins letters spelled out with spaces or punctuation
+between them ("n u d e", "n.u.d.e", one per line), reads leetspeak inside words ("s3xy") and
+shortens runs of a repeated letter ("nuuuude"), so the semantic classifier and the minors rule
+see words they know.
 
 Look-alike letters are only mapped inside a word that mixes them with Latin letters, or a word
 made only of look-alikes in a prompt written in Latin letters: a Russian prompt keeps its
 Cyrillic words. Such words are reported (`lookalike_words`) because writing a word with
-another script's letters is itself a sign of evasion.
+another script's letters is itself a sign of evasion. A prompt written wholly in look-alikes
+("sexy" with every letter a Cyrillic look-alike) has no Latin word to tell it from a foreign one, so
+`readable` gives a second reading with every such word mapped (`latin_letters`), and the gate
+judges both.
 
 Matching of terms and names is word-boundary aware: a term matches whole words (with an
 optional plural "s"/"es"), so the term "ass" blocks "a$$" and "asses" but not "class" or
@@ -24,7 +30,7 @@ inside, because spelling a word out is itself the evasion."""
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from confusable_homoglyphs import categories as scripts
@@ -59,6 +65,11 @@ _EXTRA_LOOKALIKES = {
 # fillers and the blank Braille pattern, used to pad words apart invisibly.
 _BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cs", "Co"})
+# Letters drawn as symbols or small capitals, which neither NFKD nor the confusables table maps.
+_NAMED_LETTER = re.compile(
+    r"(?:LATIN LETTER SMALL CAPITAL|NEGATIVE CIRCLED LATIN CAPITAL LETTER"
+    r"|NEGATIVE SQUARED LATIN CAPITAL LETTER|REGIONAL INDICATOR SYMBOL LETTER) ([A-Z])"
+)
 _LATIN = "LATIN"
 _LETTERS = re.compile(r"[^\W\d_]+")
 
@@ -68,19 +79,29 @@ def _lookalike(char: str) -> str | None:
     return _EXTRA_LOOKALIKES.get(char) or _latin_lookalike(char)
 
 
+@lru_cache(maxsize=4096)
+def _named_letter(char: str) -> str | None:
+    """The letter a symbol or small capital is drawn as ("🅝": "N", "ᴀ": "a"), or None."""
+    match = _NAMED_LETTER.fullmatch(unicodedata.name(char, ""))
+    if match is None:
+        return None
+    return match.group(1).lower() if "SMALL CAPITAL" in match.group() else match.group(1)
+
+
 def fold(text: str) -> str:
-    """NFKD without marks, invisible characters and control characters (whitespace kept);
-    case is kept, because it decides look-alikes."""
+    """NFKD without marks, invisible characters and control characters (every space read as a
+    space), letters drawn as symbols read as letters; case is kept, because it decides
+    look-alikes. Bidi controls are dropped, not applied: the image model reads the characters
+    in the order they are stored, whatever order a screen shows them in."""
     kept = []
     for char in unicodedata.normalize("NFKD", text):
         category = unicodedata.category(char)
         if category in _DROPPED_CATEGORIES or char in _BLANKS:
             continue
-        if category == "Cc":
-            if char.isspace():
-                kept.append(" ")
-            continue
-        kept.append(char)
+        if char.isspace():
+            kept.append(" ")
+        elif category != "Cc":
+            kept.append(char if char.isascii() else _named_letter(char) or char)
     return unicodedata.normalize("NFC", "".join(kept))
 
 
@@ -88,12 +109,13 @@ def _script(char: str) -> str:
     return scripts.alias(char) or "UNKNOWN"
 
 
-def _fold_words(text: str) -> tuple[str, tuple[str, ...]]:
+def _fold_words(text: str, *, every_word: bool = False) -> tuple[str, tuple[str, ...]]:
     """Maps look-alike letters to Latin ones where a word is disguised (see the module
-    docstring); returns the text and the disguised words as written."""
+    docstring); returns the text and the disguised words as written. With `every_word`, a
+    word made only of look-alikes is mapped whatever script the prompt is written in."""
     words = list(_LETTERS.finditer(text))
     latin_words = sum(any(_script(c) == _LATIN for c in m.group()) for m in words)
-    mostly_latin = latin_words * 2 >= len(words)
+    mostly_latin = every_word or latin_words * 2 >= len(words)
     pieces, last, disguised = [], 0, []
     for match in words:
         word = match.group()
@@ -136,6 +158,13 @@ class ReadablePrompt:
     # `text` with each run of three or more of a letter read as one letter instead of two
     # ("pooorn": "porn", where `text` has "poorn"), or None when there is no such run.
     single_letters: str | None = None
+    # `text` with every word made only of look-alike letters mapped to Latin ones, in a prompt
+    # not written in Latin letters ("sexy" in Cyrillic letters), or None when that changes nothing.
+    latin_letters: str | None = None
+
+    def alternatives(self) -> tuple[str, ...]:
+        """The other readings of the prompt, judged beside `text`; the worse counts."""
+        return tuple(other for other in (self.single_letters, self.latin_letters) if other)
 
 
 # Leetspeak stand-ins read inside a word that also has letters; "1" is read as "l" next to
@@ -175,6 +204,12 @@ def _is_number(word: str) -> bool:
 def _read_leet(word: str) -> str:
     if not re.search("[a-z]", word) or _is_number(word):
         return word
+    # An "o" among a number's digits is a zero ("1o yo", "1oyo").
+    lead = re.match(r"\d[\do]*", word)
+    if lead and "o" in lead.group():
+        as_number = lead.group().replace("o", "0") + word[lead.end() :]
+        if _is_number(as_number):
+            return as_number
     # A number with a disguised unit ("11y0") keeps its digits.
     digits = re.match(r"\d*", word).group()
     rest = "".join(_LEET_READ.get(char, char) for char in word[len(digits) :])
@@ -200,7 +235,17 @@ def _join_spelled(match: re.Match) -> str:
 
 def readable(text: str) -> ReadablePrompt:
     """The normalised form the gate judges; see `ReadablePrompt`."""
-    folded, disguised = _fold_words(fold(text))
+    folded = fold(text)
+    words, disguised = _fold_words(folded)
+    read = _read(words)
+    every, _ = _fold_words(folded, every_word=True)
+    if every != words:
+        read = replace(read, latin_letters=_read(every).text)
+    return replace(read, lookalike_words=disguised)
+
+
+def _read(folded: str) -> ReadablePrompt:
+    """Spelled-out letters, leetspeak and stretched letters read in a folded text."""
     folded = _read_symbols(folded.casefold())
     spelled = tuple(
         re.sub(r"[^a-z0-9@$]", "", m.group())
@@ -213,7 +258,7 @@ def readable(text: str) -> ReadablePrompt:
     words = re.sub(r"[ \t]+", " ", _LONG_REPEAT.sub(r"\1\1", words)).strip()
     # A spelled run is kept as written too: its digits may be an age ("1 1 y o").
     runs = tuple(dict.fromkeys(form for run in spelled for form in (run, _read_leet(run))))
-    return ReadablePrompt(words, runs, disguised, single if single != words else None)
+    return ReadablePrompt(words, runs, (), single if single != words else None)
 
 
 # Characters a word may be written with: letters, digits, and the symbols leetspeak uses.

@@ -76,3 +76,39 @@ def test_spelled_runs_are_kept_with_their_digits():
 
 def test_normalise_folds_case_accents_confusables_and_invisible_characters():
     assert normalise("\u0405tra\u00dfe \u0410\u0392\u0421 \u00c9\u200dt\u00e9") == "strasse abc ete"
+
+
+@pytest.mark.parametrize(
+    ("naked", "why"),
+    [
+        ("\U0001f15d\U0001f150\U0001f15a\U0001f154\U0001f153", "negative circled letters"),
+        ("\U0001f17d\U0001f170\U0001f17a\U0001f174\U0001f173", "negative squared letters"),
+        ("\U0001f1f3\U0001f1e6\U0001f1f0\U0001f1ea\U0001f1e9", "regional indicator letters"),
+        ("\u0274\u1d00\u1d0b\u1d07\u1d05", "small capitals"),
+    ],
+)
+def test_letters_drawn_as_symbols_are_read_as_letters(naked, why):
+    # Neither NFKD nor the confusables table maps these; their Unicode names do.
+    assert readable(f"a photo of a {naked} woman, explicit porn").text == PLAIN, why
+
+
+def test_every_kind_of_space_is_a_space():
+    written = "a\u1680photo of\u2028a naked\u3000woman,\u205fexplicit\u2029porn"
+    assert readable(written).text == PLAIN
+
+
+def test_a_prompt_wholly_in_look_alikes_gets_a_latin_reading():
+    # Every letter Cyrillic, every one a look-alike: kept as written, and read in Latin too.
+    written = "\u0430 \u0455\u0435\u0445\u0443 \u0440\u043e\u0455\u0435"
+    text = readable(written)
+    assert text.text == written
+    assert text.latin_letters == "a sexy pose"
+    assert text.alternatives() == ("a sexy pose",)
+    # A prompt with Latin words has one reading: its look-alikes are mapped in `text`.
+    assert readable("a \u0455\u0435\u0445\u0443 pose").alternatives() == ()
+    assert readable("a plain prompt").latin_letters is None
+
+
+def test_an_o_among_digits_is_a_zero():
+    assert readable("a 1o yo, a 1oyo, 2o years").text == "a 10 yo, a 10yo, 20 years"
+    assert readable("room 1o2").text == "room 102"
