@@ -34,8 +34,9 @@ LEXICON_PATH = Path(__file__).resolve().parent / "data" / "minors_lexicon.yaml"
 _NOT_LETTER_BEFORE = r"(?<![^\W\d_])"
 _NOT_LETTER_AFTER = r"(?![^\W\d_])"
 _GAP = r"[\s-]*"
-# Scripts written without spaces between words: their terms match anywhere.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+# Scripts written without spaces between words (Japanese, Chinese), and Korean, whose particles
+# are written onto the word ("초등학생이"): their terms match anywhere.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _DIGIT_AGE = r"(?<![\d.,])(?:1[0-7]|0?[1-9])(?![\d.,]?\d)"
 # After "aged N" or "looks N": what says N is not an age ("looks 5 years younger").
 _NOT_AN_AGE = (
@@ -46,7 +47,7 @@ _NOT_AN_AGE = (
 )
 _PERSONS = (
     r"(?:girls?|boys?|kids?|child|children|teens?|daughters?|sons?|students?|pupils?|models?"
-    r"|cheerleaders?|gymnasts?|nieces?|nephews?|sisters?|brothers?|dancers?)"
+    r"|cheerleaders?|gymnasts?|nieces?|nephews?|sisters?|brothers?|dancers?|lass|lasses|lads?)"
 )
 
 
@@ -68,6 +69,7 @@ class Term(_Strict):
 class Grades(_Strict):
     ordinals: str
     pupils: str
+    years: str = ""  # school years as words ("year nine"); digits are built in
 
 
 class LexiconFile(_Strict):
@@ -226,11 +228,14 @@ class MinorsRule:
         return None
 
     def check(self, text: ReadablePrompt) -> MinorsFinding | None:
-        """Why the prompt is `sexual_minors` by rule, or None. Stretched letters are read both
-        ways ("poooose" as "poose" and as "pose")."""
+        """Why the prompt is `sexual_minors` by rule, or None. Every reading is checked
+        (stretched letters both ways, "poooose" as "poose" and as "pose"; a prompt wholly in
+        look-alike letters as written and mapped to Latin)."""
         finding = self._check(text)
-        if finding is None and text.single_letters:
-            return self._check(replace(text, text=text.single_letters))
+        for other in text.alternatives():
+            if finding is not None:
+                break
+            finding = self._check(replace(text, text=other))
         return finding
 
     def _check(self, text: ReadablePrompt) -> MinorsFinding | None:
@@ -263,17 +268,23 @@ def _age_patterns(lexicon: LexiconFile, *, bounded: bool) -> list[re.Pattern]:
     grade, grader = _term_pattern("grade"), _term_pattern("grader")
     ordinal = f"(?:(?<!\\d)(?:1[0-2]|[1-9])(?:st|nd|rd|th)|{before_edge}(?:{ordinal_words}))"
     pupils = "|".join(lexicon.grades.pupils.split())
-    school_year = r"(?<!\d)(?:1[0-2]|[1-9])(?!\d)"
+    year_words = "|".join(map(_term_pattern, lexicon.grades.years.split()))
+    school_year = r"(?:(?<!\d)(?:1[0-2]|[1-9])(?!\d)" + (
+        f"|{before_edge}(?:{year_words}){after_edge})" if year_words else ")"
+    )
     patterns = [
         f"{number}{_GAP}(?:{after}){after_edge}",
         # Units in scripts without spaces ("12歳の") have a letter right after them.
         f"{number}{_GAP}(?:{unspaced})" if unspaced else None,
         f"{before_edge}(?:{before})[\\s:,-]*{number}{after_edge}{_NOT_AN_AGE}",
         f"{before_edge}{_PERSONS}\\s*[,(:]\\s*{_DIGIT_AGE}(?=\\s*(?:[),.;!/]|$))",
+        # "a girl of 12", "a boy of twelve"
+        f"{before_edge}{_PERSONS}{_GAP}of{_GAP}{number}{after_edge}{_NOT_AN_AGE}",
         f"{ordinal}{_GAP}{grader}{after_edge}",
         f"{before_edge}in[\\s-]*(?:the[\\s-]*)?{ordinal}{_GAP}{grade}{after_edge}",
         f"{ordinal}{_GAP}{grade}{_GAP}(?:{pupils}){after_edge}",
         f"{before_edge}(?:{grade}|year){_GAP}{school_year}{_GAP}(?:{pupils}){after_edge}",
+        f"{before_edge}in{_GAP}(?:the{_GAP})?(?:{grade}|year){_GAP}{school_year}{after_edge}",
         *(f"{before_edge}(?:{_loose(w)}){after_edge}" for w in lexicon.age_words),
     ]
     return [re.compile(pattern) for pattern in patterns if pattern]
