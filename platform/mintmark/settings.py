@@ -255,6 +255,8 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Prefork, with the fix for a pool process killed while idle (mintmark/worker_pool.py says why).
+CELERY_WORKER_POOL = "mintmark.worker_pool:TaskPool"
 CELERY_TASK_ALWAYS_EAGER = env_bool("MINTMARK_CELERY_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

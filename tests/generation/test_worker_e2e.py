@@ -99,7 +99,7 @@ def test_a_worker_killed_mid_job_finishes_it_once_after_redelivery(tiny_model, p
         wait_for(job_id, lambda job: job.state == State.RUNNING and job.progress_step > 0)
         (child,) = worker_children(worker.pid)
         os.kill(child, signal.SIGKILL)
-        job = wait_for(job_id, lambda job: job.state not in (State.QUEUED, State.RUNNING), 240)
+        job = wait_for(job_id, lambda job: job.state not in (State.QUEUED, State.RUNNING), 600)
     # 32 px outputs then go on to the gates; what matters here is that they were made once.
     assert job.state in (State.GATING, State.RELEASED), (job.state, job.error)
     assert job.attempts == 2
@@ -108,3 +108,18 @@ def test_a_worker_killed_mid_job_finishes_it_once_after_redelivery(tiny_model, p
     gating = AuditEvent.objects.filter(subject_id=job_id, action="generation.gating")
     assert gating.count() == 1
     assert audit_verify(org=job.org).ok
+
+
+def test_a_pool_process_killed_while_idle_does_not_stall_the_worker(tiny_model, personas, tmp_path):
+    # An idle pool process waits for its next task holding the read lock of the queue its
+    # replacement inherits: a process killed there (the OOM killer, an operator) must not leave
+    # the worker unable to run anything again.
+    staff = personas["staff"]
+    with celery_worker(tmp_path / "worker.log") as worker:
+        time.sleep(2)
+        for child in worker_children(worker.pid):
+            os.kill(child, signal.SIGKILL)
+        job_id = submit(staff, steps=2, seed=5)
+        job = wait_for(job_id, lambda job: job.state not in (State.QUEUED, State.RUNNING), 600)
+    assert job.state in (State.GATING, State.RELEASED), (job.state, job.error)
+    assert Asset.objects.filter(job=job).count() == 1
