@@ -99,6 +99,8 @@ def provenance_record(asset: Asset) -> dict:
             "user": job.user.username,
             "state": job.state,
             "mode": job.mode,
+            # The released asset an upscale enlarged (its own record tells its story), or None.
+            "parent_asset": str(job.parent_asset_id) if job.parent_asset_id else None,
             "prompt": job.prompt,
             "negative_prompt": job.negative_prompt,
             "parameters": {

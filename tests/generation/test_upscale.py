@@ -370,6 +370,8 @@ def test_an_upscale_of_a_released_image_is_released_naming_its_parent(
     child = job.assets.get()
     assert (child.width, child.height) == (128, 128)
     assert client.get(f"/api/assets/{child.pk}").json()["parent_asset"] == str(parent.pk)
+    record = client.get(f"/api/assets/{child.pk}/provenance").json()
+    assert record["job"]["parent_asset"] == str(parent.pk) and record["job"]["mode"] == "upscale"
     released = (settings.DATA_DIR / "files" / "release" / child.release_key).read_bytes()
     parent_label = parent.stamp.manifest_label
     report = read_credentials(released, "image/png", trust_anchors_pem=None)
