@@ -266,6 +266,8 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
     if req.mode == Mode.UPSCALE:
         upscaled = upscale_input(membership=membership, req=req, rules=rules, traits=traits)
         parent, image_png, mask_png = upscaled.parent, upscaled.png, None
+    elif req.parent_asset is not None:
+        raise ApiError(422, "unexpected_parent_asset", "Only upscale takes a parent_asset.")
     else:
         parent, (image_png, mask_png) = None, _check_inputs(req)
     _check_parameters(req, rules, traits.size_multiple)

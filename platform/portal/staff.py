@@ -76,6 +76,7 @@ ERROR_FIELDS = {
     "invalid_seed": ("seed",),
     "invalid_context": ("context",),
     "invalid_strength": ("strength",),
+    "unexpected_strength": ("strength", "mode"),
     "missing_image": ("image",),
     "invalid_image": ("image",),
     "unexpected_image": ("image", "mode"),

@@ -191,6 +191,13 @@ def test_upscale_refusals_each_with_its_reason(personas, setup, tmp_path):
     admins = released_asset(admin, setup["generator"], small(10, 32))
     assert refused(lambda: upscale(staff, parent_asset=admins.pk)).status == 404
     assert upscale(admin, parent_asset=parent.pk).state == State.QUEUED
+    # Only an upscale takes a parent.
+    other_mode = refused(
+        lambda: upscale(
+            admin, model=setup["generator"].name, mode="image-to-image", parent_asset=parent.pk
+        )
+    )
+    assert (other_mode.status, other_mode.code) == (422, "unexpected_parent_asset")
     # The upscale prompt passes the prompt gate again.
     blocked = refused(
         lambda: upscale(staff, parent_asset=parent.pk, prompt="a naked child in the bath")
@@ -288,7 +295,7 @@ def test_the_portal_offers_upscale_x4_on_released_images(personas, setup):
     action = f"/o/acme/assets/{parent.pk}/upscale/"
     assert 'data-testid="upscale"' in page and action in page
     response = staff.portal().post(action)
-    job = GenerationJob.objects.get(mode="upscale")
+    job = GenerationJob.objects.get(mode="upscale", parent_asset=parent)
     assert response.status_code == 302 and response.url == f"/o/acme/jobs/{job.pk}/"
     assert (job.parent_asset_id, job.prompt, job.model_id) == (
         parent.pk,
@@ -305,6 +312,14 @@ def test_the_portal_offers_upscale_x4_on_released_images(personas, setup):
         personas["outsider"].portal().post(f"/o/globex/assets/{parent.pk}/upscale/").status_code
         == 404
     )
+    # An upload is upscaled through the generate form, its size left blank.
+    upload = io.BytesIO(encoded(small(17, 32)))
+    upload.name = "small.png"
+    form = {"prompt": "sharper", "model": "x4", "mode": "upscale", "steps": "2", "image": upload}
+    response = staff.portal().post("/o/acme/generate/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    uploaded = GenerationJob.objects.get(mode="upscale", parent_asset=None)
+    assert (uploaded.width, uploaded.height, uploaded.input_image_key != "") == (128, 128, True)
     # A refusal comes back as a message on the parent's page (here: x4 over the policy).
     rules = setup["org"].policies.order_by("-version").first().rules
     policy_create(org=setup["org"], actor=None, rules={**rules, "max_width": 64, "max_height": 64})
