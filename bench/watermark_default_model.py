@@ -135,11 +135,24 @@ def _embed(job: tuple[int, np.ndarray, int]) -> tuple[int, int, np.ndarray | Non
     return index, payload, np.asarray(marked), 10 * np.log10(255.0**2 / max(mse, 1e-9)), took
 
 
+def _marked(image: Image.Image):
+    """The placed watermark read that verify gives fingerprint.identify."""
+    payloads = _state["payloads"]
+
+    def agreement(key: str, placement: np.ndarray, host: np.ndarray) -> int:
+        return watermark.placed_agreement(image, payloads[key], placement, key=KEY, host=host)
+
+    return agreement
+
+
 def _identify(image: Image.Image) -> tuple[int | None, str | None]:
     payload = watermark.decode(image, key=KEY).payload
     thumbnails = _state["thumbnails"]
     found = fingerprint.identify(
-        fingerprint.query(image), _state["index"], lambda keys: {k: thumbnails[k] for k in keys}
+        fingerprint.query(image),
+        _state["index"],
+        lambda keys: {k: thumbnails[k] for k in keys},
+        _marked(image),
     )
     return payload, (found.key if found is not None else None)
 
@@ -160,21 +173,31 @@ def _attack_one(job: tuple[int, np.ndarray, int]) -> dict[str, tuple[bool, bool,
     return out
 
 
-def _unrelated_one(pixels: np.ndarray) -> tuple[bool, bool, float]:
-    """(a payload decoded, the fingerprint identified it, its closest candidate's distance).
-    Every candidate is confirmed, as identify does when none holds, to give the margin."""
+def _unrelated_one(pixels: np.ndarray) -> tuple:
+    """(a payload decoded, the fingerprint identified it, its closest candidate's distance, the
+    key it named or None, placed watermark reads made, the most code bits one agreed on).
+    Every candidate is confirmed, and read where it is within a MARKED distance, by the rule
+    identify applies (fingerprint.needed_agreement), to give the margins."""
     image = release_canvas(Image.fromarray(pixels))
     got = watermark.decode(image, key=KEY).payload
     query = fingerprint.query(image)
-    thumbnails = _state["thumbnails"]
-    closest = min(
-        (
-            fingerprint.confirm(query, thumbnails[key], mirrored).distance
-            for key, _, mirrored in _state["index"].candidates(query)
-        ),
-        default=1.0,
-    )
-    return got is not None, closest <= fingerprint.MAX_DISTANCE, closest
+    thumbnails, marked = _state["thumbnails"], _marked(image)
+    named, closest, reads, most = None, 1.0, 0, 0
+    for key, _, mirrored in _state["index"].candidates(query):
+        confirmed = fingerprint.confirm(query, thumbnails[key], mirrored)
+        closest = min(closest, confirmed.distance)
+        need = fingerprint.needed_agreement(confirmed.distance)
+        if need is None:
+            continue
+        agreeing = 155
+        if need:
+            host = np.asarray(Image.open(io.BytesIO(thumbnails[key])).convert("RGB"))
+            placement = fingerprint.refined_placement(image, host, confirmed.placement)
+            agreeing = marked(key, placement, host)
+            reads, most = reads + 1, max(most, agreeing)
+        if named is None and agreeing >= need:
+            named = key
+    return got is not None, named is not None, closest, named, reads, most
 
 
 def _regeneration(marked: dict, payloads: dict, n: int, strength: float) -> dict:
@@ -207,22 +230,26 @@ def _regeneration(marked: dict, payloads: dict, n: int, strength: float) -> dict
     }
 
 
-def _registry(marked: dict) -> None:
+def _registry(marked: dict, payloads: dict) -> None:
     registered = {str(k): fingerprint.register(Image.fromarray(v)) for k, v in marked.items()}
     _state["index"] = fingerprint.Index([(k, r.windows) for k, r in registered.items()])
     _state["thumbnails"] = {k: r.thumbnail for k, r in registered.items()}
+    _state["payloads"] = {str(k): p for k, p in payloads.items()}
 
 
-def _rows(per_image: list[dict]) -> dict:
+def _rows(per_image: list[dict], keys: list[int]) -> dict:
+    """Each attack's shares, and the keys of the images that neither signal identified."""
     table = {}
     for name in ATTACKS:
         cells = np.array([result[name] for result in per_image])
+        either = cells[:, 0] | cells[:, 1]
         table[name] = {
             "watermark": float(cells[:, 0].mean()),
             "fingerprint": float(cells[:, 1].mean()),
-            "either": float((cells[:, 0] | cells[:, 1]).mean()),
+            "either": float(either.mean()),
             "misidentified_by_watermark": int(cells[:, 2].sum()),
             "misidentified_by_fingerprint": int(cells[:, 3].sum()),
+            "missed": [key for key, hit in zip(keys, either, strict=True) if not hit],
         }
     return table
 
@@ -282,24 +309,25 @@ def main() -> None:
     set_failures = [i for i, _, m, _, _ in embedded_sets if m is None]
 
     # One registry holds every released image: the corpus and the synthetic sets.
-    _registry({**marked, **marked_sets})
     payloads = {i: p for i, p, m, _, _ in embedded + embedded_sets if m is not None and i >= 0}
+    _registry({**marked, **marked_sets}, payloads)
     with ProcessPoolExecutor(args.workers) as pool:
         per_image = list(
             pool.map(_attack_one, [(i, marked[i], payloads[i]) for i in marked], chunksize=16)
         )
+        set_keys = {name: [i for i, _ in items if i in marked_sets] for name, items in sets}
         per_set = {
             name: list(
                 pool.map(
                     _attack_one,
-                    [(i, marked_sets[i], payloads[i]) for i, _ in items if i in marked_sets],
+                    [(i, marked_sets[i], payloads[i]) for i in set_keys[name]],
                     chunksize=2,
                 )
             )
-            for name, items in sets
+            for name, _ in sets
         }
     n = len(per_image)
-    table = _rows(per_image)
+    table = _rows(per_image, list(marked))
 
     if args.regen:
         table["regeneration"] = _regeneration(marked, payloads, args.regen, args.regen_strength)
@@ -310,9 +338,17 @@ def main() -> None:
     ]
     with ProcessPoolExecutor(args.workers) as pool:
         false = list(pool.map(_unrelated_one, unrelated + synthetic, chunksize=64))
-    model_false = np.array(false[: len(unrelated)] or [(False, False, 1.0)])
-    synth_false = np.array(false[len(unrelated) :] or [(False, False, 1.0)])
+    flags = np.array([f[:2] for f in false] or [(False, False)], dtype=bool)
+    model_false, synth_false = flags[: len(unrelated)], flags[len(unrelated) :]
     closest = np.array([f[2] for f in false] or [1.0])
+    reads = np.array([f[4] for f in false] or [0])
+    most = np.array([f[5] for f in false] or [0])
+    # Which unrelated image the fingerprint took for which released one, to look at.
+    named = [
+        {"unrelated": i, "model_output": i < len(unrelated), "registered": f[3], "distance": f[2]}
+        for i, f in enumerate(false)
+        if f[3] is not None
+    ]
     result = {
         "corpus": str(args.corpus),
         "images": n,
@@ -326,29 +362,34 @@ def main() -> None:
         "embed_ms_median": 1000 * float(np.median(embed_s)),
         "attacks": table,
         "released_synthetic": {
-            name: {"images": len(rows), "attacks": _rows(rows)} for name, rows in per_set.items()
+            name: {"images": len(rows), "attacks": _rows(rows, set_keys[name])}
+            for name, rows in per_set.items()
         },
         "released_synthetic_embed_failures": set_failures,
         "reencode_after_attack": f"JPEG q{REENCODE}",
         "fingerprint": {
             "method": fingerprint.METHOD,
-            "max_distance": fingerprint.MAX_DISTANCE,
+            "alone_distance": fingerprint.ALONE_DISTANCE,
+            "marked": fingerprint.MARKED,
             "registered": len(marked) + len(marked_sets),
         },
         "unrelated": {
             "default_model_outputs": len(unrelated),
             "synthetic_256px": len(synthetic),
-            "false_by_watermark": int(model_false[:, 0].sum() + synth_false[:, 0].sum())
-            if false
-            else 0,
-            "false_by_fingerprint_model_outputs": int(model_false[:, 1].sum()) if unrelated else 0,
-            "false_by_fingerprint_synthetic": int(synth_false[:, 1].sum()) if synthetic else 0,
-            # How close the closest candidate came, against fingerprint.MAX_DISTANCE.
+            "false_by_watermark": int(model_false[:, 0].sum() + synth_false[:, 0].sum()),
+            "false_by_fingerprint_model_outputs": int(model_false[:, 1].sum()),
+            "false_by_fingerprint_synthetic": int(synth_false[:, 1].sum()),
+            "false_by_fingerprint_named": named,
+            # How close the closest candidate came, against fingerprint.ALONE_DISTANCE.
             "closest_distance": {
                 "min": float(closest.min()),
                 "p01": float(np.percentile(closest, 0.1)),
                 "p1": float(np.percentile(closest, 1)),
             },
+            # Candidates within a MARKED distance read for the watermark where they were placed,
+            # and the most code bits (of 155) any of them agreed on (chance: 77.5).
+            "placed_reads": int(reads.sum()),
+            "placed_most_agreeing": int(most.max()),
         },
         "load_average": {"start": load_start, "end": os.getloadavg()},
         "seconds": round(time.perf_counter() - started),

@@ -21,8 +21,17 @@ nothing is decided on a summary; there are two stages:
    between zoom steps, a small rotation). There the candidate's tone is fitted to the query's
    (`_tone_matched`) and the LARGEST per-tile RMS difference over a GRID x GRID split is the
    distance (Carlini et al. 2023's measure: every part must agree, so a look-alike that
-   differs only where its one small shape is still comes out far). At or under MAX_DISTANCE
-   the query is identified as that image.
+   differs only where its one small shape is still comes out far).
+3. Decision. At or under ALONE_DISTANCE the pixels alone identify the query. Further out, up
+   to MAX_DISTANCE, pixels cannot decide: the default model draws near-copies of its own
+   outputs from other seeds (the same shape, colour and place on the same background), and
+   8 of 10 000 never-released outputs came within 0.020-0.040 of a released image, closer
+   than some 20 % crops of the released image itself. What sets a released image apart from
+   its never-released twin is its watermark, which a crop moves out of the frame the blind
+   read needs; so there the query is identified only when it carries the candidate's
+   watermark where the confirmation placed it (`refined_placement`, then
+   `watermark.placed_agreement`: at least MARKED's count of the payload's 155 code bits, which
+   an unmarked image reaches by chance with the probability `watermark.placed_false_rate`).
 
 Distances are in pixel units of [0, 1]. The thresholds are measured on default-model outputs
 (bench/watermark_default_model.py): attacked copies against never-released outputs."""
@@ -55,7 +64,17 @@ LUMA_OFFSET = 0.08
 GRID = 16
 BLUR_SIGMA = 0.5
 CHROMA_SIGMA = 1.5
-MAX_DISTANCE = 0.04
+# Identified by the pixels alone: below the closest never-released default-model output seen
+# against 2 250 released images (0.020, bench/watermark_default_model.json).
+ALONE_DISTANCE = 0.012
+# Beyond it, identified only when the copy also carries the candidate's watermark where the
+# confirmation placed it: (up to this distance, at least this many of the 155 code bits). An
+# unmarked image agrees on each bit by chance (watermark.placed_false_rate: 1.9e-4 for 100,
+# 1.4e-8 for 112); the stricter count covers the wider band, where far more never-released
+# images have a candidate (1 % within 0.078), the looser one the band where only near-copies
+# of a released image come (8 in 10 000).
+MARKED = ((0.04, 100), (0.07, 112))
+MAX_DISTANCE = MARKED[-1][0]
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,7 @@ class Registration:
 class Query:
     pixels: np.ndarray  # prepared (float32 YCbCr, blurred), the longer side SIDE
     vectors: np.ndarray  # (2, VECTOR * VECTOR): the image and its mirror image
+    image: Image.Image  # as given, for placing it finely (refined_placement)
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,9 @@ class Confirmation:
     distance: float
     zoom: float  # the query covers about 1/zoom of the released image's width and height
     mirrored: bool
+    # Where the released image lies in the query: a 2 x 3 affine map from the released image's
+    # coordinates to the query's, both axes in [0, 1] (for a placed watermark read).
+    placement: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,9 @@ class Identified:
     score: float  # the candidate's window cosine
     confirmation: Confirmation
     candidates: int
+    # The watermark's code bits (of its 155) that the query carries where the
+    # confirmation placed it; None when the pixels alone identified it (ALONE_DISTANCE).
+    agreement: int | None
 
 
 def _thumbnail(image: Image.Image, side: int) -> np.ndarray:
@@ -146,7 +172,7 @@ def register(image: Image.Image) -> Registration:
 def query(image: Image.Image) -> Query:
     pixels = _prepared(_floats(_thumbnail(image, SIDE)))
     luma = pixels[..., 0]
-    return Query(pixels, np.stack([_vector(luma), _vector(luma[:, ::-1])]))
+    return Query(pixels, np.stack([_vector(luma), _vector(luma[:, ::-1])]), image)
 
 
 class Index:
@@ -223,24 +249,36 @@ def _placed(item: np.ndarray, q: np.ndarray, zoom: float):
     return best, scaled, (x, y)
 
 
-def _refined(scaled: np.ndarray, q: np.ndarray, at: tuple[int, int]) -> np.ndarray | None:
-    """The part of `scaled` under the query after refining the placement to an affine warp
-    (sub-pixel shift, the scale between zoom steps, a small rotation) by OpenCV's ECC, which
-    is also blind to brightness and contrast; None when it does not converge or strays far."""
-    qh, qw = q.shape[:2]
-    warp = np.array([[1.0, 0.0, at[0]], [0.0, 1.0, at[1]]], np.float32)
+def _refined(scaled: np.ndarray, q: np.ndarray, at: tuple[int, int]) -> np.ndarray:
+    """The warp from the query's pixels to `scaled`'s after refining the whole-pixel placement
+    to an affine warp (sub-pixel shift, the scale between zoom steps, a small rotation) by
+    OpenCV's ECC, which is also blind to brightness and contrast; the plain shift when ECC does
+    not converge or strays far."""
+    shift = np.array([[1.0, 0.0, at[0]], [0.0, 1.0, at[1]]], np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_STEPS, 1e-4)
     try:
         _, warp = cv2.findTransformECC(
-            q[..., 0], scaled[..., 0], warp, cv2.MOTION_AFFINE, criteria, None, 1
+            q[..., 0], scaled[..., 0], shift.copy(), cv2.MOTION_AFFINE, criteria, None, 1
         )
     except cv2.error:
-        return None
-    linear = warp[:, :2]
-    if np.abs(linear - np.eye(2)).max() > MAX_WARP:
-        return None
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(scaled, warp, (qw, qh), flags=flags, borderMode=cv2.BORDER_REFLECT)
+        return shift
+    if np.abs(warp[:, :2] - np.eye(2)).max() > MAX_WARP:
+        return shift
+    return warp
+
+
+def _placement(warp: np.ndarray, scaled: tuple[int, int], query: tuple[int, int], mirrored):
+    """The released image's coordinates in [0, 1] mapped to the query's: onto `scaled`'s pixels
+    (pixel i's centre at (i + 0.5) / size, as area resizing places it), through the inverse of
+    the query-to-scaled warp, to the query's [0, 1], mirrored back when the query was."""
+    (sh, sw), (qh, qw) = scaled, query
+    to_scaled = np.array([[sw, 0.0, -0.5], [0.0, sh, -0.5], [0.0, 0.0, 1.0]])
+    to_query = np.linalg.inv(np.vstack([warp.astype(np.float64), [0.0, 0.0, 1.0]]))
+    normal = np.array([[1.0 / qw, 0.0, 0.5 / qw], [0.0, 1.0 / qh, 0.5 / qh], [0.0, 0.0, 1.0]])
+    out = normal @ to_query @ to_scaled
+    if mirrored:
+        out = np.array([[-1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ out
+    return out[:2]
 
 
 def _confirm_one(item: np.ndarray, q: np.ndarray, mirrored: bool) -> Confirmation:
@@ -248,10 +286,11 @@ def _confirm_one(item: np.ndarray, q: np.ndarray, mirrored: bool) -> Confirmatio
         ((zoom, _placed(item, q, zoom)) for zoom in ZOOMS), key=lambda p: p[1][0]
     )
     qh, qw = q.shape[:2]
-    part = _refined(scaled, q, at)
-    if part is None:
-        part = scaled[at[1] : at[1] + qh, at[0] : at[0] + qw]
-    return Confirmation(_tile_distance(_tone_matched(part, q), q), zoom, mirrored)
+    warp = _refined(scaled, q, at)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    part = cv2.warpAffine(scaled, warp, (qw, qh), flags=flags, borderMode=cv2.BORDER_REFLECT)
+    placement = _placement(warp, scaled.shape[:2], (qh, qw), mirrored)
+    return Confirmation(_tile_distance(_tone_matched(part, q), q), zoom, mirrored, placement)
 
 
 def confirm(q: Query, thumbnail: bytes, mirrored: bool) -> Confirmation:
@@ -262,10 +301,76 @@ def confirm(q: Query, thumbnail: bytes, mirrored: bool) -> Confirmation:
     return _confirm_one(item, pixels, mirrored)
 
 
-def identify(q: Query, index: Index, thumbnails) -> Identified | None:
+def _homogeneous(affine: np.ndarray) -> np.ndarray:
+    return np.vstack([np.asarray(affine, np.float64), [0.0, 0.0, 1.0]])
+
+
+def refined_placement(image: Image.Image, host: np.ndarray, placement: np.ndarray) -> np.ndarray:
+    """`placement` refined at the registered thumbnail's resolution (twice the confirmation's,
+    and the whole released image rather than the query's frame): the query's luma resampled
+    onto the released image's frame at the thumbnail's size, then OpenCV's ECC finds the affine
+    correction that best lays it on the thumbnail, over the part the query covers. A watermark
+    read needs this: an image with little structure (one flat shape) lets the confirmation's
+    warp drift a few per cent in scale at little pixel cost, which moves the mark's finest
+    waves by a whole period at the edges. The placement is kept when ECC fails or strays."""
+    th, tw = host.shape[:2]
+    thumb = _prepared(_floats(host))[..., 0]
+    luma = _prepared(_floats(np.asarray(ImageOps.exif_transpose(image).convert("RGB"))))[..., 0]
+    h, w = luma.shape
+    # Query pixels per thumbnail pixel: above 1 the query is first shrunk by area averaging.
+    step = float(np.sqrt(abs(np.linalg.det(placement[:, :2] * [[w], [h]])) / (tw * th)))
+    if step > 1.0:
+        size = (max(1, round(w / step)), max(1, round(h / step)))
+        luma = cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
+        h, w = luma.shape
+    to_unit = np.array([[1.0 / tw, 0.0, 0.5 / tw], [0.0, 1.0 / th, 0.5 / th], [0.0, 0.0, 1.0]])
+    to_pixels = np.array([[w, 0.0, -0.5], [0.0, h, -0.5], [0.0, 0.0, 1.0]])
+    grid = to_pixels @ _homogeneous(placement) @ to_unit  # thumbnail pixels -> query pixels
+    xs, ys = np.meshgrid(np.arange(tw, dtype=np.float64), np.arange(th, dtype=np.float64))
+    mx = grid[0, 0] * xs + grid[0, 1] * ys + grid[0, 2]
+    my = grid[1, 0] * xs + grid[1, 1] * ys + grid[1, 2]
+    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    resampled = cv2.remap(
+        luma,
+        mx.astype(np.float32),
+        my.astype(np.float32),
+        cv2.INTER_LINEAR,
+        None,
+        cv2.BORDER_REPLICATE,
+    )
+    warp = np.eye(2, 3, dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_STEPS, 1e-5)
+    try:
+        _, warp = cv2.findTransformECC(
+            resampled, thumb, warp, cv2.MOTION_AFFINE, criteria, inside.astype(np.uint8), 1
+        )
+    except cv2.error:
+        return placement
+    if np.abs(warp[:, :2] - np.eye(2)).max() > MAX_WARP:
+        return placement
+    # resampled(x) = query(grid x) ~ thumbnail(warp x): the query's pixel grid x shows the
+    # thumbnail's pixel warp x, so the released image's pixel y lies at grid warp^-1 y.
+    corrected = grid @ np.linalg.inv(_homogeneous(warp))
+    return (np.linalg.inv(to_pixels) @ corrected @ np.linalg.inv(to_unit))[:2]
+
+
+def needed_agreement(distance: float) -> int | None:
+    """How many of the watermark's code bits a copy at this pixel distance must carry where the
+    fingerprint placed it (`watermark.placed_agreement`) to be identified: 0 within
+    ALONE_DISTANCE (the pixels alone decide), None beyond the last of MARKED."""
+    if distance <= ALONE_DISTANCE:
+        return 0
+    return next((bits for limit, bits in MARKED if distance <= limit), None)
+
+
+def identify(q: Query, index: Index, thumbnails, marked=None) -> Identified | None:
     """The registered image the query is a copy of, or None: the first candidate, in the
-    candidate stage's order, confirmed within MAX_DISTANCE (in the orientation that found it).
-    `thumbnails(keys)` returns the registered thumbnails of those keys (a dict)."""
+    candidate stage's order (in the orientation that found it), that is within ALONE_DISTANCE,
+    or within a MARKED distance and carries that candidate's watermark where the confirmation
+    placed it. `thumbnails(keys)` returns the registered thumbnails of those keys (a dict);
+    `marked(key, placement, thumbnail)` the code bits of that key's payload the query agrees
+    with there (`watermark.placed_agreement`), or None when the key has no payload; without
+    `marked` only ALONE_DISTANCE identifies."""
     found = index.candidates(q)
     if not found:
         return None
@@ -274,6 +379,13 @@ def identify(q: Query, index: Index, thumbnails) -> Identified | None:
         if key not in stored:
             continue
         got = confirm(q, stored[key], mirrored)
-        if got.distance <= MAX_DISTANCE:
-            return Identified(key, score, got, len(found))
+        need = needed_agreement(got.distance)
+        if need == 0:
+            return Identified(key, score, got, len(found), None)
+        if need is None or marked is None:
+            continue
+        host = np.asarray(Image.open(io.BytesIO(stored[key])).convert("RGB"))
+        agreeing = marked(key, refined_placement(q.image, host, got.placement), host)
+        if agreeing is not None and agreeing >= need:
+            return Identified(key, score, got, len(found), agreeing)
     return None

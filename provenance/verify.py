@@ -145,8 +145,37 @@ def _watermark(image) -> tuple[dict, Any]:
     }, asset
 
 
+def _placed_note(print_out: dict, identified_by: list[str]) -> str:
+    if "fingerprint" not in identified_by or print_out.get("watermark_bits") is None:
+        return ""
+    return " The fingerprint placed it on the released image, and the watermark reads there."
+
+
+def _placed_mark(image):
+    """The watermark read where the fingerprint placed the image on a candidate (a crop or a
+    rotation moves the frame that the blind read needs): how many of that asset's payload's
+    code bits the image carries there, or None when there is no payload to look for."""
+    key = watermark_key_existing()
+    if key is None:
+        return None
+
+    def agreement(asset_id: str, placement, host) -> int | None:
+        payload = (
+            Stamp.objects.filter(asset_id=asset_id, released_at__isnull=False)
+            .values_list("payload", flat=True)
+            .first()
+        )
+        if payload is None:
+            return None
+        return watermark.placed_agreement(image, payload, placement, key=key, host=host)
+
+    return agreement
+
+
 def _fingerprint(image) -> tuple[dict, Any]:
-    found = fingerprint.identify(fingerprint.query(image), fingerprint_index(), thumbnails)
+    found = fingerprint.identify(
+        fingerprint.query(image), fingerprint_index(), thumbnails, _placed_mark(image)
+    )
     if found is None:
         return {"found": False}, None
     confirmed = found.confirmation
@@ -154,6 +183,12 @@ def _fingerprint(image) -> tuple[dict, Any]:
         "found": True,
         "distance": round(confirmed.distance, 4),
         "max_distance": fingerprint.MAX_DISTANCE,
+        # Up to this distance the pixels alone identify; beyond it the watermark must also read
+        # where the fingerprint placed the image: watermark_bits of 155 agree, at least
+        # watermark_bits_needed (null: the pixels alone decided).
+        "alone_distance": fingerprint.ALONE_DISTANCE,
+        "watermark_bits": found.agreement,
+        "watermark_bits_needed": fingerprint.needed_agreement(confirmed.distance) or None,
         "visible_share": round(1.0 / confirmed.zoom**2, 3),
         "mirrored": confirmed.mirrored,
     }, _released(found.key)
@@ -181,6 +216,12 @@ def image_verify(data: bytes) -> Verification:
             f"the fingerprint matches at pixel distance {print_out['distance']} "
             f"(at most {print_out['max_distance']})"
         )
+        if print_out["watermark_bits"] is not None:
+            evidence.append(
+                f"where the fingerprint places the image, its watermark carries "
+                f"{print_out['watermark_bits']} of the asset's 155 code bits "
+                f"(at least {print_out['watermark_bits_needed']})"
+            )
     if len(named) > 1:
         # Witnesses disagree: report it rather than pick one.
         evidence.append("the witnesses name different assets")
@@ -208,7 +249,7 @@ def image_verify(data: bytes) -> Verification:
         asset,
         evidence,
         identified_by,
-        _explanation(identified_by, len(named) > 1),
+        _explanation(identified_by, len(named) > 1) + _placed_note(print_out, identified_by),
     )
 
 

@@ -82,6 +82,8 @@ _SPARE_BITS = _K_SYMBOLS * _SYMBOL_BITS - PAYLOAD_BITS
 _ATTEMPTS = ((0, 10), (6, 6), (12, 3))
 # Wrong symbols tolerated in a freshly stamped image before the larger budget is tried.
 _RESTING_ERRORS = 2
+# A placed read (`placed_agreement`) needs this share of the working grid to be in the copy.
+PLACED_MIN_VISIBLE = 0.3
 
 # reedsolo keeps its Galois-field tables in module globals and RSCodec swaps them in per call,
 # which is not thread-safe if another codec with other parameters runs in a second thread.
@@ -111,14 +113,19 @@ class _Pattern:
     whitening: np.ndarray  # (code bits,) of 0/1
 
 
+@lru_cache(maxsize=1)
+def _band() -> np.ndarray:
+    """The working-grid DCT coefficients the mark may use (BAND), as a boolean grid."""
+    u = np.arange(WORK)
+    lo, hi = BAND
+    return (np.maximum(u[:, None], u[None, :]) < hi) & (u[:, None] + u[None, :] >= lo)
+
+
 @lru_cache(maxsize=8)
 def _pattern(key: bytes) -> _Pattern:
     seed = hashlib.sha256(b"org.mintmark.watermark.v1\x00" + key).digest()
     rng = np.random.default_rng(np.frombuffer(seed, np.uint32))
-    u = np.arange(WORK)
-    lo, hi = BAND
-    band = (np.maximum(u[:, None], u[None, :]) < hi) & (u[:, None] + u[None, :] >= lo)
-    flat = rng.permutation(np.flatnonzero(band.ravel()))
+    flat = rng.permutation(np.flatnonzero(_band().ravel()))
     m = len(flat) // _CODE_BITS
     coeffs = flat[: m * _CODE_BITS].reshape(_CODE_BITS, m)
     chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=coeffs.shape)
@@ -332,6 +339,75 @@ def _read(rgb: np.ndarray, pattern: _Pattern) -> WatermarkReading:
         )
         return WatermarkReading(value, confidence, detail)
     return WatermarkReading(None, 0.0, "no valid codeword (not watermarked with this key)")
+
+
+def placed_agreement(
+    image: Image.Image,
+    payload: int,
+    placement: np.ndarray,
+    *,
+    key: bytes = DEFAULT_KEY,
+    host: np.ndarray | None = None,
+) -> int:
+    """How many of the code bits of `payload` a cropped or rotated copy carries, read where the
+    released image's working grid lies in it. A crop moves the DCT frame that `decode` reads,
+    so the mark cannot be read blind; once the fingerprint has placed the copy on the released
+    image (`placement`: a 2 x 3 affine map from the released image's coordinates, both axes in
+    [0, 1], to the copy's, also in [0, 1]), the copy's luma is resampled onto that grid, the part
+    the crop cut away set to the visible part's mean (it adds no key-correlated energy), and
+    each bit's projection compared with the expected one. A copy of another image, or an image
+    never marked, agrees on each bit by chance: `placed_false_rate` gives the tail."""
+    pattern = _pattern(bytes(key))
+    luma = _luma(_rgb(image))
+    h, w = luma.shape
+    placement = np.asarray(placement, np.float64)
+    # Copy pixels per working-grid pixel: above 1 the copy is first shrunk by area averaging, as
+    # `_to_work` does, so that resampling it at the grid's points does not alias.
+    step = float(np.sqrt(abs(np.linalg.det(placement[:, :2] * [[w], [h]])))) / WORK
+    shrink = max(1.0, step)
+    if shrink > 1.0:
+        size = (max(1, round(w / shrink)), max(1, round(h / shrink)))
+        luma = cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
+        h, w = luma.shape
+    centres = (np.arange(WORK, dtype=np.float64) + 0.5) / WORK
+    u, v = np.meshgrid(centres, centres)
+    xs = (placement[0, 0] * u + placement[0, 1] * v + placement[0, 2]) * w - 0.5
+    ys = (placement[1, 0] * u + placement[1, 1] * v + placement[1, 2]) * h - 0.5
+    inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    if inside.mean() < PLACED_MIN_VISIBLE:
+        return 0
+    grid = cv2.remap(
+        luma,
+        xs.astype(np.float32),
+        ys.astype(np.float32),
+        cv2.INTER_CUBIC,
+        None,
+        cv2.BORDER_REPLICATE,
+    )
+    if host is not None:
+        # The released image's own content outside the band, fitted to the copy's tone, is
+        # taken away first: the crop's edge would otherwise smear that (large, low-frequency)
+        # content into the band. The band itself is left alone, mark and all.
+        coeffs = dctn(_to_work(_luma(np.asarray(host))), norm="ortho")
+        coeffs[_band()] = 0.0
+        guess = idctn(coeffs, norm="ortho")
+        a, b = guess[inside], grid[inside]
+        gain = float(np.dot(a - a.mean(), b - b.mean()) / max(float(a.var()) * a.size, 1e-9))
+        grid = grid - (b.mean() + gain * (guess - a.mean()))
+        grid = np.where(inside, grid, 0.0).astype(np.float32)
+    else:
+        grid = np.where(inside, grid, grid[inside].mean()).astype(np.float32)
+    coeffs = dctn(grid, norm="ortho").ravel()
+    proj = (coeffs[pattern.coeffs] * pattern.chips).mean(axis=1)
+    expected = _codeword_bits(payload, pattern).astype(bool)
+    return int(np.sum(expected == (proj > 0)))
+
+
+def placed_false_rate(agreeing: int) -> float:
+    """The chance that an unmarked image agrees with a given payload on at least `agreeing` of
+    the code bits at one placement (each bit a fair coin: the key's chips and whitening make
+    every bit's sign independent of the image's content)."""
+    return sum(comb(_CODE_BITS, k) for k in range(agreeing, _CODE_BITS + 1)) / 2**_CODE_BITS
 
 
 def false_positive_rate() -> float:
