@@ -1,12 +1,11 @@
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from ninja import Router, Schema, Status
 from pydantic import Field
 
 from generation.adapters import adapter_register
-from generation.controlnets import controlnet_register
+from generation.controlnets import ControlKind, controlnet_register
 from generation.models import ControlNet, GenerativeModel, LoraAdapter
 from generation.posture import model_posture
 from generation.services import model_register
@@ -194,9 +193,7 @@ def adapters_register(request, model_id: UUID, body: AdapterIn):
 class ControlNetIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     version: str = Field(..., min_length=1, max_length=50)
-    kind: Literal["canny", "depth", "scribble", "pose"] = Field(
-        ..., description="The control images it was trained on."
-    )
+    kind: ControlKind = Field(..., description="The control images it was trained on.")
     local_path: str = Field(
         ...,
         min_length=1,

@@ -8,6 +8,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -25,10 +26,13 @@ from mintmark.imageio import UnreadableImage, open_image
 from policies.rules import PolicyRules
 
 Kind = ControlNet.Kind
+# The kinds as a schema type, so the API's JSON schema lists them (one list: the model's).
+ControlKind = Literal[tuple(Kind.values)]
 CONTROL_MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE)
 DEFAULT_CONTROL_SCALE = 1.0
 # What the platform computes from a photo: only Canny edges need no model weights.
 PREPROCESSORS = {"canny": Kind.CANNY}
+ControlPreprocess = Literal[("", *PREPROCESSORS)]
 # The thresholds of the hysteresis, as the ControlNet paper's Canny model was trained with
 # (lllyasviel's annotator defaults, also diffusers' documentation).
 CANNY_LOW, CANNY_HIGH = 100, 200

@@ -3,13 +3,13 @@ generate form), parsed into a JobRequest the same way for both; `job_submit` the
 against the policy."""
 
 import json
-from typing import Literal
 from uuid import UUID
 
 from django.core.files.uploadedfile import UploadedFile
 from ninja import Schema
 from pydantic import Field, ValidationError, field_validator
 
+from generation.controlnets import ControlKind, ControlPreprocess
 from generation.schedulers import SCHEDULER_CLASSES
 from generation.submission import JobRequest
 from mintmark.errors import ApiError
@@ -58,8 +58,7 @@ class GenerationIn(Schema):
         description="LoRA adapters of the chosen model to apply, in order (a form sends them "
         "as JSON text).",
     )
-
-    control_kind: Literal["canny", "depth", "scribble", "pose"] | None = Field(
+    control_kind: ControlKind | None = Field(
         None,
         description="ControlNet conditioning: the kind of the multipart control_image, one the "
         "model has a registered ControlNet for (text-to-image and image-to-image, SD 1.x and "
@@ -75,7 +74,7 @@ class GenerationIn(Schema):
         description="ControlNet conditioning scale, over 0 up to the policy's max_scale; "
         "default 1.0.",
     )
-    control_preprocess: Literal["", "canny"] = Field(
+    control_preprocess: ControlPreprocess = Field(
         "",
         description="canny: the control_image is a photo and its Canny edges are computed here "
         "(for a canny ControlNet); empty: the control_image is used as sent.",

@@ -388,6 +388,8 @@ def test_the_portal_form_offers_control_options_only_with_a_controlnet(personas,
         {**form, "control_kind": "depth", "control_image": upload(control())},
     )
     assert answer.status_code == 302, answer.content.decode()[:500]
+    page = staff.portal().get(answer["Location"]).content.decode()
+    assert 'data-testid="job-controlnet"' in page and "depth:1 (depth, scale 1.0)" in page
 
 
 @pytest.fixture
