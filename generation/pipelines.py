@@ -32,9 +32,10 @@ from generation.schedulers import FLOW_SCHEDULERS, NOISE_SCHEDULERS, SCHEDULER_C
 from generation.weights import WeightsError, folder_pipeline_class, weights_sha256
 
 TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT = "text-to-image", "image-to-image", "inpaint"
-# An upscaler's mode: its batches run in generation/upscaling.py.
+MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT)
+# An upscaler's mode: its batches run in generation/upscaling.py, not run_batch.
 UPSCALE = "upscale"
-MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINT, UPSCALE)
+SPEC_MODES = (*MODES, UPSCALE)
 EDIT_MODES = (IMAGE_TO_IMAGE, INPAINT)
 # Modes a ControlNet conditions: diffusers has a ControlNet pipeline for each, derived from the
 # mode's own pipeline (`from_pipe`) with the same modules.
@@ -110,8 +111,8 @@ class BatchSpec:
     controlnet: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
+        if self.mode not in SPEC_MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(SPEC_MODES)}")
         for name in ("width", "height"):
             value = getattr(self, name)
             if not _is_int(value) or value < 8 or value % 8:
@@ -327,8 +328,8 @@ class LoadedModel:
         that is safe only because a worker runs one batch at a time. Each (mode, scheduler)
         pair keeps its own scheduler instance: schedulers carry per-call state (step and begin
         index, multistep history), which pipelines of different modes must not share."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        if mode not in SPEC_MODES:
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(SPEC_MODES)}")
         upscaler = type(self.text_to_image).__name__ == UPSCALER_CLASS
         if (mode == UPSCALE) != upscaler:
             raise ModelLoadError(
