@@ -21,7 +21,9 @@ re-encode is what sharing does after an edit), and the copy counts as identified
   ANOTHER asset is counted as misidentified.
 The unrelated images (other seeds and captions of the same model, and synthetic photos-like
 images) are never released; any payload decoded from them, or any registry match, is a false
-identification. Work is spread over --workers processes.
+identification. With --twins N, the never-released twins of the first N released images of the
+corpus and of each synthetic set (their own pixels, unmarked, cropped or rotated) are queried
+too: the closest a never-released image can come. Work is spread over --workers processes.
 """
 
 import argparse
@@ -178,7 +180,18 @@ def _unrelated_one(pixels: np.ndarray) -> tuple:
     key it named or None, placed watermark reads made, the most code bits one agreed on).
     Every candidate is confirmed, and read where it is within a MARKED distance, by the rule
     identify applies (fingerprint.needed_agreement), to give the margins."""
-    image = release_canvas(Image.fromarray(pixels))
+    return _unrelated_image(release_canvas(Image.fromarray(pixels)))
+
+
+def _twin_one(job: tuple[str, np.ndarray]) -> tuple:
+    """A released image's twin that was never released (its canvas, unmarked), attacked: the
+    closest a never-released image can come (pixels as close as the released image's own
+    attacked copy); _unrelated_one's tuple."""
+    name, canvas = job
+    return _unrelated_image(_attacked(name, Image.fromarray(canvas)))
+
+
+def _unrelated_image(image: Image.Image) -> tuple:
     got = watermark.decode(image, key=KEY).payload
     query = fingerprint.query(image)
     thumbnails, marked = _state["thumbnails"], _marked(image)
@@ -254,6 +267,17 @@ def _rows(per_image: list[dict], keys: list[int]) -> dict:
     return table
 
 
+TWIN_ATTACKS = ["crop 5%", "crop 10%", "crop 20%", "rotate 1°", "rotate 2°"]
+
+
+def _twins(n: int, images: np.ndarray, sets: list) -> list[tuple[str, np.ndarray]]:
+    """The unmarked canvases of the first n released corpus images and of each synthetic set,
+    under each of TWIN_ATTACKS."""
+    canvases = [np.asarray(release_canvas(Image.fromarray(px))) for px in images[:n]]
+    canvases += [px for _, items in sets for _, px in items[:n]]
+    return [(name, canvas) for canvas in canvases for name in TWIN_ATTACKS]
+
+
 def _synthetic_set(spec: str, offset: int) -> tuple[str, list]:
     """`SIZE:N`: N synthetic images of SIZE px (provenance.watermark_samples), keys from
     `offset` on so they never collide with the corpus's."""
@@ -277,6 +301,13 @@ def main() -> None:
         help="also release N synthetic SIZE px images (own rows in the table)",
     )
     parser.add_argument("--n", type=int, default=0, help="first n of the corpus (0: all)")
+    parser.add_argument(
+        "--twins",
+        type=int,
+        default=0,
+        help="also query the never-released twins (unmarked, cropped or rotated) of the first N "
+        "released images of the corpus and of each synthetic set",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path)
     parser.add_argument(
@@ -338,6 +369,9 @@ def main() -> None:
     ]
     with ProcessPoolExecutor(args.workers) as pool:
         false = list(pool.map(_unrelated_one, unrelated + synthetic, chunksize=64))
+    twins = _twins(args.twins, images, sets)
+    with ProcessPoolExecutor(args.workers) as pool:
+        twin_results = list(pool.map(_twin_one, twins, chunksize=4))
     flags = np.array([f[:2] for f in false] or [(False, False)], dtype=bool)
     model_false, synth_false = flags[: len(unrelated)], flags[len(unrelated) :]
     closest = np.array([f[2] for f in false] or [1.0])
@@ -390,6 +424,20 @@ def main() -> None:
             # and the most code bits (of 155) any of them agreed on (chance: 77.5).
             "placed_reads": int(reads.sum()),
             "placed_most_agreeing": int(most.max()),
+        },
+        "never_released_twins": {
+            "queries": len(twin_results),
+            "attacks": TWIN_ATTACKS,
+            "false_by_watermark": sum(bool(t[0]) for t in twin_results),
+            "false_by_fingerprint": sum(bool(t[1]) for t in twin_results),
+            "false_by_fingerprint_named": [
+                {"query": i, "attack": twins[i][0], "registered": t[3], "distance": t[2]}
+                for i, t in enumerate(twin_results)
+                if t[3] is not None
+            ],
+            "within_old_limit_0_04": sum(t[2] <= 0.04 for t in twin_results),
+            "placed_reads": sum(t[4] for t in twin_results),
+            "placed_most_agreeing": max((t[5] for t in twin_results), default=0),
         },
         "load_average": {"start": load_start, "end": os.getloadavg()},
         "seconds": round(time.perf_counter() - started),
