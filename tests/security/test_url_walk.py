@@ -21,9 +21,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from mintmark import health
 from tests.conftest import ROLES
-from tests.gating_support import keys_make
 from tests.security.url_support import Route, django_patterns, routes
 from tests.test_access_matrix import Ctx, World
 
@@ -65,17 +63,6 @@ QUERIES = (
 ROUTES = routes()
 WITH_IDS = [route for route in ROUTES if set(route.params) - {"org"}]
 WITHOUT_IDS = [route for route in ROUTES if not set(route.params) - {"org"}]
-
-
-@pytest.fixture
-def world(personas, tmp_path, monkeypatch, settings) -> World:
-    # Health pings Celery workers with a 2 s timeout; none run here.
-    monkeypatch.setattr(health, "_workers", lambda: "not checked here")
-    keys_make(settings, tmp_path, personas["admin"].org, personas["outsider"].org)
-    root = tmp_path / "models"
-    root.mkdir()
-    settings.MODEL_ROOTS = (root, *settings.MODEL_ROOTS)
-    return World(personas, root)
 
 
 def ids_of(world: World, mode: str) -> list[dict[str, object]]:
