@@ -16,16 +16,18 @@ logistic-regression head over both, fitted at load time on the labelled exemplar
   benign exemplars and the other contexts (a violent prompt is no evidence about contexts).
 
 Each head's threshold is chosen by stratified 5-fold cross-validation on the exemplars alone:
-the cut that minimises `missed positives + 2.5 * benign exemplars flagged` over the out-of-fold
+the cut that minimises `missed positives + 4 * benign exemplars flagged` over the out-of-fold
 probabilities. The benign exemplars are mostly deliberate near-misses, a contrast set written
 by the senses that fooled the embedding alone: animals hunting, butchery and cooking, rescues,
 tattoos, contact sports, games, memorials and awareness campaigns, sadness without harm,
-idioms, ordinary unnamed people. The weights (2.5, and 1.5 for the n-grams against the
-embedding) were chosen on the tuning split of the issue #17 sets in `bench/prompt_sets`, never on
-its held-out split: with the embedding alone and a weight of 1.5, 6.7 % of the tuning split's
-benign prompts were blocked. The threshold is folded into the head's intercept, so every
-reported score is a probability-like number in [0, 1] whose decision boundary is exactly 0.5,
-as for the image classifiers.
+idioms, ordinary unnamed people. The weights (4, and 1.5 for the n-grams against the
+embedding) were chosen on the tuning split of the issue #17 sets in `bench/prompt_sets` and the
+labelled set, never on the held-out splits: with the embedding alone and a weight of 1.5, 6.7 %
+of the tuning split's benign prompts were blocked; the weight went from 2.5 to 4 when the
+exemplars grew by class (round 4), which had pulled the graphic-violence and hate cuts down.
+The threshold is folded into the head's intercept, so every reported score is a
+probability-like number in [0, 1] whose decision boundary is exactly 0.5, as for the image
+classifiers.
 
 The heads overlap (a sexual deepfake of a real person also looks like impersonation and like
 sexual content), so which category a flagged prompt is reported under is decided by a second,
@@ -62,7 +64,7 @@ _ALSO_POSITIVE = {"sexual": ("non_consensual_intimate", "sexual_minors")}
 _FOLDS = 5
 _C = 4.0
 # Weight of a benign exemplar flagged against a positive missed, when choosing a threshold.
-_FALSE_BLOCK_COST = 2.5
+_FALSE_BLOCK_COST = 4.0
 # Weight of the character n-gram block against the (unit-length) embedding.
 _NGRAM_WEIGHT = 1.5
 _BATCH = 64
