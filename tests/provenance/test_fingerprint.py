@@ -59,6 +59,7 @@ EDITS = {
     "brightness +10 %": lambda im: ImageEnhance.Brightness(im).enhance(1.1),
     "contrast -10 %": lambda im: ImageEnhance.Contrast(im).enhance(0.9),
     "mirrored": ImageOps.mirror,
+    "mirrored, crop 20 % off-centre": lambda im: ImageOps.mirror(crop(im, 0.2, (0.1, 0.9))),
     "screenshot 1.25x": lambda im: im.resize((320, 320), Image.Resampling.BILINEAR),
 }
 
