@@ -73,6 +73,22 @@ def member_add(*, org: Organization, actor, email: str, role: str, password: str
     return membership
 
 
+def _members_lock(org_id) -> None:
+    # Taken before the membership's own row: two admins demoting or removing each other at once
+    # each lock a different membership, both count two admins, and the org is left with none.
+    # Locking the org row first (as audit_append does later) makes the second wait for the
+    # first's commit and count again.
+    Organization.objects.select_for_update().only("id").get(pk=org_id)
+
+
+def _membership_locked(pk) -> Membership:
+    membership = Membership.objects.select_for_update().filter(pk=pk).first()
+    if membership is None:
+        # Removed by a request that held the lock first (two admins removing one member).
+        raise ApiError(404, "not_found", "No such membership.")
+    return membership
+
+
 def _refuse_losing_last_admin(membership: Membership) -> None:
     if membership.role != Membership.Role.ADMIN:
         return
@@ -87,7 +103,8 @@ def member_role_update(*, membership: Membership, actor, role: str) -> Membershi
             422, "invalid_role", f"role must be one of {', '.join(Membership.Role.values)}"
         )
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        _members_lock(membership.org_id)
+        membership = _membership_locked(membership.pk)
         if membership.role == role:
             return membership
         if role != Membership.Role.ADMIN:
@@ -107,7 +124,8 @@ def member_role_update(*, membership: Membership, actor, role: str) -> Membershi
 
 def member_remove(*, membership: Membership, actor) -> None:
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        _members_lock(membership.org_id)
+        membership = _membership_locked(membership.pk)
         _refuse_losing_last_admin(membership)
         audit_append(
             org=membership.org,
