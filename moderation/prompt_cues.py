@@ -53,6 +53,9 @@ from moderation.prompt_text import ReadablePrompt
 from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 CUES_PATH = Path(__file__).resolve().parent / "data" / "prompt_cues.yaml"
+# The same kinds of terms in other languages than English (the classifier reads English only,
+# so there the words carry the decision): merged into the cue file's categories.
+LANGUAGES_PATH = CUES_PATH.with_name("prompt_cues_languages.yaml")
 # A category's score (0.5 is the head's own boundary) at which a cue term of that category
 # flags it. Chosen on the tuning split of bench/prompt_sets (see bench/README.md).
 CUE_BAR = 0.2
@@ -179,14 +182,21 @@ def flagged_categories(
     return flagged
 
 
-def read_cues(path: Path = CUES_PATH) -> PromptCues:
-    """Reads, validates and compiles the cue file; raises `CuesUnavailable` if it is bad."""
+def read_cues(path: Path = CUES_PATH, languages: Path = LANGUAGES_PATH) -> PromptCues:
+    """Reads, validates and compiles the cue file and its other-language terms; raises
+    `CuesUnavailable` if either is bad."""
     try:
-        raw = Path(path).read_bytes()
+        raw, other_raw = Path(path).read_bytes(), Path(languages).read_bytes()
         cues = CueFile.model_validate(yaml.safe_load(raw))
-        return PromptCues(cues, hashlib.sha256(raw).hexdigest())
+        other = CueFile.model_validate(yaml.safe_load(other_raw))
+        for name, terms in other.categories.items():
+            for kind in _KINDS:
+                getattr(cues.categories[name], kind).extend(getattr(terms, kind))
+        return PromptCues(cues, hashlib.sha256(raw + other_raw).hexdigest())
     except (OSError, yaml.YAMLError, ValidationError, re.error) as exc:
-        raise CuesUnavailable(f"the prompt cue file {path} is unusable: {exc}") from exc
+        raise CuesUnavailable(
+            f"the prompt cue file {path} or {languages} is unusable: {exc}"
+        ) from exc
 
 
 @lru_cache(maxsize=1)

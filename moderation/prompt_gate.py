@@ -35,7 +35,14 @@ from typing import Literal
 
 from moderation.minors_rule import LEXICON_PATH, minors_rule
 from moderation.prompt_classifier import EXEMPLARS_PATH, Classification, load_classifier
-from moderation.prompt_cues import CUES_PATH, NCII, CueFinding, flagged_categories, prompt_cues
+from moderation.prompt_cues import (
+    CUES_PATH,
+    LANGUAGES_PATH,
+    NCII,
+    CueFinding,
+    flagged_categories,
+    prompt_cues,
+)
 from moderation.prompt_text import ReadablePrompt, prepare, readable, text_matcher
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
@@ -78,7 +85,10 @@ def gate_version() -> str:
     """`prompt-v4+<first 12 hex of the sha256 of the exemplar, minors lexicon and cue files>`:
     changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
-        EXEMPLARS_PATH.read_bytes() + LEXICON_PATH.read_bytes() + CUES_PATH.read_bytes()
+        EXEMPLARS_PATH.read_bytes()
+        + LEXICON_PATH.read_bytes()
+        + CUES_PATH.read_bytes()
+        + LANGUAGES_PATH.read_bytes()
     )
     return f"{GATE_CODE_VERSION}+{digest.hexdigest()[:12]}"
 

@@ -16,7 +16,7 @@ from moderation.prompt_classifier import (
     Exemplars,
     load_classifier,
 )
-from moderation.prompt_cues import CUES_PATH
+from moderation.prompt_cues import CUES_PATH, LANGUAGES_PATH
 from moderation.prompt_gate import (
     BLOCKED_TERM,
     _minors,
@@ -197,7 +197,7 @@ def test_unknown_category_or_context_is_refused():
 
 
 def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
-    files = (EXEMPLARS_PATH, LEXICON_PATH, CUES_PATH)
+    files = (EXEMPLARS_PATH, LEXICON_PATH, CUES_PATH, LANGUAGES_PATH)
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
     assert gate_version() == f"prompt-v4+{digest[:12]}"
     assert re.fullmatch(r"prompt-v4\+[0-9a-f]{12}", gate_version())
