@@ -31,6 +31,7 @@ from generation.submission import (
     job_submit,
 )
 from generation.summaries import job_summary
+from generation.upscale import upscaler_offered
 from mintmark.errors import ApiError
 from orgs.access import ALL_ROLES
 from policies.rules import DEPLOYMENT_CONTEXTS
@@ -298,6 +299,9 @@ def gallery(request):
         {
             "page": page_of(request, released, GALLERY_PER_PAGE),
             "query": query_without_page(request),
+            "upscaler": upscaler_offered(
+                org=membership.org, rules=policy_active_rules(org=membership.org)
+            ),
         },
     )
 

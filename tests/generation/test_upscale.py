@@ -312,6 +312,8 @@ def test_the_portal_offers_upscale_x4_on_released_images(personas, setup):
         personas["outsider"].portal().post(f"/o/globex/assets/{parent.pk}/upscale/").status_code
         == 404
     )
+    gallery = staff.portal().get("/o/acme/gallery/").content.decode()
+    assert 'data-testid="upscale"' in gallery and action in gallery
     # An upload is upscaled through the generate form, its size left blank.
     upload = io.BytesIO(encoded(small(17, 32)))
     upload.name = "small.png"
@@ -331,7 +333,7 @@ def test_the_portal_offers_upscale_x4_on_released_images(personas, setup):
 @pytest.mark.slow
 @pytest.mark.xdist_group("broker")
 def test_an_upscale_of_a_released_image_is_released_naming_its_parent(
-    live_db, personas, folders, tmp_path, org_signing_key, settings
+    live_db, personas, folders, tmp_path, org_signing_key, settings, anon
 ):
     org, staff = personas["admin"].org, personas["staff"]
     # The web side reads the parent's pixels and files where the worker wrote them, as in a
@@ -401,6 +403,11 @@ def test_an_upscale_of_a_released_image_is_released_naming_its_parent(
     upload.name = "upscaled.png"
     verdict = personas["reviewer"].client().post("/api/verify", {"image": upload}).json()
     assert verdict["verdict"] == "issued_here" and verdict["asset"]["id"] == str(child.pk)
+    upload = io.BytesIO(released)
+    upload.name = "upscaled.png"
+    page = anon.post("/verify/", {"image": upload})
+    assert 'data-testid="verified-parent"' in page.content.decode()
+    assert str(parent.pk) in page.content.decode()
     assert verdict["c2pa"]["parent"] == {
         "title": f"{parent.pk}.png",
         "state": "trusted",
