@@ -145,7 +145,9 @@ _BODY_DOC = {
 )
 def generations_create(request):
     """Queues a job (202). Refusals: 422 bad parameters, 409 `model_not_licensed`, 429
-    `quota_exceeded`."""
+    `quota_exceeded`; mode `upscale` (an upscaler model, `parent_asset` or an `image` upload):
+    404 for a parent asset the caller cannot read, 409 `parent_not_released`, 422
+    `invalid_size` when the image x4 is over the policy's maximum size."""
     membership = require_role(request, SUBMITTERS)
     job = job_submit(membership=membership, req=_request_from(request))
     return Status(202, job_summary(jobs_with_outcomes(membership=membership).get(pk=job.pk)))
