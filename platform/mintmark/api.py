@@ -4,13 +4,14 @@ schema that documents every operation's error answers and refuses two schemas of
 from http import HTTPStatus
 
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
+from django.db import IntegrityError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import REF_TEMPLATE, OpenAPISchema
 
-from mintmark.errors import ApiError, ErrorOut
+from mintmark.errors import ApiError, ErrorOut, concurrent_conflict
 from mintmark.parsing import ApiParser
 from orgs.auth import API_AUTH
 
@@ -141,6 +142,11 @@ def _too_big(request, exc):
 @api.exception_handler(MultiPartParserError)
 def _bad_form(request, exc):
     return error_response(request, 400, "invalid_form", f"The multipart body cannot be read: {exc}")
+
+
+@api.exception_handler(IntegrityError)
+def _conflict(request, exc):
+    return _api_error(request, concurrent_conflict())
 
 
 @api.exception_handler(OverflowError)

@@ -23,3 +23,13 @@ class ApiError(Exception):
 
     def body(self) -> dict:
         return {"error": self.code, "detail": self.detail, **self.extra}
+
+
+def concurrent_conflict() -> ApiError:
+    """What a unique constraint's refusal means to the caller. Services check for duplicates
+    before writing, so the database refuses only a row written by another request between
+    that check and this write (two admins adding the same member at once): 409, try again,
+    and the second try gets the service's own refusal, never a 500."""
+    return ApiError(
+        409, "conflict", "Another request changed the same thing at the same moment; try again."
+    )

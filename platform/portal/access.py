@@ -8,10 +8,11 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import render
 
-from mintmark.errors import ApiError
+from mintmark.errors import ApiError, concurrent_conflict
 from orgs.access import ALL_ROLES
 from orgs.selectors import memberships_of
 
@@ -37,6 +38,8 @@ def org_page(roles: frozenset = ALL_ROLES):
                 return view(request, *args, **kwargs)
             except ApiError as exc:
                 return api_error_page(request, exc)
+            except IntegrityError:
+                return api_error_page(request, concurrent_conflict())
 
         wrapper.portal_roles = roles
         return wrapper
