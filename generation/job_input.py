@@ -10,6 +10,7 @@ from ninja import Schema
 from pydantic import Field, ValidationError, field_validator
 
 from generation.controlnets import ControlKind, ControlPreprocess
+from generation.families import ALL_MODES, UPSCALE
 from generation.schedulers import SCHEDULER_CLASSES
 from generation.submission import JobRequest
 from mintmark.errors import ApiError
@@ -17,6 +18,7 @@ from mintmark.parsing import refuse_nul
 from policies.services import validation_message
 
 UPLOADS = ("image", "mask", "control_image")
+MODES = (*ALL_MODES, UPSCALE)
 
 
 class AdapterIn(Schema):
@@ -28,7 +30,9 @@ class GenerationIn(Schema):
     prompt: str = Field(..., max_length=10_000)
     negative_prompt: str = Field("", max_length=10_000)
     model: str = Field(..., min_length=1, max_length=200, description="id, name or name:version")
-    mode: str = "text-to-image"
+    # An enum in the schema; the check stays in the submit service, which names the modes the
+    # chosen model runs (422 mode_not_supported).
+    mode: str = Field("text-to-image", json_schema_extra={"enum": list(MODES)})
     width: int | None = Field(None, ge=1, le=16384)
     height: int | None = Field(None, ge=1, le=16384)
     # Left out: the model family's defaults (README, "Model families").
