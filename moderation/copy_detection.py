@@ -42,6 +42,10 @@ MAX_SHIFT = 6
 # The item must cover this share of the image at the alignment found; a copy that shows less of
 # the item is not a copy this stage claims.
 MIN_OVERLAP = 0.7
+# Chroma of a grey pixel in YCbCr (128 of 255), and how far a greyscale image's chroma may
+# stray from it (re-compression, resampling) and still count as greyscale.
+NEUTRAL_CHROMA = 128 / 255
+GREY_TOLERANCE = 2 / 255
 # Images smaller than the canonical side are compared at their own side, but never below this.
 MIN_SIDE = 24
 
@@ -126,6 +130,15 @@ def _try(image: np.ndarray, item: np.ndarray, zoom: float, best: Alignment) -> A
     return best
 
 
+def _colourless(image: np.ndarray) -> bool:
+    """Whether a canonical image is greyscale: both chroma channels at their neutral value."""
+    return float(np.abs(image[..., 1:] - NEUTRAL_CHROMA).max()) <= GREY_TOLERANCE
+
+
+def _luma_only(array: np.ndarray) -> np.ndarray:
+    return np.repeat(array[..., :1], 3, axis=2)
+
+
 @dataclass(frozen=True)
 class Comparison:
     distance: float
@@ -139,6 +152,11 @@ def compare(image: np.ndarray, item: np.ndarray, side: int = CANONICAL_SIDE) -> 
     resolution, the item brought down to it, since the detail it lacks cannot be compared; its
     distance is then scaled by side / CANONICAL_SIDE, because re-compression and resampling
     errors grow as an image shrinks while a different picture stays different at any size."""
+    if _colourless(image):
+        # A greyscale copy keeps the item's brightness but none of its colour: compared in
+        # colour it is as far from its item as an unrelated picture, so compare brightness
+        # alone (in the same units: each tile's distance is then its luma difference).
+        image, item = _luma_only(image), _luma_only(item)
     scale = 1.0
     if side < CANONICAL_SIDE:
         small = max(side, MIN_SIDE)

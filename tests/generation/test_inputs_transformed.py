@@ -1,0 +1,56 @@
+"""Input images that are training items in disguise: a greyscale copy of a training item keeps
+everything a control image, an upscale or an edit takes from it (Canny edges read brightness
+only), so the training-data check refuses it as it refuses the item itself, for every input
+kind; the release gate's comparison judges a greyscale output the same way."""
+
+import pytest
+from PIL import Image
+
+from generation.submission import JobRequest, job_submit
+from generation.tiny import save_tiny_pipeline
+from mintmark.errors import ApiError
+from moderation import copy_detection
+from tests.gating_support import encoded, picture
+from tests.generation.test_controlnets import POSTER, folders, setup  # noqa: F401 (fixtures)
+from tests.generation.test_upscale import register_upscaler
+
+GREY_POSTER = encoded(POSTER.image().resize((32, 32), Image.LANCZOS).convert("L"))
+REQUESTS = {
+    "canny photo": {"control_kind": "canny", "control_preprocess": "canny"},
+    "depth map": {"control_kind": "depth"},
+    "image-to-image": {"mode": "image-to-image", "strength": 0.5},
+    "upscale": {"mode": "upscale", "model": "x4"},
+}
+
+
+@pytest.fixture
+def upscaler(setup, tmp_path):  # noqa: F811
+    folder = save_tiny_pipeline(tmp_path / "x4", "upscaler")
+    return register_upscaler(setup["org"], folder, datasets=[setup["posters"]])
+
+
+@pytest.mark.parametrize("kind", REQUESTS)
+def test_a_greyscale_training_item_is_refused_as_every_input(personas, setup, upscaler, kind):  # noqa: F811
+    fields = {"prompt": "a red cube", "model": "tiny", "steps": 2, **REQUESTS[kind]}
+    upload = "control_image" if "control_kind" in fields else "image"
+    if upload == "control_image":
+        fields.update(width=32, height=32)
+    with pytest.raises(ApiError) as caught:
+        job_submit(
+            membership=personas["staff"].membership,
+            req=JobRequest(**fields, **{upload: GREY_POSTER}),
+        )
+    error = caught.value
+    assert (error.status, error.code) == (422, "input_memorized"), error.detail
+    assert "Posters" in error.detail
+
+
+def test_a_greyscale_copy_is_as_close_to_its_item_as_the_item_and_others_stay_far():
+    item = picture(5, 64)
+    grey = item.convert("L")
+    canonical = copy_detection.canonical
+    copy = copy_detection.compare(canonical(grey), canonical(item))
+    assert copy.distance < 0.03
+    # Compared in brightness only, an unrelated greyscale picture stays unrelated.
+    other = copy_detection.compare(canonical(picture(6, 64).convert("L")), canonical(item))
+    assert other.distance > 0.1
