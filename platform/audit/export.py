@@ -23,6 +23,20 @@ CSV_COLUMNS = (
     "org",
 )
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+# A spreadsheet runs a cell that starts with one of these as a formula; names and ids come from
+# users and SSO providers, so such a cell gets a leading apostrophe (OWASP's CSV injection
+# advice). `csv_cell_original` undoes it, so the chain still re-verifies from the CSV.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, "'")):
+        return "'" + value
+    return value
+
+
+def csv_cell_original(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
 
 
 def export_lines(events: Iterable, fmt: str) -> Iterator[str]:
@@ -44,7 +58,7 @@ def export_lines(events: Iterable, fmt: str) -> Iterator[str]:
     for event in events:
         record = event_record(event)
         record["data"] = json.dumps(record["data"], sort_keys=True, ensure_ascii=False)
-        writer.writerow([record[column] for column in CSV_COLUMNS])
+        writer.writerow([csv_cell(record[column]) for column in CSV_COLUMNS])
         yield flush()
 
 

@@ -11,8 +11,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from audit.chain import ChainLink, verify_chain
+from audit.export import FORMULA_STARTS, csv_cell_original
 from audit.models import AuditEvent
 from audit.selectors import audit_verify
+from audit.services import audit_append
 from licensing.models import ConsentRecord
 from licensing.services import dataset_create, dataset_item_add, item_consent_record, licence_create
 from orgs.services import (
@@ -66,7 +68,8 @@ def jsonl_records(text: str) -> list[dict]:
 def csv_records(text: str) -> list[dict]:
     """CSV cells are text: seq and actor back to numbers, data back to JSON."""
     records = []
-    for row in csv.DictReader(io.StringIO(text, newline="")):
+    for escaped in csv.DictReader(io.StringIO(text, newline="")):
+        row = {key: csv_cell_original(value) for key, value in escaped.items()}
         row["seq"] = int(row["seq"])
         row["actor"] = int(row["actor"]) if row["actor"] else None
         row["data"] = json.loads(row["data"])
@@ -200,6 +203,21 @@ def test_export_csv_to_file_reverifies(busy, tmp_path):
     assert text.splitlines()[0].startswith("seq,created_at,actor,")
     records = csv_records(text)
     assert len(records) == AuditEvent.objects.for_org(busy).count()
+    assert verify_records(records).ok
+
+
+def test_export_csv_cells_never_start_a_spreadsheet_formula(busy, tmp_path, django_user_model):
+    # A name an SSO provider or an admin chose: a spreadsheet would run it as a formula.
+    mallory = django_user_model.objects.create_user(username='=HYPERLINK("http://x.test")@x')
+    for label in (mallory, None):
+        audit_append(org=busy, actor=label, action="test.csv", data={"note": "+1"})
+    text = run("audit_export", "--org", busy.slug, "--format", "csv")
+    cells = [cell for row in csv.reader(io.StringIO(text, newline="")) for cell in row]
+    assert '\'=HYPERLINK("http://x.test")@x' in cells
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    # The apostrophe is undone on reading, and the chain re-verifies from the CSV.
+    records = csv_records(text)
+    assert records[-2]["actor_label"] == mallory.username
     assert verify_records(records).ok
 
 
