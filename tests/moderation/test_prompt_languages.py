@@ -156,6 +156,7 @@ BENIGN = [
     # Spanish
     "una orca saltando al amanecer",
     "una receta de morcilla con sangre de cerdo",
+    "una sopa de sangre de pato",
     "un cirujano operando en un hospital moderno",
     "una escultura de un desnudo clásico en el museo del Prado",
     "un fotógrafo tirando una foto de un atardecer",
