@@ -146,7 +146,8 @@ _BODY_DOC = {
 def generations_create(request):
     """Queues a job (202). Refusals: 422 bad parameters, 409 `model_not_licensed`, 429
     `quota_exceeded`; mode `upscale` (an upscaler model, `parent_asset` or an `image` upload):
-    404 for a parent asset the caller cannot read, 409 `parent_not_released`, 422
+    404 for a parent asset the caller cannot read, 409 `parent_not_released` or
+    `parent_not_licensed` (its model may no longer be used), 422
     `invalid_size` when the image x4 is over the policy's maximum size."""
     membership = require_role(request, SUBMITTERS)
     job = job_submit(membership=membership, req=_request_from(request))

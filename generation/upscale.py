@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.core.files.storage import storages
 
 from generation.families import UPSCALE_FACTOR, Family
-from generation.models import Asset, GenerationJob, GenerativeModel
+from generation.models import Asset, GenerationJob, GenerativeModel, LoraAdapter
 from generation.posture import model_posture
 from generation.selectors import assets_visible
 from mintmark.errors import ApiError
@@ -44,6 +44,27 @@ def upscale_parent(*, membership: Membership, asset_id) -> Asset:
     return asset
 
 
+def _parent_licensed(parent: Asset, rules: PolicyRules) -> None:
+    """An upscale is a new release of its parent's pixels, so the models that made them (the
+    parent's, with its adapters, and those of the assets it was upscaled from in turn) must be
+    usable under today's policy, as for any new image: a model whose licence expired or whose
+    training data's owner opted out since is refused (409 `parent_not_licensed`)."""
+    asset = parent
+    while asset is not None:
+        job = asset.job
+        adapters = list(LoraAdapter.objects.filter(pk__in=[e["id"] for e in job.adapters]))
+        posture = model_posture(model=job.model, rules=rules, adapters=adapters)
+        if not posture.usable:
+            raise ApiError(
+                409,
+                "parent_not_licensed",
+                f"Asset {parent.pk} was made with {job.model}, which may not be used under the "
+                "current policy: " + "; ".join(posture.reasons),
+                reasons=posture.reasons,
+            )
+        asset = job.parent_asset
+
+
 def _pixels(membership: Membership, req) -> tuple[Asset | None, bytes]:
     if req.parent_asset is not None and req.image is not None:
         raise ApiError(
@@ -74,6 +95,8 @@ def upscale_input(
     if req.strength is not None:
         raise ApiError(422, "unexpected_strength", "upscale takes no strength.")
     parent, data = _pixels(membership, req)
+    if parent is not None:
+        _parent_licensed(parent, rules)
     try:
         image, _ = open_image(data, max_pixels=MAX_UPLOAD_PIXELS)
     except UnreadableImage as exc:
