@@ -15,9 +15,18 @@ from mintmark.errors import ApiError
 from mintmark.imageio import open_image
 from moderation.catalogs import training_catalog, training_pixels
 from moderation.gates import GateError
-from moderation.memorization import copy_reason, memorization_check, report_details
+from moderation.memorization import (
+    Report,
+    colour_undo_views,
+    copy_reason,
+    memorization_check,
+    report_details,
+)
 from moderation.models import InputCheck
 from policies.rules import PolicyRules
+
+# Candidates compared for each colour-undone view of an input.
+VIEW_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def inputs_screen(
     for name, data in inputs.items():
         image, _ = open_image(data)
         try:
-            report = memorization_check(image, catalog, training_pixels, memorization)
+            report, undone = _input_report(image, catalog, memorization)
         except GateError as exc:
             raise ApiError(
                 503,
@@ -61,7 +70,7 @@ def inputs_screen(
         if copy is None:
             screen.findings.append(InputFinding(name, "pass", "", scores, details))
             continue
-        reason = f"input {name}: " + copy_reason(copy, report)
+        reason = f"input {name}{f' ({undone})' if undone else ''}: " + copy_reason(copy, report)
         if memorization.inputs == "refuse":
             with transaction.atomic():
                 audit_append(
@@ -83,6 +92,23 @@ def inputs_screen(
             )
         screen.findings.append(InputFinding(name, "review", reason, scores, details))
     return screen
+
+
+def _input_report(image, catalog, memorization) -> tuple[Report, str]:
+    """The image's report, or the first colour-undone view's that finds a copy (with the view's
+    name). Such a view of a training item lands on the item's hashes, so the views search only
+    the tight radius and compare few candidates: they add little to a submission."""
+    report = memorization_check(image, catalog, training_pixels, memorization)
+    if report.copy is not None:
+        return report, ""
+    tight = memorization.model_copy(
+        update={"candidate_radius": memorization.max_hamming, "candidates": VIEW_CANDIDATES}
+    )
+    for undone, view in colour_undo_views(image):
+        viewed = memorization_check(view, catalog, training_pixels, tight)
+        if viewed.copy is not None:
+            return viewed, undone
+    return report, ""
 
 
 def input_checks_store(*, job, screen: InputScreen) -> None:

@@ -32,6 +32,7 @@ An item's pixels are needed only for the few candidates of an image; the caller 
 gate errors and the image stays quarantined: the check fails closed."""
 
 import functools
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -230,6 +231,21 @@ def undo_views(image: Image.Image) -> list[Image.Image]:
         inner = Image.fromarray(rgb).resize((64 - 2 * crop,) * 2, Image.Resampling.LANCZOS)
         padded = np.pad(np.asarray(inner), ((crop, crop), (crop, crop), (0, 0)), mode="edge")
         views.append(Image.fromarray(padded))
+    return views
+
+
+def colour_undo_views(image: Image.Image) -> list[tuple[str, Image.Image]]:
+    """The image after each colour change a person can undo exactly: inverted, and its colour
+    channels in every other order. An input so changed gives back the training item it was made
+    from (inverted again, channels swapped back; Canny edges of an inverted image are the
+    item's own), so it is judged as the picture it undoes to."""
+    rgb = image.convert("RGB")
+    bands = rgb.split()
+    views = [("inverted", ImageOps.invert(rgb))]
+    for order in itertools.permutations(range(3)):
+        if order != (0, 1, 2):
+            name = "channels " + "".join("RGB"[band] for band in order)
+            views.append((name, Image.merge("RGB", [bands[band] for band in order])))
     return views
 
 

@@ -4,7 +4,7 @@ only), so the training-data check refuses it as it refuses the item itself, for 
 kind; the release gate's comparison judges a greyscale output the same way."""
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from generation.submission import JobRequest, job_submit
 from generation.tiny import save_tiny_pipeline
@@ -15,6 +15,12 @@ from tests.generation.test_controlnets import POSTER, folders, setup  # noqa: F4
 from tests.generation.test_upscale import register_upscaler
 
 GREY_POSTER = encoded(POSTER.image().resize((32, 32), Image.LANCZOS).convert("L"))
+# Colour changes a person undoes exactly: the picture comes back, Canny edges are the item's.
+_RGB = POSTER.image().resize((32, 32), Image.LANCZOS).convert("RGB")
+UNDOABLE = {
+    "inverted": encoded(ImageOps.invert(_RGB)),
+    "channels swapped": encoded(Image.merge("RGB", _RGB.split()[::-1])),
+}
 REQUESTS = {
     "canny photo": {"control_kind": "canny", "control_preprocess": "canny"},
     "depth map": {"control_kind": "depth"},
@@ -54,3 +60,35 @@ def test_a_greyscale_copy_is_as_close_to_its_item_as_the_item_and_others_stay_fa
     # Compared in brightness only, an unrelated greyscale picture stays unrelated.
     other = copy_detection.compare(canonical(picture(6, 64).convert("L")), canonical(item))
     assert other.distance > 0.1
+
+
+@pytest.mark.parametrize("change", UNDOABLE)
+@pytest.mark.parametrize("kind", ["canny photo", "image-to-image", "upscale"])
+def test_an_inverted_or_channel_swapped_training_item_is_refused(
+    personas,
+    setup,  # noqa: F811
+    upscaler,
+    kind,
+    change,
+):
+    fields = {"prompt": "a red cube", "model": "tiny", "steps": 2, **REQUESTS[kind]}
+    upload = "control_image" if "control_kind" in fields else "image"
+    if upload == "control_image":
+        fields.update(width=32, height=32)
+    with pytest.raises(ApiError) as caught:
+        job_submit(
+            membership=personas["staff"].membership,
+            req=JobRequest(**fields, **{upload: UNDOABLE[change]}),
+        )
+    error = caught.value
+    assert (error.status, error.code) == (422, "input_memorized"), error.detail
+    assert "Posters" in error.detail
+
+
+def test_an_ordinary_picture_passes_every_colour_undone_view(personas, setup, upscaler):  # noqa: F811
+    fields = {"prompt": "a red cube", "model": "tiny", "steps": 2, **REQUESTS["image-to-image"]}
+    job = job_submit(
+        membership=personas["staff"].membership,
+        req=JobRequest(**fields, image=encoded(picture(11, 64).resize((32, 32)))),
+    )
+    assert job.input_checks.get().verdict == "pass"
