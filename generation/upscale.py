@@ -97,6 +97,9 @@ def upscale_input(
     parent, data = _pixels(membership, req)
     if parent is not None:
         _parent_licensed(parent, rules)
+        # An enlargement of an image made for a deployment context is for that context too:
+        # a policy that sends the context to review must not be skipped by leaving it out.
+        req.context = req.context or parent.job.context
     try:
         image, _ = open_image(data, max_pixels=MAX_UPLOAD_PIXELS)
     except UnreadableImage as exc:

@@ -415,3 +415,14 @@ def test_an_upscale_of_a_released_image_is_released_naming_its_parent(
         "asset": str(parent.pk),
         "released_here": True,
     }
+
+
+def test_an_upscale_keeps_its_parents_deployment_context(personas, setup):
+    # A policy that sends a context to review must not be skipped by leaving the context out of
+    # the enlargement of an image made for it; a context given explicitly is kept.
+    staff = personas["staff"]
+    parent = released_asset(staff, setup["generator"], small(13, 32))
+    GenerationJob.objects.filter(pk=parent.job_id).update(context="medical")
+    assert upscale(staff, parent_asset=parent.pk).context == "medical"
+    assert upscale(staff, parent_asset=parent.pk, context="legal").context == "legal"
+    assert upscale(staff, image=encoded(small(14, 32))).context == ""
