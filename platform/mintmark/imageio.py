@@ -35,5 +35,8 @@ def open_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Im
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageTooLarge(f"image is over the pixel cap: {exc}") from None
+    except Image.UnidentifiedImageError:
+        # Pillow's own message names the in-memory buffer's address, nothing the caller can use.
+        raise UnreadableImage("not a readable image: not an image format Pillow knows") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(f"not a readable image: {exc}") from None
