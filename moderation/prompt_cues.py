@@ -25,6 +25,13 @@ A person's name is a cue too, of impersonation and of the real-person half of
 ("Serena Williams"), since the normalised text has lost case. Like every cue it needs the
 classifier's score beside it, so "Starry Night by Van Gogh" does not block.
 
+Impersonation is a real person shown in a made-up scene passed off as real, and the
+classifier misses it when the scene has no sexual or violent word ("Angela Merkel taking a
+suitcase of cash, press photo"). So it also takes three halves, whatever the score: a person's
+name, a `realism` term (a photo, footage, a news or press frame, "make it look real") and a
+`compromising` term (arrested, in prison, taking a bribe, snorting cocaine, drunk, collapsed,
+surrendering). A harmless frame (a cartoon, a painting, a statue) still lets it pass.
+
 `flagged_categories` combines the heads and the words into the categories a prompt is flagged
 for.
 
@@ -64,8 +71,15 @@ CUE_BAR = 0.2
 HARMLESS_YIELDS_AT = 0.9
 NCII = "non_consensual_intimate"
 IMPERSONATION = "impersonation"
-# Capitalised words in a row, as written: a name ("Angela Merkel", "Jean-Luc Godard").
-_NAME = re.compile(r"(?<![\w'\u2019])[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+(?![\w])")
+# Words as written, to find capitalised ones in a row ("Angela Merkel", "Jean-Luc Godard",
+# "Pedro Sánchez"); Unicode letters, so accented and non-Latin names count too.
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?")
+_JOINERS = frozenset(" -")
+# Capitalised at a sentence's start in the languages the cue files cover, never a name.
+_NOT_NAMES = frozenset(
+    "the a an this that my our his her their its el la los las un una le les une il lo gli "
+    "der die das ein eine einen einem einer den dem des o os as um uma de het een".split()
+)
 
 
 class CuesUnavailable(LexiconUnavailable):
@@ -82,6 +96,8 @@ class CategoryTerms(_Strict):
     cue: list[str | Term] = Field(default_factory=list)
     harmless: list[str | Term] = Field(default_factory=list)
     intimate: list[str | Term] = Field(default_factory=list)
+    realism: list[str | Term] = Field(default_factory=list)
+    compromising: list[str | Term] = Field(default_factory=list)
 
 
 class CueFile(_Strict):
@@ -95,10 +111,13 @@ class CueFile(_Strict):
             raise ValueError(f"categories must be exactly {sorted(expected)}")
         if any(terms.intimate for name, terms in self.categories.items() if name != NCII):
             raise ValueError(f"only {NCII} has intimate terms")
+        for name, terms in self.categories.items():
+            if name != IMPERSONATION and (terms.realism or terms.compromising):
+                raise ValueError(f"only {IMPERSONATION} has realism and compromising terms")
         return self
 
 
-_KINDS = ("block", "cue", "harmless", "intimate")
+_KINDS = ("block", "cue", "harmless", "intimate", "realism", "compromising")
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,9 @@ class CueFinding:
     cue: dict[str, str]
     harmless: dict[str, str]
     intimate: dict[str, str]
+    realism: dict[str, str]
+    compromising: dict[str, str]
+    person: str | None = None
 
 
 def _find(entries: list[LexiconEntry], text: ReadablePrompt) -> str | None:
@@ -146,11 +168,33 @@ class PromptCues:
                 term = _find(entries, text) if entries else None
                 if term is not None:
                     found[kind][name] = term
-        person = _NAME.search(unicodedata.normalize("NFKC", written))
+        person = person_name(unicodedata.normalize("NFKC", written))
         if person is not None:
             for name in (IMPERSONATION, NCII):
-                found["cue"].setdefault(name, person.group())
-        return CueFinding(**found)
+                found["cue"].setdefault(name, person)
+        return CueFinding(**found, person=person)
+
+
+def person_name(written: str) -> str | None:
+    """The first run of two or more capitalised words joined by a space or a hyphen, as
+    written; an article or a pronoun capitalised at the start of a sentence ("Ein Mann", "The
+    Queen") is not part of a name."""
+    start = end = -1
+    count = 0
+    for match in _WORD.finditer(written):
+        word = match.group()
+        titled = word[0].isupper() and word[1:].islower()
+        joined = count and match.start() == end + 1 and written[end] in _JOINERS
+        if titled and joined:  # "Marine Le Pen": inside a name, any capitalised word
+            count += 1
+        elif count >= 2:
+            break
+        elif titled and word.lower() not in _NOT_NAMES:
+            start, count = match.start(), 1
+        else:
+            count = 0
+        end = match.end()
+    return written[start:end] if count >= 2 else None
 
 
 def flagged_categories(
@@ -175,11 +219,17 @@ def flagged_categories(
         elif name == NCII:
             if sexual and (name in finding.cue or scores[name] >= 0.5):
                 flagged[name] = finding.cue.get(name)
+        elif name == IMPERSONATION and finding.person and _staged(finding):
+            flagged[name] = f"{finding.person} + {finding.compromising[name]}"
         elif scores[name] >= 0.5:
             flagged[name] = None
         elif name in finding.cue and scores[name] >= CUE_BAR:
             flagged[name] = finding.cue[name]
     return flagged
+
+
+def _staged(finding: CueFinding) -> bool:
+    return IMPERSONATION in finding.realism and IMPERSONATION in finding.compromising
 
 
 def read_cues(path: Path = CUES_PATH, languages: Path = LANGUAGES_PATH) -> PromptCues:

@@ -47,7 +47,7 @@ from moderation.prompt_text import ReadablePrompt, prepare, readable, text_match
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v4"
+GATE_CODE_VERSION = "prompt-v5"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -82,7 +82,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v4+<first 12 hex of the sha256 of the exemplar, minors lexicon and cue files>`:
+    """`prompt-v5+<first 12 hex of the sha256 of the exemplar, minors lexicon and cue files>`:
     changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
