@@ -83,7 +83,8 @@ def inputs_screen(
             raise ApiError(
                 422,
                 "input_memorized",
-                f"The {name} is a likely copy of training item {copy.candidate.key} of dataset "
+                f"The {name}{f' ({undone})' if undone else ''} is a likely copy of training "
+                f"item {copy.candidate.key} of dataset "
                 f"{copy.candidate.label!r} (similarity {copy.similarity:.3f}); the policy refuses "
                 "edits of training data.",
                 item=copy.candidate.key,
