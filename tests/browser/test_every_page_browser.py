@@ -59,6 +59,7 @@ NOT_PAGES = {
     "manage_webhooks_hosts": "POST only",
     "manage_webhooks_secret": "POST only (answers the webhooks page with the new secret)",
     "webhook_redeliver": "POST only",
+    "asset_upscale": "POST only (redirects to the new job's page)",
 }
 
 # The check run in the page: elements whose content is wider than their box where nothing
