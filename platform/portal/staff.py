@@ -140,6 +140,21 @@ def _controlnets(org, models: list[dict]) -> list[dict]:
     return offered
 
 
+def _modes(models: list[dict]) -> list[tuple[str, str]]:
+    """The modes some usable model runs, each labelled with the models that run it when not
+    all of them do (an upscale needs an upscaler; the chosen model refuses the rest)."""
+    usable = [entry["model"] for entry in models if entry["posture"].usable]
+    if not usable:
+        return list(GenerationJob.Mode.choices)
+    offered = []
+    for value, label in GenerationJob.Mode.choices:
+        runners = [str(model) for model in usable if value in family_traits(model.family).modes]
+        if runners:
+            named = label if len(runners) == len(usable) else f"{label} ({', '.join(runners)})"
+            offered.append((value, named))
+    return offered
+
+
 def _defaults(rules, models: list[dict]) -> dict:
     fields = GenerationIn.model_fields
     usable = [entry["model"] for entry in models if entry["posture"].usable]
@@ -166,7 +181,7 @@ def _form_page(request, values: dict, error: ApiError | None = None):
         "values": {**_defaults(rules, models), **values},
         "models": models,
         "rules": rules,
-        "modes": GenerationJob.Mode.choices,
+        "modes": _modes(models),
         "scheduler_groups": scheduler_groups(),
         "contexts": DEPLOYMENT_CONTEXTS,
         "limits": {"min_size": MIN_SIZE, "max_guidance": MAX_GUIDANCE},

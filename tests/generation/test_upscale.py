@@ -14,7 +14,7 @@ from django.core.files.storage import storages
 from PIL import Image
 
 from generation import pipelines, upscaling, worker
-from generation.models import Asset, GenerationJob
+from generation.models import Asset, GenerationJob, GenerativeModel
 from generation.services import model_register
 from generation.submission import JobRequest, job_submit
 from generation.tiny import save_tiny_pipeline
@@ -426,3 +426,15 @@ def test_an_upscale_keeps_its_parents_deployment_context(personas, setup):
     assert upscale(staff, parent_asset=parent.pk).context == "medical"
     assert upscale(staff, parent_asset=parent.pk, context="legal").context == "legal"
     assert upscale(staff, image=encoded(small(14, 32))).context == ""
+
+
+def test_the_generate_form_offers_a_mode_only_with_a_model_that_runs_it(personas, setup):
+    staff = personas["staff"]
+    page = staff.portal().get("/o/acme/generate/").content.decode()
+    # The SD model runs three modes, the upscaler one: each option names who runs it.
+    assert '<option value="upscale">Upscale (x4:1)</option>' in page
+    assert f'<option value="inpaint">Inpaint ({setup["generator"]})</option>' in page
+    GenerativeModel.objects.filter(pk=setup["upscaler"].pk).delete()
+    page = staff.portal().get("/o/acme/generate/").content.decode()
+    assert 'value="upscale"' not in page
+    assert '<option value="inpaint">Inpaint</option>' in page
