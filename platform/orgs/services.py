@@ -143,12 +143,26 @@ class IssuedToken:
     secret: str
 
 
+# Active tokens a user may hold: each is a standing credential to audit and revoke, and an
+# unbounded number of them is a way to fill the table.
+MAX_ACTIVE_TOKENS = 50
+
+
 def token_create(*, membership: Membership, name: str) -> IssuedToken:
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiError(422, "invalid_name", "A token needs a name of 1 to 100 characters.")
     secret = token_generate()
     with transaction.atomic():
+        # The user's row is locked so that concurrent creates count one after the other.
+        get_user_model().objects.select_for_update().only("id").get(pk=membership.user_id)
+        active = ApiToken.objects.filter(user=membership.user, revoked_at=None).count()
+        if active >= MAX_ACTIVE_TOKENS:
+            raise ApiError(
+                409,
+                "too_many_tokens",
+                f"You hold {active} active API tokens, the most one user may; revoke one first.",
+            )
         try:
             token = ApiToken.objects.create(
                 user=membership.user, name=name, token_hash=token_digest(secret), prefix=secret[:8]

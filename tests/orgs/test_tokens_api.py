@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from orgs import services
 from orgs.models import ApiToken
 from tests.mm_api_support import HEX64, assert_error, events
 
@@ -118,3 +119,19 @@ def test_token_name_must_not_be_blank(staff):
         )
         assert_error(response, 422)
     assert ApiToken.objects.filter(user=staff.user).count() == 1
+
+
+def test_a_user_holds_at_most_max_active_tokens(staff, monkeypatch):
+    monkeypatch.setattr(services, "MAX_ACTIVE_TOKENS", 3)
+    for number in (2, 3):  # the fixture's token is the first
+        _create(staff, name=f"device {number}")
+    response = staff.client().post(
+        "/api/tokens", data=json.dumps({"name": "one more"}), content_type="application/json"
+    )
+    body = assert_error(response, 409, "too_many_tokens")
+    assert "revoke one first" in body["detail"]
+    assert ApiToken.objects.filter(user=staff.user, revoked_at=None).count() == 3
+    # A revoked token does not count.
+    device = ApiToken.objects.get(user=staff.user, name="device 3")
+    services.token_revoke(membership=staff.membership, token=device)
+    assert _create(staff, name="one more")
