@@ -826,8 +826,10 @@ def test_a_session_write_needs_the_csrf_token(personas):
 # Found by tests/test_schemathesis.py
 
 
-def test_export_before_provenance_init_is_a_documented_409(setup):
-    # The org has no signing key yet: the export cannot be signed.
+def test_export_before_provenance_init_is_a_documented_409(setup, settings, tmp_path):
+    # The org has no signing key yet: the export cannot be signed. A data folder of its own, so
+    # a key another test left in the run's folder for the same org slug does not count.
+    settings.DATA_DIR = tmp_path / "data"
     response = setup["admin"].get("/api/provenance/export")
     _refused(response, 409, "no_signing_key")
     assert "409" in {str(s) for s in SCHEMA["paths"]["/api/provenance/export"]["get"]["responses"]}
