@@ -15,6 +15,7 @@ from orgs.models import Membership, Organization
 from orgs.services import member_add, org_create, token_create
 from provenance import keys
 from provenance.signing import signing_passphrase
+from tests import worker_support
 from tests.mm_api_support import register_tiny
 
 PASSWORD = "correct-horse-battery-9"
@@ -47,6 +48,13 @@ class Persona:
 def make_persona(org: Organization, role: str, email: str) -> Persona:
     membership = member_add(org=org, actor=None, email=email, role=role, password=PASSWORD)
     return Persona(membership, token_create(membership=membership, name="tests").secret)
+
+
+@pytest.fixture(autouse=True)
+def current_test(request):
+    worker_support.current_test = request.node
+    yield request.node
+    worker_support.current_test = None
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,9 @@ from mintmark.celery import app
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The test being run (set by an autouse fixture in conftest), so a worker can check its group.
+current_test = None
+
 
 def test_database_url() -> str:
     db = connection.settings_dict
@@ -31,8 +34,20 @@ def worker_children(pid: int) -> list[int]:
     return [int(child) for child in children.read_text().split()] if children.exists() else []
 
 
+def in_broker_group(item) -> bool:
+    marker = item.get_closest_marker("xdist_group") if item is not None else None
+    return marker is not None and (marker.args[:1] or (marker.kwargs.get("name"),))[0] == "broker"
+
+
 @contextmanager
 def celery_worker(log_path: Path, *, queues: str = "gpu,gates", **env):
+    # Workers of two xdist processes share the run's broker and would take each other's tasks
+    # (a gate task run against the other process's database is lost): every test that starts
+    # one must be in the group that `--dist loadgroup` keeps on one process.
+    assert in_broker_group(current_test), (
+        f"{current_test.nodeid if current_test else 'this test'} starts a worker: mark it "
+        'pytest.mark.xdist_group("broker")'
+    )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "worker", "--queues", queues, "--concurrency", "1"],
         cwd=REPO,

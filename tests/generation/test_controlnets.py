@@ -407,6 +407,7 @@ def worker_storage(settings):
     }
 
 
+@pytest.mark.xdist_group("broker")
 def test_api_control_requests_become_released_images(
     live_db, personas, folders, tmp_path, org_signing_key, worker_storage
 ):
