@@ -34,7 +34,13 @@ from moderation.memorization import KINDS, HashCatalog, MemorizationGate, hashes
 from policies.rules import PolicyRules
 from provenance import credentials, keys, watermark
 from provenance.signing import FileKeySigner
-from provenance.stamping import release_canvas, signed_png, watermarked
+from provenance.stamping import (
+    png_bytes,
+    release_canvas,
+    signed_png,
+    thumbnail_jpeg,
+    watermarked,
+)
 
 PASSPHRASE = b"serving bench"
 ORG = "bench-org"
@@ -122,7 +128,12 @@ def govern(png: bytes, index: int) -> dict:
     marked = watermarked(canvas, payload, _state["watermark_key"])
     manifest = _manifest(index, image, canvas, payload, result["gates"])
     signed = signed_png(
-        marked, manifest, _state["signer"], parent=None, trust_anchors=_state["anchors"]
+        png_bytes(marked),
+        thumbnail_jpeg(marked),
+        manifest,
+        _state["signer"],
+        parent=None,
+        trust_anchors=_state["anchors"],
     )
     hashes_of(marked)
     report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=_state["anchors"])

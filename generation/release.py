@@ -4,6 +4,7 @@ asset made RELEASED with its file in release storage. Any failure before that le
 where it was (quarantined or held), which is the fail-closed path."""
 
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
@@ -17,8 +18,29 @@ from generation.upscale import upscale_parent_file
 from licensing.models import Licence
 from moderation.models import GateResult, Review
 from policies.rules import PolicyRules
-from provenance.release import ReleaseSubject, image_stamp, stamp_released
+from provenance.release import (
+    MarkedImage,
+    ReleaseSubject,
+    image_mark,
+    image_stamp,
+    payload_reserve,
+    stamp_released,
+    watermark_key,
+)
 from provenance.stamping import StampingError
+
+# Marking an image (watermark, PNG encoding, fingerprint) needs nothing the gates decide, so the
+# gating step has it done beside them; a gate worker gates one asset at a time.
+_MARKING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mark")
+
+
+def marking_start(asset: Asset, image: bytes) -> Future:
+    """Starts marking a quarantined asset's image in the background, for asset_release to use
+    if its gates approve it. The payload is reserved here, in the caller's thread (a database
+    write); an asset the gates do not approve keeps an unused reservation, which nothing counts
+    as issued (verify only knows payloads of released files)."""
+    stamp = payload_reserve(asset.pk)
+    return _MARKING.submit(image_mark, image, stamp.payload, watermark_key())
 
 
 def generation_assertion(asset: Asset, job: GenerationJob) -> dict:
@@ -91,9 +113,10 @@ def release_approved(asset: Asset) -> bool:
     return bool(latest) and all(result.verdict == "pass" for result in latest.values())
 
 
-def asset_release(*, asset_id, actor=None) -> Asset | None:
+def asset_release(*, asset_id, actor=None, marked: MarkedImage | None = None) -> Asset | None:
     """Stamps and releases one approved asset; None when it is not releasable (already
-    released, rejected, or its job ended). Raises StampingError when stamping failed."""
+    released, rejected, or its job ended). Raises StampingError when stamping failed. `marked`
+    is the image marked while the gates ran (see marking_start), if there is one."""
     asset = Asset.objects.select_related(
         "job__org", "job__model", "job__policy", "job__user", "job__parent_asset"
     ).get(pk=asset_id)
@@ -104,7 +127,7 @@ def asset_release(*, asset_id, actor=None) -> Asset | None:
         return None
     if not release_approved(asset):
         raise StampingError("not approved: its gates did not all pass, or no reviewer approved it")
-    stamped = image_stamp(release_subject(asset, job))
+    stamped = image_stamp(release_subject(asset, job), marked)
     # A name of its own per attempt: a redelivered task racing this one never overwrites or
     # deletes the file of the attempt that won.
     store = storages["release"]

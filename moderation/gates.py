@@ -16,8 +16,10 @@ from typing import Any, Protocol
 from PIL import Image
 
 VERDICTS = ("pass", "block", "review")
-# Threads outlive a gate that hangs; a small shared pool bounds how many can pile up.
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gate")
+# Threads outlive a gate that hangs; a small shared pool bounds how many can pile up. It has room
+# for every gate of a policy at once: gates_run submits them together, and a gate queued behind
+# the others would spend its time limit waiting.
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gate")
 
 
 class GateError(RuntimeError):
@@ -87,11 +89,29 @@ def outcome_validate(outcome: object) -> GateOutcome:
 
 def gate_run(gate: Gate, image: Image.Image, context: GateContext, *, timeout_s: float) -> GateRun:
     """Runs one gate under a time limit; never raises for the gate's own failures."""
+    [run] = gates_run([gate], image, context, timeout_s=timeout_s)
+    return run
+
+
+def gates_run(
+    gates: list[Gate], image: Image.Image, context: GateContext, *, timeout_s: float
+) -> list[GateRun]:
+    """Runs the gates at the same time (they read the same image and decide nothing together),
+    each under the time limit counted from now; never raises for a gate's own failure. An
+    image waits for its slowest gate instead of the sum of them."""
     started = time.perf_counter()
-    future = _POOL.submit(gate.check, image, context)
+    deadline = started + timeout_s
+    futures = [_POOL.submit(gate.check, image, context) for gate in gates]
+    return [
+        _gate_answer(gate, future, started, deadline, timeout_s)
+        for gate, future in zip(gates, futures, strict=True)
+    ]
+
+
+def _gate_answer(gate: Gate, future, started: float, deadline: float, timeout_s: float) -> GateRun:
     outcome, error = None, ""
     try:
-        outcome = outcome_validate(future.result(timeout=timeout_s))
+        outcome = outcome_validate(future.result(timeout=max(0.0, deadline - time.perf_counter())))
     except FutureTimeout:
         future.cancel()
         error = f"gave no answer within {timeout_s:g} s"

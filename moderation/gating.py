@@ -3,6 +3,8 @@ stores and audits every result, applies the one decision function, and hands app
 to provenance stamping. Fail closed: an asset whose gates did not all answer, or whose stamping
 failed, stays quarantined and the job is retried; after the last retry it ends FAILED."""
 
+from concurrent.futures import Future
+
 import structlog
 from django.conf import settings
 from django.core.files.storage import storages
@@ -11,14 +13,14 @@ from django.db import transaction
 from audit.services import audit_append
 from generation.adapters import training_dataset_ids
 from generation.models import Asset, GenerationJob
-from generation.release import asset_release
+from generation.release import asset_release, marking_start
 from generation.transitions import asset_transition, job_transition
 from mintmark import metrics
 from mintmark.imageio import open_image
 from moderation.abuse import abuse_record
 from moderation.catalogs import training_catalog, training_pixels
 from moderation.decision import APPROVE, BLOCK, HOLD, REVIEW, decide
-from moderation.gates import GateContext, GateRun, gate_run
+from moderation.gates import GateContext, GateRun, gates_run
 from moderation.image_gate import ImageSafetyGate
 from moderation.image_safety import ClassifierUnavailable, load_classifier
 from moderation.input_check import input_review_reasons
@@ -26,6 +28,7 @@ from moderation.memorization import MemorizationGate
 from moderation.models import AbuseEvent, GateResult, Hold, Review
 from moderation.screening import PROMPT_GATE
 from policies.rules import PolicyRules
+from provenance.release import MarkedImage
 from provenance.stamping import StampingError
 
 log = structlog.get_logger(__name__)
@@ -102,7 +105,9 @@ def _evaluate(job, asset, gates, context, rules, review_reasons) -> str | None:
     """Gates one asset; returns a problem to retry for, or None when it was decided."""
     data = storages["quarantine"].open(asset.quarantine_key).read()
     image, _ = open_image(data)
-    runs = [gate_run(gate, image, context, timeout_s=settings.GATE_TIMEOUT_S) for gate in gates]
+    # An asset that will go to review anyway is marked when a reviewer approves it.
+    marking = None if review_reasons else _marking_start(asset, data)
+    runs = gates_run(gates, image, context, timeout_s=settings.GATE_TIMEOUT_S)
     decision = decide(runs, required=[gate.name for gate in gates], review_reasons=review_reasons)
     reason = "; ".join(decision.reasons)
     with transaction.atomic():
@@ -133,13 +138,35 @@ def _evaluate(job, asset, gates, context, rules, review_reasons) -> str | None:
     if decision.action == HOLD:
         return f"asset {asset.index}: {reason}"
     if decision.action == APPROVE:
-        return _release(asset)
+        return _release(asset, marking)
     return None
 
 
-def _release(asset: Asset) -> str | None:
+def _marking_start(asset: Asset, data: bytes) -> Future | None:
     try:
-        asset_release(asset_id=asset.pk)
+        return marking_start(asset, data)
+    except StampingError as exc:
+        # The release marks the image itself, and reports the failure there if it persists.
+        log.warning(
+            "marking beside the gates did not start", asset_id=str(asset.pk), error=str(exc)
+        )
+        return None
+
+
+def _marked(marking: Future | None) -> MarkedImage | None:
+    """The image marked beside the gates, or None: the release then marks it itself, and a
+    failure of that (a watermark refused) is reported by the release like any other."""
+    if marking is None:
+        return None
+    try:
+        return marking.result(timeout=settings.GATE_TIMEOUT_S)
+    except Exception:  # noqa: BLE001 - the release redoes the marking and reports its failure
+        return None
+
+
+def _release(asset: Asset, marking: Future | None = None) -> str | None:
+    try:
+        asset_release(asset_id=asset.pk, marked=_marked(marking))
     except StampingError as exc:
         metrics.release_failed(reason="stamping")
         return f"asset {asset.index}: stamping failed: {exc}"

@@ -20,7 +20,14 @@ from moderation.memorization import hashes_of
 from provenance import credentials, fingerprint, keys, watermark
 from provenance.models import Fingerprint, Stamp
 from provenance.signing import FileKeySigner, signing_passphrase
-from provenance.stamping import StampingError, release_canvas, signed_png, watermarked
+from provenance.stamping import (
+    StampingError,
+    png_bytes,
+    release_canvas,
+    signed_png,
+    thumbnail_jpeg,
+    watermarked,
+)
 
 CLAIM_GENERATOR = "Mintmark"
 
@@ -134,6 +141,40 @@ class ReleaseSubject:
 
 
 @dataclass(frozen=True)
+class MarkedImage:
+    """What stamping makes from the pixels and the payload alone, before anything the gates
+    decide is known: the release step can have it made while the gates run, and drops it when
+    they do not approve."""
+
+    source_sha256: str
+    payload: int
+    generated_size: dict
+    released_size: dict
+    png: bytes
+    thumbnail: bytes
+    fingerprint: dict
+    registration: fingerprint.Registration
+
+
+def image_mark(image: bytes, payload: int, key: bytes) -> MarkedImage:
+    """The quarantined image at its release size, watermarked with the payload, encoded, and
+    fingerprinted. Plain computation: safe to run in another thread."""
+    generated, _ = open_image(image)
+    canvas = release_canvas(generated)
+    marked = watermarked(canvas, payload, key)
+    return MarkedImage(
+        source_sha256=hashlib.sha256(image).hexdigest(),
+        payload=payload,
+        generated_size=_size(generated),
+        released_size=_size(canvas),
+        png=png_bytes(marked),
+        thumbnail=thumbnail_jpeg(marked),
+        fingerprint={kind: f"{value:016x}" for kind, value in hashes_of(marked).items()},
+        registration=fingerprint.register(marked),
+    )
+
+
+@dataclass(frozen=True)
 class StampedImage:
     """A watermarked, signed PNG that read back as trusted, and what its stamp row records
     once the release commits."""
@@ -147,14 +188,18 @@ class StampedImage:
     registration: fingerprint.Registration
 
 
-def image_stamp(subject: ReleaseSubject) -> StampedImage:
+def image_stamp(subject: ReleaseSubject, marked: MarkedImage | None = None) -> StampedImage:
     """Watermarks (with the payload reserved for the asset), signs and fingerprints one image,
     and reads the signed file back; raises StampingError when any of it fails, so nothing is
-    released that would not verify as issued here."""
+    released that would not verify as issued here. `marked` is used only if it was made from
+    this very image with the asset's payload; otherwise the marking is done here."""
     stamp = payload_reserve(subject.asset_id)
-    generated, _ = open_image(subject.image)
-    image = release_canvas(generated)
-    marked = watermarked(image, stamp.payload, watermark_key())
+    if (
+        marked is None
+        or marked.payload != stamp.payload
+        or marked.source_sha256 != hashlib.sha256(subject.image).hexdigest()
+    ):
+        marked = image_mark(subject.image, stamp.payload, watermark_key())
     manifest = credentials.manifest_definition(
         title=f"{subject.asset_id}.png",
         claim_generator=CLAIM_GENERATOR,
@@ -162,8 +207,8 @@ def image_stamp(subject: ReleaseSubject) -> StampedImage:
         action="edited" if subject.edited else "created",
         generation={
             **subject.generation,
-            "generated_size": _size(generated),
-            "released_size": _size(image),
+            "generated_size": marked.generated_size,
+            "released_size": marked.released_size,
         },
         soft_binding={"alg": watermark.ALGORITHM, "value": payload_bytes(stamp.payload)},
         training_mining=subject.training_mining,
@@ -171,7 +216,8 @@ def image_stamp(subject: ReleaseSubject) -> StampedImage:
     )
     signer = org_signer(subject.org)
     signed = signed_png(
-        marked,
+        marked.png,
+        marked.thumbnail,
         manifest,
         signer,
         parent=subject.parent,
@@ -189,8 +235,8 @@ def image_stamp(subject: ReleaseSubject) -> StampedImage:
         sha256=hashlib.sha256(signed).hexdigest(),
         manifest_label=report.manifest_label,
         certificate=keys.certificate_info(signer.certificate_chain_pem),
-        fingerprint={kind: f"{value:016x}" for kind, value in hashes_of(marked).items()},
-        registration=fingerprint.register(marked),
+        fingerprint=marked.fingerprint,
+        registration=marked.registration,
     )
 
 

@@ -58,7 +58,8 @@ def watermarked(canvas: Image.Image, payload: int, key: bytes) -> Image.Image:
 
 
 def signed_png(
-    marked: Image.Image,
+    png: bytes,
+    thumbnail: bytes,
     manifest: dict,
     signer,
     *,
@@ -66,16 +67,16 @@ def signed_png(
     trust_anchors: bytes | None,
     parent_asset: str | None = None,
 ) -> bytes:
-    """The marked image as a PNG carrying its signed manifest and a JPEG thumbnail."""
+    """The marked image's PNG carrying its signed manifest and its JPEG thumbnail."""
     try:
         return credentials.sign_image(
-            png_bytes(marked),
+            png,
             "image/png",
             manifest,
             signer,
             parent=parent,
             parent_asset=parent_asset,
-            thumbnail=(thumbnail_jpeg(marked), "image/jpeg"),
+            thumbnail=(thumbnail, "image/jpeg"),
             trust_anchors_pem=trust_anchors,
         )
     except (SigningFailed, ValueError) as exc:

@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from moderation.decision import APPROVE, BLOCK, HOLD, REVIEW, decide
-from moderation.gates import GateContext, GateError, GateOutcome, gate_run, outcome_validate
+from moderation.gates import (
+    GateContext,
+    GateError,
+    GateOutcome,
+    gate_run,
+    gates_run,
+    outcome_validate,
+)
 
 IMAGE = Image.new("RGB", (32, 32), "white")
 CONTEXT = GateContext(job_id="j", model_id="m", dataset_ids=(), rules=None)
@@ -118,3 +125,19 @@ def test_a_required_gate_that_did_not_run_holds():
 def test_no_gates_required_and_none_ran_approves_only_then():
     assert decide([], required=[]).action == APPROVE
     assert decide([], required=["memorization"]).action == HOLD
+
+
+def test_gates_run_together_each_under_its_own_limit():
+    """Two slow gates answer in about the time of one (they run at once), a hanging one is an
+    error at the limit, and every run keeps its own gate's name in order."""
+    slow = [Answers(name, GateOutcome("pass"), sleep=1.5) for name in ("a", "b")]
+    hangs = Answers("c", GateOutcome("pass"), sleep=30)
+    started = time.perf_counter()
+    runs = gates_run([*slow, hangs], IMAGE, CONTEXT, timeout_s=6.0)
+    elapsed = time.perf_counter() - started
+    assert [run.gate for run in runs] == ["a", "b", "c"]
+    assert [run.verdict for run in runs] == ["pass", "pass", "error"]
+    assert "within 6 s" in runs[2].error
+    # Run one after the other, the two slow gates alone would take 3 s and the hanging one
+    # would time out at 6 s on top: the whole call would take over 9 s.
+    assert elapsed < 9.0

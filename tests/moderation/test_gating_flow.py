@@ -4,6 +4,7 @@ must leave an asset quarantined (the Celery worker around it is tested in test_r
 import io
 import time
 
+import numpy as np
 import pytest
 from django.core.files.storage import storages
 from PIL import Image
@@ -326,8 +327,8 @@ def test_cancel_during_stamping_wins(personas, model, signing, monkeypatch):
 
     real = release.image_stamp
 
-    def cancel_meanwhile(subject):
-        out = real(subject)
+    def cancel_meanwhile(subject, marked=None):
+        out = real(subject, marked)
         job_cancel(job=GenerationJob.objects.get(assets=subject.asset_id), actor=None)
         return out
 
@@ -359,3 +360,100 @@ def test_release_refuses_an_asset_without_approval(personas, model, signing):
     assert held.state == AssetState.IN_REVIEW
     with pytest.raises(StampingError, match="not approved"):
         asset_release(asset_id=held.pk)
+
+
+class SlowPass:
+    """A gate that passes after a while, recording when it answered."""
+
+    name, version = "slow", "1"
+
+    def __init__(self, seconds):
+        self.seconds, self.answered = seconds, None
+
+    def check(self, image, context):
+        time.sleep(self.seconds)
+        self.answered = time.monotonic()
+        return GateOutcome("pass")
+
+
+def test_the_image_is_marked_while_its_gates_run_and_that_marking_is_released(
+    personas, model, signing, monkeypatch
+):
+    from generation import release
+
+    slow = SlowPass(2.0)
+    real_gates = gating.gates_for
+    monkeypatch.setattr(gating, "gates_for", lambda *args: [*real_gates(*args), slow])
+    marks = []
+
+    def recording_mark(image, payload, key):
+        marks.append({"started": time.monotonic(), "payload": payload})
+        return real_mark(image, payload, key)
+
+    real_mark = release.image_mark
+    monkeypatch.setattr(release, "image_mark", recording_mark)
+    provenance_marks = []
+    monkeypatch.setattr(
+        "provenance.release.image_mark",
+        lambda *args: provenance_marks.append(args) or real_mark(*args),
+    )
+    job = evaluate(gated_job(personas["staff"], model, [picture(61)]))
+    assert job.state == State.RELEASED
+    asset = job.assets.get()
+    stamp = Stamp.objects.get(asset=asset)
+    # Marked once, beside the gates (started before the slowest gate answered), with the
+    # asset's payload; the release used it and did not mark again.
+    assert len(marks) == 1 and marks[0]["payload"] == stamp.payload
+    assert marks[0]["started"] < slow.answered
+    assert provenance_marks == []
+    data = storages["release"].open(asset.release_key).read()
+    marked = Image.open(io.BytesIO(data))
+    assert watermark.decode(marked, key=watermark_key()).payload == stamp.payload
+
+
+def test_a_blocked_asset_keeps_an_unused_payload_and_nothing_is_stored(
+    personas, model, signing, training, isolated_storage
+):
+    job = evaluate(gated_job(personas["staff"], model, [picture(2)]))
+    asset = job.assets.get()
+    assert asset.state == AssetState.BLOCKED and job.state == State.BLOCKED
+    # The payload reserved while the gates ran is never counted as issued.
+    stamp = Stamp.objects.get(asset=asset)
+    assert stamp.released_at is None and not stamp.sha256
+    assert released_files(isolated_storage) == []
+
+
+def test_a_marking_of_other_pixels_or_another_payload_is_not_used(personas, model, signing):
+    from generation.release import asset_release
+    from provenance.release import image_mark
+
+    job = gated_job(personas["staff"], model, [picture(62)])
+    asset = job.assets.get()
+    # Gated without releasing: the policy's gates all pass, then release is called by hand.
+    rules = gating.PolicyRules.model_validate(job.policy.rules)
+    gates = gating.gates_for(rules, ())
+    context = gating.GateContext(str(job.pk), str(job.model_id), (), rules)
+    image = gating.open_image(storages["quarantine"].open(asset.quarantine_key).read())[0]
+    runs = gating.gates_run(gates, image, context, timeout_s=30)
+    gating._record(job, asset, runs, gating.decide(runs, required=[g.name for g in gates]))
+    own = storages["quarantine"].open(asset.quarantine_key).read()
+    stamp = gating.marking_start(asset, own).result()
+    other = image_mark(encoded(picture(63)), stamp.payload, watermark_key())
+    wrong_payload = image_mark(own, stamp.payload ^ 1, watermark_key())
+    for marked in (other, wrong_payload):
+        Asset.objects.filter(pk=asset.pk).update(state=AssetState.QUARANTINED)
+        released = asset_release(asset_id=asset.pk, marked=marked)
+        data = storages["release"].open(released.release_key).read()
+        file = Image.open(io.BytesIO(data)).convert("RGB")
+        assert watermark.decode(file, key=watermark_key()).payload == stamp.payload
+        # The released pixels are this asset's, not the other image's.
+        assert distance(file, picture(62)) < 3 < distance(file, picture(63))
+        Asset.objects.filter(pk=asset.pk).update(state=AssetState.QUARANTINED, release_key="")
+        GenerationJob.objects.filter(pk=job.pk).update(state=State.GATING)
+
+
+def distance(image, other) -> float:
+    """Mean absolute difference of two images' pixels, 0 to 255."""
+    first = np.asarray(image.convert("RGB"), dtype=np.float32)
+    second = np.asarray(other.convert("RGB").resize(image.size), dtype=np.float32)
+    return float(np.abs(first - second).mean())
