@@ -249,6 +249,23 @@ def colour_undo_views(image: Image.Image) -> list[tuple[str, Image.Image]]:
     return views
 
 
+# Quarter turns: with the mirror image, which every search hashes too, they undo each rotation
+# and flip by right angles (a vertical flip is a half turn mirrored).
+_TURNS = (
+    ("rotated 90°", Image.Transpose.ROTATE_270),
+    ("rotated 180°", Image.Transpose.ROTATE_180),
+    ("rotated 270°", Image.Transpose.ROTATE_90),
+)
+
+
+def turn_undo_views(image: Image.Image) -> list[tuple[str, Image.Image]]:
+    """The image turned back by each quarter turn. A training item turned or flipped is the item
+    to anyone who turns it back, and an edit of it at a low strength comes out as the item
+    turned; the hashes and the pixel comparison see neither through a turn, so such an input is
+    judged as the picture it turns back to."""
+    return [(name, image.transpose(undo)) for name, undo in _TURNS]
+
+
 @dataclass(frozen=True)
 class Candidate:
     position: int
