@@ -21,6 +21,10 @@ PROMPT_CATEGORIES = (
 )
 DEPLOYMENT_CONTEXTS = ("political", "medical", "legal", "biometric", "evidentiary")
 IMAGE_CLASSIFIERS = ("clip_concepts", "nudenet")
+# The scores those classifiers give (moderation/data/clip_concepts.yaml; NudeNet's nudity). A
+# threshold under any other name would never apply: a misspelt one is refused, not left to
+# switch its score's block off in silence.
+IMAGE_SCORES = ("nudity", "violence", "unsafe")
 
 
 class _Strict(BaseModel):
@@ -92,8 +96,13 @@ class ImageSafetyRules(_Strict):
 
     @field_validator("thresholds")
     @classmethod
-    def _in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
+    def _known_scores_in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
         for name, threshold in value.items():
+            if name not in IMAGE_SCORES:
+                raise ValueError(
+                    f"no classifier gives a score {name!r}; the scores are "
+                    + ", ".join(IMAGE_SCORES)
+                )
             if not 0.0 <= threshold <= 1.0:
                 raise ValueError(f"threshold {name!r} must be between 0 and 1")
         return value

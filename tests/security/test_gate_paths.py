@@ -1,16 +1,23 @@
 """The gates attacked end to end, as an outside tester does (#17): input images that are
-training items in disguise are refused whatever way they are turned."""
+training items in disguise are refused whatever way they are turned, and a policy cannot switch an
+image-safety score's block off by misspelling its name."""
+
+import json
 
 import pytest
 from PIL import Image
 
 from licensing.services import dataset_item_add
+from moderation.image_safety_clip import ConceptTable
+from policies.models import Policy
+from policies.rules import IMAGE_SCORES
 from tests.gating_support import encoded, picture
 from tests.generation.test_controlnets import folders, setup  # noqa: F401 (fixtures)
 from tests.generation.test_inputs_transformed import (
     assert_refused_as_a_training_item,
     upscaler,  # noqa: F401 (fixture)
 )
+from tests.mm_api_support import assert_error
 
 # A picture with no symmetry (the default model's posters look much the same turned).
 _ITEM = picture(7, 64)
@@ -38,3 +45,29 @@ def test_a_turned_or_flipped_training_item_is_refused(personas, upscaler, turnab
     turned = _ITEM.resize((32, 32), Image.LANCZOS).transpose(transpose)
     error = assert_refused_as_a_training_item(personas["staff"], kind, encoded(turned))
     assert named in error.detail
+
+
+def test_a_misspelt_image_safety_threshold_is_refused_not_left_to_block_nothing(personas):
+    admin = personas["admin"]
+    response = admin.client().post(
+        "/api/policies",
+        data=json.dumps(
+            {
+                "rules": {
+                    "image_safety": {
+                        "required_classifiers": ["nudenet"],
+                        "thresholds": {"nudty": 0.5},
+                    }
+                }
+            }
+        ),
+        content_type="application/json",
+    )
+    body = assert_error(response, 422, "invalid_policy")
+    assert "nudty" in body["detail"] and "nudity" in body["detail"]
+    assert Policy.objects.filter(org=admin.org).count() == 1
+
+
+def test_every_score_a_classifier_gives_can_have_a_threshold():
+    assert set(ConceptTable.read().concepts.scores) <= set(IMAGE_SCORES)
+    assert "nudity" in IMAGE_SCORES  # NudeNet's only score
