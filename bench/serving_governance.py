@@ -5,15 +5,16 @@ one file write per image).
 
 Per image, as moderation/gating.py, generation/release.py and provenance/release.py run it:
 1. decode the quarantined PNG (mintmark.imageio.open_image);
-2. the default policy's gates through moderation.gates.gate_run and moderation.decision.decide:
+2. the default policy's gates through moderation.gates.gates_run (all at once) and
+   moderation.decision.decide, with the marking of step 3 (provenance.stamping.image_mark: the
+   release canvas, the keyed watermark, PNG, thumbnail, fingerprint) beside them:
    `image_safety` (the default policy requires no classifier, so it passes without scoring)
    and `memorization` (pHash, dHash and wHash of the image and its mirror image, searched in a
    HashCatalog of random training hashes within the policy's radius, 8);
-3. stamping (provenance.stamping): the release canvas, the keyed watermark, content credentials
-   signed with an org key made by provenance.keys and embedded with a JPEG thumbnail;
+3. once approved: content credentials signed with an org key made by provenance.keys and
+   embedded with the JPEG thumbnail (provenance.stamping.signed_png);
 4. what provenance.release.image_stamp checks before the file may be released: the signed file
-   read back and
-   validated against the trust anchor, the fingerprint hashes of the marked image, its sha256.
+   read back and validated against the trust anchor, and its sha256.
 
 Light imports only: the worker processes are started with `spawn` and import this module and
 the bench script's own top level, never torch."""
@@ -22,30 +23,27 @@ import hashlib
 import secrets
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from mintmark.imageio import open_image
 from moderation.decision import APPROVE, decide
-from moderation.gates import GateContext, gate_run
+from moderation.gates import GateContext, gate_run, gates_run
 from moderation.image_gate import ImageSafetyGate
-from moderation.memorization import KINDS, HashCatalog, MemorizationGate, hashes_of
+from moderation.memorization import KINDS, HashCatalog, MemorizationGate
 from policies.rules import PolicyRules
 from provenance import credentials, keys, watermark
 from provenance.signing import FileKeySigner
-from provenance.stamping import (
-    png_bytes,
-    release_canvas,
-    signed_png,
-    thumbnail_jpeg,
-    watermarked,
-)
+from provenance.stamping import MarkedImage, image_mark, signed_png
 
 PASSPHRASE = b"serving bench"
 ORG = "bench-org"
 GATE_TIMEOUT_S = 60  # MINTMARK_GATE_TIMEOUT_S's default
 _state: dict = {}
+# The marking beside the gates, as generation/release.py runs it.
+_MARKING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mark")
 
 
 def make_keys(folder: Path) -> Path:
@@ -84,7 +82,7 @@ def init(keys_dir: str, catalog_size: int) -> None:
     )
 
 
-def _manifest(index: int, generated, canvas, payload: int, verdicts: dict) -> dict:
+def _manifest(index: int, marked: MarkedImage, verdicts: dict) -> dict:
     return credentials.manifest_definition(
         title=f"bench-{index}.png",
         claim_generator="Mintmark",
@@ -98,44 +96,46 @@ def _manifest(index: int, generated, canvas, payload: int, verdicts: dict) -> di
             "gates": verdicts,
             "review": None,
             "datasets": ["bench-dataset"],
-            "licences": {},
-            "generated_size": list(generated.size),
-            "released_size": list(canvas.size),
+            "generated_size": marked.generated_size,
+            "released_size": marked.released_size,
         },
         soft_binding={
             "alg": watermark.ALGORITHM,
-            "value": payload.to_bytes((watermark.PAYLOAD_BITS + 7) // 8, "big"),
+            "value": marked.payload.to_bytes((watermark.PAYLOAD_BITS + 7) // 8, "big"),
         },
         training_mining="notAllowed",
         has_parent=False,
     )
 
 
-def govern(png: bytes, index: int) -> dict:
-    """Gates and stamps one image; returns the decision and where the time went (ms)."""
+def govern(png: bytes, index: int, *, overlap: bool = True) -> dict:
+    """Gates and stamps one image; returns the decision and where the time went (ms).
+    `overlap` does it as the platform does (the gates at once, the marking beside them);
+    without it, as the platform did before: each gate in turn, then all of the stamping."""
     started = time.perf_counter()
     image, _ = open_image(png)
     rules, gates = _state["rules"], _state["gates"]
     context = GateContext(job_id=f"bench-{index}", model_id="bench", dataset_ids=(), rules=rules)
-    runs = [gate_run(gate, image, context, timeout_s=GATE_TIMEOUT_S) for gate in gates]
+    payload = secrets.randbelow(2**watermark.PAYLOAD_BITS)
+    if overlap:
+        marking = _MARKING.submit(image_mark, png, payload, _state["watermark_key"])
+        runs = gates_run(gates, image, context, timeout_s=GATE_TIMEOUT_S)
+    else:
+        runs = [gate_run(gate, image, context, timeout_s=GATE_TIMEOUT_S) for gate in gates]
     decision = decide(runs, required=[gate.name for gate in gates])
     gated = time.perf_counter()
     result = {"decision": decision.action, "gates": {run.gate: run.verdict for run in runs}}
     if decision.action != APPROVE:
         return {**result, "gates_ms": 1000 * (gated - started), "stamp_ms": 0.0}
-    payload = secrets.randbelow(2**watermark.PAYLOAD_BITS)
-    canvas = release_canvas(image)
-    marked = watermarked(canvas, payload, _state["watermark_key"])
-    manifest = _manifest(index, image, canvas, payload, result["gates"])
+    marked = marking.result() if overlap else image_mark(png, payload, _state["watermark_key"])
     signed = signed_png(
-        png_bytes(marked),
-        thumbnail_jpeg(marked),
-        manifest,
+        marked.png,
+        marked.thumbnail,
+        _manifest(index, marked, result["gates"]),
         _state["signer"],
         parent=None,
         trust_anchors=_state["anchors"],
     )
-    hashes_of(marked)
     report = credentials.read_credentials(signed, "image/png", trust_anchors_pem=_state["anchors"])
     if report.state != "trusted":
         raise RuntimeError(f"the signed file does not validate: {report.state} {report.codes}")

@@ -19,15 +19,13 @@ from licensing.models import Licence
 from moderation.models import GateResult, Review
 from policies.rules import PolicyRules
 from provenance.release import (
-    MarkedImage,
     ReleaseSubject,
-    image_mark,
     image_stamp,
     payload_reserve,
     stamp_released,
     watermark_key,
 )
-from provenance.stamping import StampingError
+from provenance.stamping import MarkedImage, StampingError, image_mark
 
 # Marking an image (watermark, PNG encoding, fingerprint) needs nothing the gates decide, so the
 # gating step has it done beside them; a gate worker gates one asset at a time.

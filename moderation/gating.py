@@ -28,8 +28,7 @@ from moderation.memorization import MemorizationGate
 from moderation.models import AbuseEvent, GateResult, Hold, Review
 from moderation.screening import PROMPT_GATE
 from policies.rules import PolicyRules
-from provenance.release import MarkedImage
-from provenance.stamping import StampingError
+from provenance.stamping import MarkedImage, StampingError
 
 log = structlog.get_logger(__name__)
 State = GenerationJob.State

@@ -15,19 +15,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mintmark.imageio import open_image
-from moderation.memorization import hashes_of
 from provenance import credentials, fingerprint, keys, watermark
 from provenance.models import Fingerprint, Stamp
 from provenance.signing import FileKeySigner, signing_passphrase
-from provenance.stamping import (
-    StampingError,
-    png_bytes,
-    release_canvas,
-    signed_png,
-    thumbnail_jpeg,
-    watermarked,
-)
+from provenance.stamping import MarkedImage, StampingError, image_mark, signed_png
 
 CLAIM_GENERATOR = "Mintmark"
 
@@ -117,11 +108,6 @@ def trust_anchors() -> bytes | None:
         return None
 
 
-def _size(image) -> dict:
-    # Named integers: C2PA readers show a bare integer array in a CBOR assertion as bytes.
-    return {"width": image.width, "height": image.height}
-
-
 @dataclass(frozen=True)
 class ReleaseSubject:
     """What the release step hands to stamping: the quarantined image and everything the
@@ -138,40 +124,6 @@ class ReleaseSubject:
     # The id of the released asset `parent` is the signed file of (an upscale), named in the
     # parent ingredient; None when the parent is a plain input image.
     parent_asset: str | None = None
-
-
-@dataclass(frozen=True)
-class MarkedImage:
-    """What stamping makes from the pixels and the payload alone, before anything the gates
-    decide is known: the release step can have it made while the gates run, and drops it when
-    they do not approve."""
-
-    source_sha256: str
-    payload: int
-    generated_size: dict
-    released_size: dict
-    png: bytes
-    thumbnail: bytes
-    fingerprint: dict
-    registration: fingerprint.Registration
-
-
-def image_mark(image: bytes, payload: int, key: bytes) -> MarkedImage:
-    """The quarantined image at its release size, watermarked with the payload, encoded, and
-    fingerprinted. Plain computation: safe to run in another thread."""
-    generated, _ = open_image(image)
-    canvas = release_canvas(generated)
-    marked = watermarked(canvas, payload, key)
-    return MarkedImage(
-        source_sha256=hashlib.sha256(image).hexdigest(),
-        payload=payload,
-        generated_size=_size(generated),
-        released_size=_size(canvas),
-        png=png_bytes(marked),
-        thumbnail=thumbnail_jpeg(marked),
-        fingerprint={kind: f"{value:016x}" for kind, value in hashes_of(marked).items()},
-        registration=fingerprint.register(marked),
-    )
 
 
 @dataclass(frozen=True)

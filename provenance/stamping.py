@@ -2,11 +2,15 @@
 watermark, and its signed content credentials. provenance/release.py runs these for an approved
 asset; bench/gpu_serving.py runs the same calls on generated images to measure what they cost."""
 
+import hashlib
 import io
+from dataclasses import dataclass
 
 from PIL import Image
 
-from provenance import credentials, watermark
+from mintmark.imageio import open_image
+from moderation.memorization import hashes_of
+from provenance import credentials, fingerprint, watermark
 from provenance.signing import SigningFailed
 
 THUMBNAIL_PX = 256
@@ -55,6 +59,45 @@ def watermarked(canvas: Image.Image, payload: int, key: bytes) -> Image.Image:
         return watermark.embed(canvas, payload, key=key)
     except ValueError as exc:
         raise StampingError(f"watermark: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class MarkedImage:
+    """What stamping makes from the pixels and the payload alone, before anything the gates
+    decide is known: the release step can have it made while the gates run, and drops it when
+    they do not approve."""
+
+    source_sha256: str
+    payload: int
+    generated_size: dict
+    released_size: dict
+    png: bytes
+    thumbnail: bytes
+    fingerprint: dict
+    registration: fingerprint.Registration
+
+
+def image_mark(image: bytes, payload: int, key: bytes) -> MarkedImage:
+    """The quarantined image at its release size, watermarked with the payload, encoded, and
+    fingerprinted. Plain computation: safe to run in another thread."""
+    generated, _ = open_image(image)
+    canvas = release_canvas(generated)
+    marked = watermarked(canvas, payload, key)
+    return MarkedImage(
+        source_sha256=hashlib.sha256(image).hexdigest(),
+        payload=payload,
+        generated_size=image_size(generated),
+        released_size=image_size(canvas),
+        png=png_bytes(marked),
+        thumbnail=thumbnail_jpeg(marked),
+        fingerprint={kind: f"{value:016x}" for kind, value in hashes_of(marked).items()},
+        registration=fingerprint.register(marked),
+    )
+
+
+def image_size(image: Image.Image) -> dict:
+    # Named integers: C2PA readers show a bare integer array in a CBOR assertion as bytes.
+    return {"width": image.width, "height": image.height}
 
 
 def signed_png(
