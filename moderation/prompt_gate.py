@@ -2,7 +2,8 @@
 
 It judges the prompt's normalised form (`moderation.prompt_text.readable`: look-alike letters,
 invisible characters, spelled-out letters, leetspeak undone) and reports it with the verdict;
-the raw prompt is kept by the caller. It combines the org's literal lists (protected names,
+the raw prompt is kept by the caller; a long sentence is judged in windows too
+(`prompt_chunks`). It combines the org's literal lists (protected names,
 blocked terms: `moderation.prompt_text`), the deterministic minors rule
 (`moderation.minors_rule`) and the semantic classifier (`moderation.prompt_classifier`). Order
 of the checks, first block wins:
@@ -52,6 +53,14 @@ BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+# A longer sentence is also scored in windows of about this many words: prompts are mostly one
+# comma-separated sentence, and a harmful clause with a tail of style tags ("8k, sharp focus,
+# bokeh, ...") scored as a whole is diluted under the classifier's boundary while the image model
+# reads the clause first. Clauses are packed whole into windows; a clause over the size is cut
+# into windows overlapping by half. 16 words hold all but one of the 316 harmful prompts of the
+# bench's tuning split; with 16 common style tags after each of those prompts 299 are blocked
+# with windows, 228 without, and before each 310 and 177 (bench/prompt_dilution.py).
+WINDOW_WORDS = 16
 
 _CATEGORY_TEXT = {
     "sexual_minors": "sexual content involving minors, which no policy allows",
@@ -94,9 +103,37 @@ def gate_version() -> str:
 
 
 def prompt_chunks(prompt: str) -> list[str]:
-    """The whole prompt, and its sentences when it has more than one."""
+    """The whole prompt, its sentences when it has more than one, and the windows of each
+    sentence longer than WINDOW_WORDS words."""
     sentences = [part.strip() for part in _SENTENCE_END.split(prompt) if part.strip()]
-    return [prompt.strip(), *sentences] if len(sentences) > 1 else [prompt.strip()]
+    chunks = [prompt.strip(), *sentences] if len(sentences) > 1 else [prompt.strip()]
+    windows = [window for sentence in sentences for window in _windows(sentence)]
+    return chunks + [window for window in dict.fromkeys(windows) if window not in chunks]
+
+
+def _windows(sentence: str) -> list[str]:
+    """The sentence's comma-separated clauses packed in order into windows of at most
+    WINDOW_WORDS words (a longer clause cut into windows overlapping by half); none for a
+    sentence that short."""
+    if len(sentence.split()) <= WINDOW_WORDS:
+        return []
+    windows: list[list[str]] = []
+    packed: list[str] = []  # clauses
+    for words in (part.split() for part in sentence.split(",")):
+        if not words:
+            continue
+        if len(words) > WINDOW_WORDS:
+            step = WINDOW_WORDS // 2
+            cuts = range(0, len(words) - step, step)
+            windows += [[" ".join(words[i : i + WINDOW_WORDS])] for i in cuts]
+            continue
+        if packed and sum(len(c.split()) for c in packed) + len(words) > WINDOW_WORDS:
+            windows.append(packed)
+            packed = []
+        packed = [*packed, " ".join(words)]
+    if packed:
+        windows.append(packed)
+    return [", ".join(clauses) for clauses in windows]
 
 
 def _check_names(values: Sequence[str], known: Sequence[str], what: str) -> None:
