@@ -8,8 +8,13 @@ from mintmark.admin_mixins import ReadOnlyAdmin
 class GenerativeModelAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "family", "org", "state", "created_at")
     list_filter = ("family", "state", "org")
-    # The folder and its verification change only through registration (generation/services.py).
+    # The folder and its verification change only through registration (generation/services.py);
+    # the org, family and training datasets too: the licence posture, the pipeline and the
+    # memorization gate's training items follow from them.
     readonly_fields = (
+        "org",
+        "family",
+        "trained_on",
         "local_path",
         "weights_sha256",
         "state",
@@ -46,26 +51,22 @@ class AssetInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ("index", "seed", "state", "sha256", "quarantine_key", "release_key")
 
+    def has_change_permission(self, request, obj=None):
+        return False
 
+
+# Jobs and assets are read-only here: the gates judged the prompt, inputs and model a job was
+# submitted with, so an edit of a queued job would reach the GPU worker unjudged, and an asset's
+# state and files change only through the transitions that gate, review and audit them.
 @admin.register(GenerationJob)
-class GenerationJobAdmin(admin.ModelAdmin):
+class GenerationJobAdmin(ReadOnlyAdmin):
     list_display = ("id", "org", "user", "model", "state", "num_images", "created_at")
     list_filter = ("state", "mode", "org")
     search_fields = ("id", "prompt", "user__username")
-    readonly_fields = ("state", "claimed_by", "attempts", "quota_images", "seeds", "error")
     inlines = [AssetInline]
 
 
 @admin.register(Asset)
-class AssetAdmin(admin.ModelAdmin):
+class AssetAdmin(ReadOnlyAdmin):
     list_display = ("id", "job", "index", "state", "created_at")
     list_filter = ("state",)
-    readonly_fields = (
-        "state",
-        "sha256",
-        "phash",
-        "dhash",
-        "whash",
-        "quarantine_key",
-        "release_key",
-    )

@@ -5,6 +5,9 @@ turned, and a policy cannot switch an image-safety score's block off by misspell
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
 from PIL import Image
 
 from generation.submission import JobRequest, job_submit
@@ -134,3 +137,31 @@ def test_a_misspelt_image_safety_threshold_is_refused_not_left_to_block_nothing(
 def test_every_score_a_classifier_gives_can_have_a_threshold():
     assert set(ConceptTable.read().concepts.scores) <= set(IMAGE_SCORES)
     assert "nudity" in IMAGE_SCORES  # NudeNet's only score
+
+
+def _operator_client():
+    operator = get_user_model().objects.create_superuser("operator", "op@x.test", "pw-operator-1")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(operator)
+    return client
+
+
+def test_an_operator_cannot_rewrite_a_gated_job_or_its_model_in_the_admin(personas, setup):  # noqa: F811
+    # The prompt gate, the input check and the licence posture judged what was submitted; a
+    # queued job's prompt or input edited afterwards would reach the GPU worker unjudged, and a
+    # model's training datasets are what the memorization gate compares with.
+    job = job_submit(
+        membership=personas["staff"].membership,
+        req=JobRequest(prompt="a red cube", model="tiny", steps=2),
+    )
+    client = _operator_client()
+    url = reverse("admin:generation_generationjob_change", args=[job.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b'name="prompt"' not in page.content
+    client.post(url, {"prompt": HARMFUL[1], "negative_prompt": "", "mode": job.mode})
+    job.refresh_from_db()
+    assert job.prompt == "a red cube"
+    model = setup["model"]
+    page = client.get(reverse("admin:generation_generativemodel_change", args=[model.pk]))
+    assert b'name="trained_on"' not in page.content and b'name="org"' not in page.content
