@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from licensing.models import ConsentRecord, Dataset, DatasetItem, Licence
+from mintmark.admin_mixins import ReadOnlyAdmin
 
 
 @admin.register(Licence)
@@ -20,10 +21,13 @@ class DatasetItemAdmin(admin.ModelAdmin):
     list_display = ("sha256", "dataset", "licence", "consent", "created_at")
     list_filter = ("consent", "dataset")
     search_fields = ("sha256", "source_url", "creator")
-    readonly_fields = ("sha256", "phash", "dhash", "whash", "file_key")
+    # An item's dataset is what the memorization gate compares a model's images with, and its
+    # consent follows its consent records (an opt-out marks every model trained on it): both
+    # change only through the services that audit them.
+    readonly_fields = ("dataset", "consent", "sha256", "phash", "dhash", "whash", "file_key")
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(ReadOnlyAdmin):
     list_display = ("item", "kind", "requested_by", "created_at")
     list_filter = ("kind",)

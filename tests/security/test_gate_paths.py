@@ -165,3 +165,12 @@ def test_an_operator_cannot_rewrite_a_gated_job_or_its_model_in_the_admin(person
     model = setup["model"]
     page = client.get(reverse("admin:generation_generativemodel_change", args=[model.pk]))
     assert b'name="trained_on"' not in page.content and b'name="org"' not in page.content
+
+
+def test_an_operator_cannot_take_a_training_item_out_of_its_dataset_in_the_admin(personas, setup):  # noqa: F811
+    # The memorization gate compares a model's images with its datasets' items; an item moved
+    # out (or its opt-out undone) would leave the gate blind to it without an audit event.
+    item = setup["posters"].items.first()
+    page = _operator_client().get(reverse("admin:licensing_datasetitem_change", args=[item.pk]))
+    assert page.status_code == 200
+    assert b'name="dataset"' not in page.content and b'name="consent"' not in page.content
