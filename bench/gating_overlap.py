@@ -9,7 +9,9 @@ an org key made as provenance_init makes it).
     python bench/gating_overlap.py --sizes 256 --n 2 --json /tmp/o.json   # smoke (seconds)
 
 Each image's time is decode to signed file read back; p50 and p95 per size and way, and the
-ratio of the p50s (before / now, so above 1 is faster now)."""
+ratio of the p50s (before / now, so above 1 is faster now). Beside it, the GPU worker's encoding
+of the quarantined PNG (generation.outputs.encode_image) at zlib's default level 6, as before,
+and at the level it uses now, with the files' sizes."""
 
 import argparse
 import io
@@ -26,6 +28,7 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent), str(BENCH.parent / "platform")]
 
 import serving_governance  # noqa: E402
 
+from generation.outputs import QUARANTINE_PNG_LEVEL  # noqa: E402
 from provenance.watermark_samples import synthetic_image  # noqa: E402
 
 
@@ -38,6 +41,28 @@ def png_of(seed: int, size: int) -> bytes:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def png_encoding(size: int, count: int) -> dict:
+    """The quarantined PNG at the old level (6) and at QUARANTINE_PNG_LEVEL, interleaved."""
+    times, sizes = {6: [], QUARANTINE_PNG_LEVEL: []}, {6: 0, QUARANTINE_PNG_LEVEL: 0}
+    for seed in range(count):
+        image = synthetic_image(seed, size)
+        for level in times if seed % 2 == 0 else reversed(times):
+            buffer = io.BytesIO()
+            started = time.perf_counter()
+            image.save(buffer, format="PNG", compress_level=level)
+            times[level].append(1000 * (time.perf_counter() - started))
+            sizes[level] += len(buffer.getvalue())
+    old, new = statistics.median(times[6]), statistics.median(times[QUARANTINE_PNG_LEVEL])
+    return {
+        "level_before": 6,
+        "level_now": QUARANTINE_PNG_LEVEL,
+        "before_p50_ms": old,
+        "now_p50_ms": new,
+        "ratio_p50": old / new,
+        "bytes_now_over_before": sizes[QUARANTINE_PNG_LEVEL] / sizes[6],
+    }
 
 
 def measure(size: int, count: int) -> dict:
@@ -59,6 +84,7 @@ def measure(size: int, count: int) -> dict:
     for way, values in times.items():
         row[way] = {"p50_ms": statistics.median(values), "p95_ms": percentile(values, 0.95)}
     row["ratio_p50"] = row["before"]["p50_ms"] / row["now"]["p50_ms"]
+    row["quarantine_png"] = png_encoding(size, count)
     return row
 
 
@@ -78,6 +104,13 @@ def main() -> None:
             f"{size} px ({row['images']} images): before p50 {row['before']['p50_ms']:.0f} ms"
             f" (p95 {row['before']['p95_ms']:.0f}), now p50 {row['now']['p50_ms']:.0f} ms"
             f" (p95 {row['now']['p95_ms']:.0f}): {row['ratio_p50']:.2f}x",
+            flush=True,
+        )
+        png = row["quarantine_png"]
+        print(
+            f"  quarantined PNG: level 6 p50 {png['before_p50_ms']:.0f} ms, level"
+            f" {png['level_now']} p50 {png['now_p50_ms']:.0f} ms ({png['ratio_p50']:.2f}x),"
+            f" files {png['bytes_now_over_before']:.2f}x the size",
             flush=True,
         )
     env = {
