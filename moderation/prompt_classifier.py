@@ -354,12 +354,13 @@ def _encoder():
         raise ClassifierUnavailable(f"the prompt encoder cannot be loaded: {exc}") from exc
 
 
-def build_classifier(exemplars: Exemplars, encoder=None) -> PromptClassifier:
-    """Embeds the exemplars and fits the heads (seconds: call once per process)."""
+def build_classifier(exemplars: Exemplars, encoder=None, ngrams=None) -> PromptClassifier:
+    """Embeds the exemplars and fits the heads (seconds: call once per process). `ngrams`
+    replaces the character n-grams fitted on the exemplars (prompt_multilingual has none)."""
     started = time.perf_counter()
     encoder = encoder if encoder is not None else _encoder()
     labels, texts = exemplar_texts(exemplars)
-    ngrams = fit_ngrams(texts)
+    ngrams = ngrams if ngrams is not None else fit_ngrams(texts)
     embeddings = exemplar_embeddings(encoder, texts, EMBEDDING_CACHE_DIR)
     x = featurise(encoder, ngrams, texts, embeddings)
     with threadpool_limits(limits=1):
