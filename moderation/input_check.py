@@ -19,6 +19,7 @@ from moderation.memorization import (
     Report,
     colour_undo_views,
     copy_reason,
+    frame_undo_views,
     memorization_check,
     report_details,
     turn_undo_views,
@@ -97,17 +98,18 @@ def inputs_screen(
 
 
 def _input_report(image, catalog, memorization) -> tuple[Report, str]:
-    """The image's report, or the first colour-undone or turned-back view's that finds a copy
-    (with the view's name). Such a view of a training item lands on the item's hashes, so the
-    views search only the tight radius and compare few candidates: they add little to a
-    submission."""
+    """The image's report, or the first colour-undone, turned-back or unframed view's that
+    finds a copy (with the view's name). Such a view of a training item lands on the item's
+    hashes, so the views search only the tight radius and compare few candidates: they add
+    little to a submission."""
     report = memorization_check(image, catalog, training_pixels, memorization)
     if report.copy is not None:
         return report, ""
     tight = memorization.model_copy(
         update={"candidate_radius": memorization.max_hamming, "candidates": VIEW_CANDIDATES}
     )
-    for undone, view in [*colour_undo_views(image), *turn_undo_views(image)]:
+    views = [*colour_undo_views(image), *turn_undo_views(image), *frame_undo_views(image)]
+    for undone, view in views:
         viewed = memorization_check(view, catalog, training_pixels, tight)
         if viewed.copy is not None:
             return viewed, undone

@@ -266,6 +266,65 @@ def turn_undo_views(image: Image.Image) -> list[tuple[str, Image.Image]]:
     return [(name, image.transpose(undo)) for name, undo in _TURNS]
 
 
+# A frame row or column: its pixels are on average no further than this from the line's median
+# colour (of 255); an average, as JPEG rings and bleeds colour into a bar along its edge.
+FRAME_TOLERANCE = 12
+# A frame is only taken off when what is left keeps this many pixels a side.
+FRAME_MIN_SIDE = 16
+# A second view also shaves this many pixels (of the side FRAME_SEARCH_SIDE searches at) off
+# each side that had a frame: JPEG's ringing and colour bleed leave a line or two of neither
+# frame nor picture, which the pixel comparison reads as a strip of frame (a picture cropped a
+# little is what it aligns; one with a strip of frame left is not).
+FRAME_SHAVE = 2
+# Frames are found on the image shrunk to at most this side (a 16-megapixel upload took 15 s
+# line by line at full size), and the box is scaled back.
+FRAME_SEARCH_SIDE = 256
+
+
+def frame_undo_views(image: Image.Image) -> list[tuple[str, Image.Image]]:
+    """The image without the flat rows and columns around it (letterbox or pillarbox bars, a
+    mount or border of one colour a side), as cut and shaved a little more; no view when it has
+    none. A training item so framed is still the item, and an edit of it comes out as the item
+    framed; the hashes and the pixel comparison judge the whole canvas, frame included."""
+    width, height = image.size
+    scale = max(1.0, max(width, height) / FRAME_SEARCH_SIDE)
+    small = image.convert("RGB")
+    if scale > 1.0:
+        size = (max(1, round(width / scale)), max(1, round(height / scale)))
+        small = small.resize(size, Image.Resampling.BOX)
+    rgb = np.asarray(small, dtype=np.int16)
+
+    def flat(lines: np.ndarray) -> np.ndarray:
+        # lines: (count, length, 3); whether each line is one colour.
+        median = np.median(lines, axis=1, keepdims=True)
+        return np.abs(lines - median).max(axis=2).mean(axis=1) <= FRAME_TOLERANCE
+
+    def kept(flags: np.ndarray) -> tuple[int, int]:
+        inner = np.flatnonzero(~flags)
+        return (int(inner[0]), int(inner[-1]) + 1) if inner.size else (0, 0)
+
+    top, bottom = kept(flat(rgb))
+    if top == bottom:  # one colour throughout: nothing inside a frame
+        return []
+    left, right = kept(flat(rgb[top:bottom].transpose(1, 0, 2)))
+    small_height, small_width = rgb.shape[:2]
+    if (left, top, right, bottom) == (0, 0, small_width, small_height):
+        return []
+    views = []
+    for shave in (0, FRAME_SHAVE):
+        inner = (
+            left + shave * (left > 0),
+            top + shave * (top > 0),
+            right - shave * (right < small_width),
+            bottom - shave * (bottom < small_height),
+        )
+        limits = (width, height, width, height)
+        box = tuple(min(round(e * scale), most) for e, most in zip(inner, limits, strict=True))
+        if min(box[2] - box[0], box[3] - box[1]) >= FRAME_MIN_SIDE:
+            views.append(("frame removed", image.crop(box)))
+    return views
+
+
 @dataclass(frozen=True)
 class Candidate:
     position: int

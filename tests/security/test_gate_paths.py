@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, ImageOps
 
 from generation.submission import JobRequest, job_submit
 from licensing.services import dataset_item_add
@@ -174,3 +174,38 @@ def test_an_operator_cannot_take_a_training_item_out_of_its_dataset_in_the_admin
     page = _operator_client().get(reverse("admin:licensing_datasetitem_change", args=[item.pk]))
     assert page.status_code == 200
     assert b'name="dataset"' not in page.content and b'name="consent"' not in page.content
+
+
+def _framed(kind: str) -> Image.Image:
+    if kind == "black border":
+        return ImageOps.expand(_ITEM.resize((48, 48), Image.LANCZOS), border=8, fill="black")
+    # Letterboxed into a taller canvas, bars of two colours.
+    canvas = Image.new("RGB", (64, 96), "white")
+    canvas.paste(Image.new("RGB", (64, 16), (20, 20, 30)), (0, 80))
+    canvas.paste(_ITEM, (0, 16))
+    return canvas
+
+
+@pytest.mark.parametrize("frame", ["black border", "letterbox bars"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_framed_training_item_is_refused(personas, turnable, frame, fmt):
+    error = assert_refused_as_a_training_item(
+        personas["staff"], "image-to-image", encoded(_framed(frame), fmt)
+    )
+    assert "(frame removed)" in error.detail
+
+
+def test_an_ordinary_framed_picture_passes(personas, turnable):
+    framed = ImageOps.expand(picture(11, 48), border=8, fill="black")
+    job = job_submit(
+        membership=personas["staff"].membership,
+        req=JobRequest(
+            prompt="a red cube",
+            model="tiny",
+            steps=2,
+            mode="image-to-image",
+            strength=0.5,
+            image=encoded(framed),
+        ),
+    )
+    assert job.input_checks.get().verdict == "pass"
