@@ -209,3 +209,11 @@ def test_an_ordinary_framed_picture_passes(personas, turnable):
         ),
     )
     assert job.input_checks.get().verdict == "pass"
+
+
+def test_a_training_item_both_inverted_and_turned_is_refused(personas, upscaler, turnable):  # noqa: F811
+    changed = ImageOps.invert(_ITEM.resize((32, 32), Image.LANCZOS))
+    error = assert_refused_as_a_training_item(
+        personas["staff"], "image-to-image", encoded(changed.transpose(Image.Transpose.ROTATE_90))
+    )
+    assert "(inverted, rotated 90°)" in error.detail
