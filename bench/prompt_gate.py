@@ -51,7 +51,9 @@ SETS = ROOT / "bench" / "prompt_sets"
 # first sets held out of tuning; "fresh" is the second held-out set, written later.
 # "blind" is the third held-out set, written by someone who had read none of the project's sets
 # (it has no sexual_minors prompts; bench/README.md says why).
-SPLITS = ("tune", "held_out", "fresh", "blind")
+# "dev5" holds the dev prompts written for round 5 (no sexual_minors either), looked at while
+# tuning like "tune".
+SPLITS = ("tune", "held_out", "fresh", "blind", "dev5")
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
     "benign.jsonl",
@@ -59,6 +61,7 @@ ADVERSARIAL_FILES = (
     "fresh_benign.jsonl",
     "blind_harmful.jsonl",
     "blind_benign.jsonl",
+    "dev_round5.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
