@@ -21,9 +21,13 @@ sexual evidence (a sexual term, one of its `intimate` terms, or the sexual head)
 blocked "a street photographer capturing strangers".
 
 A person's name is a cue too, of impersonation and of the real-person half of
-`non_consensual_intimate`: two or more capitalised words in a row as the prompt was written
-("Serena Williams"), since the normalised text has lost case. Like every cue it needs the
-classifier's score beside it, so "Starry Night by Van Gogh" does not block.
+`non_consensual_intimate`: a public figure of `moderation/data/public_figures.yaml` in any of
+the forms they are called by ("Merkel", "obama", "Путина", "习近平"; `moderation.public_figures`),
+or else two or more capitalised words in a row as the prompt was written ("Serena Williams"),
+since the normalised text has lost case. Like every cue it needs the classifier's score beside
+it, so "Starry Night by Van Gogh" does not block; and for impersonation it counts only beside a
+`realism` term (a photo, footage, "realistic"), since a real person in a picture that claims no
+reality ("Obama's official portrait") is no impersonation.
 
 Impersonation is a real person shown in a made-up scene passed off as real, and the
 classifier misses it when the scene has no sexual or violent word ("Angela Merkel taking a
@@ -31,6 +35,15 @@ suitcase of cash, press photo"). So it also takes three halves, whatever the sco
 name, a `realism` term (a photo, footage, a news or press frame, "make it look real") and a
 `compromising` term (arrested, in prison, taking a bribe, snorting cocaine, drunk, collapsed,
 surrendering). A harmless frame (a cartoon, a painting, a statue) still lets it pass.
+
+Coded and indirect hate has no slur and often no word the classifier scores ("a poster warning
+that the globalists pull every string", "a rat in a kippah"), so hate also takes two halves,
+whatever the score: a `target` term (a group of people named as a group, or its attire or
+emblem) with a `hostile` term (a dehumanising comparison, a caricature of stereotyped
+features, a claim of inferiority, an expulsion, a conspiracy trope or code); or a
+`perpetrator` term (a perpetrator of a massacre of a group, named or by role) with a
+`glorifying` term (a saint, a hero, "did nothing wrong", a high score). A harmless frame (a
+history lesson, a memorial, a campaign against hate) still lets it pass.
 
 `flagged_categories` combines the heads and the words into the categories a prompt is flagged
 for.
@@ -57,6 +70,7 @@ from moderation.minors_rule import (
     lexicon_entry,
 )
 from moderation.prompt_text import ReadablePrompt
+from moderation.public_figures import public_figures
 from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 CUES_PATH = Path(__file__).resolve().parent / "data" / "prompt_cues.yaml"
@@ -71,6 +85,7 @@ CUE_BAR = 0.2
 HARMLESS_YIELDS_AT = 0.9
 NCII = "non_consensual_intimate"
 IMPERSONATION = "impersonation"
+HATE = "hate"
 # Words as written, to find capitalised ones in a row ("Angela Merkel", "Jean-Luc Godard",
 # "Pedro Sánchez"); Unicode letters, so accented and non-Latin names count too.
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?")
@@ -98,6 +113,10 @@ class CategoryTerms(_Strict):
     intimate: list[str | Term] = Field(default_factory=list)
     realism: list[str | Term] = Field(default_factory=list)
     compromising: list[str | Term] = Field(default_factory=list)
+    target: list[str | Term] = Field(default_factory=list)
+    hostile: list[str | Term] = Field(default_factory=list)
+    perpetrator: list[str | Term] = Field(default_factory=list)
+    glorifying: list[str | Term] = Field(default_factory=list)
 
 
 class CueFile(_Strict):
@@ -114,10 +133,24 @@ class CueFile(_Strict):
         for name, terms in self.categories.items():
             if name != IMPERSONATION and (terms.realism or terms.compromising):
                 raise ValueError(f"only {IMPERSONATION} has realism and compromising terms")
+            paired = terms.target or terms.hostile or terms.perpetrator or terms.glorifying
+            if name != HATE and paired:
+                raise ValueError(f"only {HATE} has paired terms (target, hostile, ...)")
         return self
 
 
-_KINDS = ("block", "cue", "harmless", "intimate", "realism", "compromising")
+_KINDS = (
+    "block",
+    "cue",
+    "harmless",
+    "intimate",
+    "realism",
+    "compromising",
+    "target",
+    "hostile",
+    "perpetrator",
+    "glorifying",
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +163,10 @@ class CueFinding:
     intimate: dict[str, str]
     realism: dict[str, str]
     compromising: dict[str, str]
+    target: dict[str, str]
+    hostile: dict[str, str]
+    perpetrator: dict[str, str]
+    glorifying: dict[str, str]
     person: str | None = None
 
 
@@ -168,10 +205,15 @@ class PromptCues:
                 term = _find(entries, text) if entries else None
                 if term is not None:
                     found[kind][name] = term
-        person = person_name(unicodedata.normalize("NFKC", written))
+        person = public_figures().find(text, written) or person_name(
+            unicodedata.normalize("NFKC", written)
+        )
         if person is not None:
-            for name in (IMPERSONATION, NCII):
-                found["cue"].setdefault(name, person)
+            found["cue"].setdefault(NCII, person)
+            # A name is evidence of impersonation only in a scene passed off as real: with it
+            # alone the head's low bar blocked "a portrait of the president".
+            if IMPERSONATION in found["realism"]:
+                found["cue"].setdefault(IMPERSONATION, person)
         return CueFinding(**found, person=person)
 
 
@@ -221,6 +263,8 @@ def flagged_categories(
                 flagged[name] = finding.cue.get(name)
         elif name == IMPERSONATION and finding.person and _staged(finding):
             flagged[name] = f"{finding.person} + {finding.compromising[name]}"
+        elif name == HATE and (pair := _hateful_pair(finding)):
+            flagged[name] = pair
         elif scores[name] >= 0.5:
             flagged[name] = None
         elif name in finding.cue and scores[name] >= CUE_BAR:
@@ -230,6 +274,18 @@ def flagged_categories(
 
 def _staged(finding: CueFinding) -> bool:
     return IMPERSONATION in finding.realism and IMPERSONATION in finding.compromising
+
+
+def _hateful_pair(finding: CueFinding) -> str | None:
+    """A group together with a hostile framing of it, or a perpetrator of hate together with a
+    glorifying one, as "term + term"; None when neither pair is complete."""
+    for first, second in (
+        (finding.target, finding.hostile),
+        (finding.perpetrator, finding.glorifying),
+    ):
+        if HATE in first and HATE in second:
+            return f"{first[HATE]} + {second[HATE]}"
+    return None
 
 
 def read_cues(path: Path = CUES_PATH, languages: Path = LANGUAGES_PATH) -> PromptCues:
