@@ -2,6 +2,7 @@
 Clients authenticate with real API tokens, the way SDKs do."""
 
 import shutil
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -61,6 +62,13 @@ def current_test(request):
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness would dominate the suite; what is tested is the flow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """Rate-limit counts live in the shared cache, which on Redis outlives a test: each test
+    counts from zero, against the real limits, under a key prefix of its own."""
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
 
 
 @pytest.fixture(autouse=True)

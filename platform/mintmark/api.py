@@ -23,10 +23,12 @@ def error_statuses(operation, *, has_body: bool) -> set[int]:
     """The error answers every operation of its kind can give (API.md): credentials (401),
     role, CSRF or org membership (403, 404), ids in the path (404), parameters (422), bodies
     (400 unreadable, 413 too large, 415 wrong media type, 422 invalid), and, for writes, a
-    conflict with the current state (409). Answers only some operations give (429 quota,
-    503 a gate down) are declared on those operations' `response`."""
+    conflict with the current state (409). Every operation may answer 429 rate_limited: an
+    address over a public route's limit or past too many invalid tokens (throttle/). Answers
+    only some operations give (429 quota, 503 a gate down) are declared on those operations'
+    `response`."""
     sources = {model.__ninja_param_source__ for model in operation.models}
-    statuses = set()
+    statuses = {429}
     authenticated = bool(operation.auth_callbacks)
     if authenticated:
         statuses |= {401, 403, 404}

@@ -2,8 +2,11 @@
 so Django runs under ASGI and an event stream is a coroutine of the worker's event loop, not a
 thread held for minutes. gunicorn still manages the processes (restarts, graceful stops).
 
-Two changes to uvicorn's defaults:
+Three changes to uvicorn's defaults:
 - Django has no ASGI lifespan handler, so the lifespan protocol is off instead of probed.
+- uvicorn would take the client's address from X-Forwarded-For on any connection from
+  127.0.0.1 (FORWARDED_ALLOW_IPS); Django gets the socket's address instead, and only
+  MINTMARK_TRUSTED_PROXIES decides whose X-Forwarded-For counts (throttle/client.py).
 - A stopping uvicorn waits for open connections, without limit unless told, and event streams
   stay open for minutes. So the server first ends this process's streams the way a job's end
   does (generation.events.streams_close: each frees its slot, its client reconnects to another
@@ -26,7 +29,7 @@ class _Server(Server):
 
 
 class WebWorker(UvicornWorker):
-    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "lifespan": "off"}
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "lifespan": "off", "proxy_headers": False}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -4,6 +4,7 @@ MINTMARK_DATA_DIR."""
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -83,6 +84,8 @@ INSTALLED_APPS = [
     "provenance",
     "sso",
     "webhooks",
+    "axes",  # login lockout (throttle/lockout.py)
+    "throttle",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +102,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Per-address limits on public routes and invalid API tokens (throttle/), then axes, last
+    # as it asks, turning a locked login into the lockout page.
+    "throttle.middleware.ThrottleMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mintmark.urls"
@@ -147,13 +154,41 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Passwords (refused for the members of an org that signs in only through its provider), then
 # OpenID Connect logins begun at /sso/login/ (README "Single sign-on").
-AUTHENTICATION_BACKENDS = ["sso.password.PasswordBackend", "sso.oidc.SsoBackend"]
+# The lockout backend comes first so that a locked username and address is refused before any
+# password is checked.
+AUTHENTICATION_BACKENDS = [
+    "throttle.lockout.LockoutBackend",
+    "sso.password.PasswordBackend",
+    "sso.oidc.SsoBackend",
+]
 SSO_ALLOW_HTTP_ISSUER = env_bool("MINTMARK_SSO_ALLOW_HTTP", False)
 SSO_HTTP_TIMEOUT_S = env_int("MINTMARK_SSO_HTTP_TIMEOUT_S", 10, minimum=1)
 SSO_DISCOVERY_CACHE_S = env_int("MINTMARK_SSO_DISCOVERY_CACHE_S", 300)
 SSO_SECRETS_DIR = env_str("MINTMARK_SSO_SECRETS_DIR")
 SSO_ALLOW_PRIVATE = env_bool("MINTMARK_SSO_ALLOW_PRIVATE", False)
 SSO_SESSION_MAX_AGE_S = env_int("MINTMARK_SSO_SESSION_MAX_AGE_S", 8 * 3600, minimum=60)
+# Login lockout (django-axes; README "Security", "Abuse limits"): after FAILURE_LIMIT wrong
+# passwords for one username from one address, that pair is refused for LOCKOUT_S (each further
+# attempt restarts it); a right password clears the count. Attempts are rows in the database
+# (the admin site lists them; deleting one, or `manage.py axes_reset_username`, unlocks).
+AXES_FAILURE_LIMIT = env_int("MINTMARK_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("MINTMARK_LOGIN_LOCKOUT_S", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Logins and logouts are not what axes is here for, and that table would grow without end.
+AXES_DISABLE_ACCESS_LOG = True
+# Without this every process, each worker and command included, logs a banner at start.
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "throttle.client.client_ip"
+AXES_WHITELIST_CALLABLE = "throttle.lockout.sso_login"
+AXES_LOCKOUT_CALLABLE = "throttle.lockout.lockout_response"
+# Request limits per client address (throttle/limits.py): a rate such as 20/m or 30/5m, or
+# off. X-Forwarded-For is believed only from TRUSTED_PROXIES (addresses or networks).
+RATE_VERIFY = env_str("MINTMARK_RATE_VERIFY", "20/m")
+RATE_LOGIN = env_str("MINTMARK_RATE_LOGIN", "30/m")
+RATE_PUBLIC = env_str("MINTMARK_RATE_PUBLIC", "60/m")
+RATE_BAD_TOKEN = env_str("MINTMARK_RATE_BAD_TOKEN", "30/5m")
+TRUSTED_PROXIES = env_list("MINTMARK_TRUSTED_PROXIES")
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
@@ -382,3 +417,5 @@ LOGGING = structured_logging(
     json=env_str("MINTMARK_LOG_FORMAT", "console") == "json",
     level=env_str("MINTMARK_LOG_LEVEL", "INFO"),
 )
+# axes says at INFO what every login and logout did; its failures and lockouts are warnings.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from audit.services import audit_append
 from sso.login import password_login_refused
+from throttle.lockout import login_locked
 
 
 class PasswordBackend(ModelBackend):
@@ -24,7 +25,9 @@ class PasswordLoginForm(AuthenticationForm):
     def clean(self):
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
-        if username and password:
+        # A locked account gets the lockout (from authenticate below), never this answer,
+        # which would tell a guesser that the password was right.
+        if username and password and not login_locked(self.request, username):
             user = get_user_model()._default_manager.filter(username=username).first()
             # Said only after the right password, so it tells nothing about other accounts.
             if user is not None and user.check_password(password):

@@ -12,6 +12,9 @@ from tests.test_access_matrix import World
 def world(personas, tmp_path, monkeypatch, settings) -> World:
     # Health pings Celery workers with a 2 s timeout; none run here.
     monkeypatch.setattr(health, "_workers", lambda: "not checked here")
+    # The walk sends some routes dozens of requests from one address; the per-address limits
+    # have tests of their own (tests/throttle/).
+    settings.RATE_PUBLIC = settings.RATE_LOGIN = settings.RATE_VERIFY = "10000/m"
     keys_make(settings, tmp_path, personas["admin"].org, personas["outsider"].org)
     root = tmp_path / "models"
     root.mkdir()
