@@ -44,7 +44,8 @@ from moderation.prompt_cues import (
     flagged_categories,
     prompt_cues,
 )
-from moderation.prompt_text import ReadablePrompt, prepare, readable, text_matcher
+from moderation.prompt_multilingual import needs_second_reading, read_again
+from moderation.prompt_text import ReadablePrompt, marked, prepare, readable, text_matcher
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
@@ -189,6 +190,11 @@ def prompt_check(
     for other in normal.alternatives():
         chunks += prompt_chunks(other)
     classification = load_classifier().classify(chunks)
+    other_language = marked(prompt)
+    if needs_second_reading(other_language):
+        # Mostly not English: the multilingual encoder reads it too, with its accents and
+        # marks (prompt_multilingual).
+        classification = read_again(classification, prompt_chunks(other_language))
     scores = classification.scores
     contexts = [name for name in DEPLOYMENT_CONTEXTS if scores[name] >= 0.5]
     disguised = list(normal.lookalike_words)

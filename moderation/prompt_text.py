@@ -105,6 +105,23 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept))
 
 
+def marked(text: str) -> str:
+    """The prompt for a reader of many languages (prompt_multilingual): compatibility forms
+    folded (NFKC), invisible, bidi, tag and control characters dropped, every space read as a
+    space, disguised words' look-alike letters mapped, case folded; accents and other marks
+    are kept, since in Vietnamese tones and in Devanagari vowel signs they carry the words."""
+    kept = []
+    for char in unicodedata.normalize("NFKC", text):
+        category = unicodedata.category(char)
+        if category in ("Cf", "Cs", "Co") or char in _BLANKS:
+            continue
+        if char.isspace():
+            kept.append(" ")
+        elif category != "Cc":
+            kept.append(char)
+    return " ".join(_fold_words("".join(kept))[0].casefold().split())
+
+
 def _script(char: str) -> str:
     return scripts.alias(char) or "UNKNOWN"
 
