@@ -146,16 +146,19 @@ _KINDS = (
     "intimate",
     "realism",
     "compromising",
-    "target",
     "hostile",
-    "perpetrator",
+    "target",
     "glorifying",
+    "perpetrator",
 )
+# The second half of a pair is only looked for when the first was found (the lists are long).
+_AFTER = {"compromising": "realism", "target": "hostile", "perpetrator": "glorifying"}
 
 
 @dataclass(frozen=True)
 class CueFinding:
-    """Per kind of term, the first term found per category (a category absent: none)."""
+    """Per kind of term, the first term found per category (a category absent: none; the
+    second half of a pair is looked for only where the first was found)."""
 
     block: dict[str, str]
     cue: dict[str, str]
@@ -170,12 +173,15 @@ class CueFinding:
     person: str | None = None
 
 
-def _find(entries: list[LexiconEntry], text: ReadablePrompt) -> str | None:
-    found = first_match(entries, text.text)
-    for other in text.alternatives():
+def _find(entries: list[LexiconEntry], any_of: re.Pattern, text: ReadablePrompt) -> str | None:
+    # `any_of` finds a superset of what the entries find (their patterns without the harmless
+    # senses), in one scan: most prompts have no term of a given list.
+    found = None
+    for reading in (text.text, *text.alternatives()):
         if found is not None:
             break
-        found = first_match(entries, other)
+        if any_of.search(reading):
+            found = first_match(entries, reading)
     for run in text.spelled:
         if found is not None:
             break
@@ -195,6 +201,14 @@ class PromptCues:
             }
             for kind in _KINDS
         }
+        self.any_of = {
+            kind: {
+                name: re.compile("|".join(f"(?:{entry.bounded.pattern})" for entry in entries))
+                for name, entries in categories.items()
+                if entries
+            }
+            for kind, categories in self.entries.items()
+        }
 
     def find(self, text: ReadablePrompt, written: str = "") -> CueFinding:
         """The terms in `text` (the normalised prompt); `written` is the prompt with its case
@@ -202,7 +216,9 @@ class PromptCues:
         found: dict[str, dict[str, str]] = {kind: {} for kind in _KINDS}
         for kind, categories in self.entries.items():
             for name, entries in categories.items():
-                term = _find(entries, text) if entries else None
+                if kind in _AFTER and name not in found[_AFTER[kind]]:
+                    continue
+                term = _find(entries, self.any_of[kind][name], text) if entries else None
                 if term is not None:
                     found[kind][name] = term
         person = public_figures().find(text, written) or person_name(
