@@ -10,8 +10,11 @@ class GenerativeModelAdmin(admin.ModelAdmin):
     list_filter = ("family", "state", "org")
     # The folder and its verification change only through registration (generation/services.py);
     # the org, family and training datasets too: the licence posture, the pipeline and the
-    # memorization gate's training items follow from them.
+    # memorization gate's training items follow from them; the name and version are how jobs
+    # name it and how its images' content credentials identify it.
     readonly_fields = (
+        "name",
+        "version",
         "org",
         "family",
         "trained_on",

@@ -5,7 +5,10 @@ from mintmark.admin_mixins import ReadOnlyAdmin
 
 
 @admin.register(Licence)
-class LicenceAdmin(admin.ModelAdmin):
+class LicenceAdmin(ReadOnlyAdmin):
+    """A licence's terms decide whether a model trained under it may run (the licence
+    posture): they are written by licence_create, which audits them, never edited here."""
+
     list_display = ("key", "org", "allows_training", "allows_commercial", "expires_at")
     list_filter = ("org", "allows_training", "allows_commercial")
 
@@ -14,6 +17,9 @@ class LicenceAdmin(admin.ModelAdmin):
 class DatasetAdmin(admin.ModelAdmin):
     list_display = ("name", "org", "created_at")
     list_filter = ("org",)
+    # A dataset moved to another org would take its items into that org's memorization gate
+    # and licence records, and out of its own, without an audit event.
+    readonly_fields = ("org",)
 
 
 @admin.register(DatasetItem)

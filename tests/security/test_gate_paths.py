@@ -176,6 +176,25 @@ def test_an_operator_cannot_take_a_training_item_out_of_its_dataset_in_the_admin
     assert b'name="dataset"' not in page.content and b'name="consent"' not in page.content
 
 
+def test_an_operator_cannot_rewrite_licence_terms_a_dataset_owner_or_a_model_name_in_the_admin(
+    personas,
+    setup,  # noqa: F811
+):
+    # A licence's terms decide the licence posture, a dataset's org decides whose gate compares
+    # with its items, and a model's name and version are what content credentials name.
+    client = _operator_client()
+    licence = setup["posters"].items.first().licence
+    url = reverse("admin:licensing_licence_change", args=[licence.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and b'name="allows_training"' not in page.content
+    client.post(url, {"key": licence.key, "allows_training": "on", "allows_commercial": "on"})
+    assert type(licence).objects.get(pk=licence.pk).allows_training == licence.allows_training
+    page = client.get(reverse("admin:licensing_dataset_change", args=[setup["posters"].pk]))
+    assert page.status_code == 200 and b'name="org"' not in page.content
+    page = client.get(reverse("admin:generation_generativemodel_change", args=[setup["model"].pk]))
+    assert b'name="name"' not in page.content and b'name="version"' not in page.content
+
+
 def _framed(kind: str) -> Image.Image:
     if kind == "black border":
         return ImageOps.expand(_ITEM.resize((48, 48), Image.LANCZOS), border=8, fill="black")
