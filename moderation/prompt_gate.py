@@ -46,10 +46,11 @@ from moderation.prompt_cues import (
 )
 from moderation.prompt_multilingual import needs_second_reading, read_again
 from moderation.prompt_text import ReadablePrompt, marked, prepare, readable, text_matcher
+from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v5"
+GATE_CODE_VERSION = "prompt-v6"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -92,13 +93,15 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v5+<first 12 hex of the sha256 of the exemplar, minors lexicon and cue files>`:
+    """`prompt-v6+<first 12 hex of the sha256 of the exemplar, minors lexicon, cue and public
+    figures files>`:
     changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
         + LEXICON_PATH.read_bytes()
         + CUES_PATH.read_bytes()
         + LANGUAGES_PATH.read_bytes()
+        + FIGURES_PATH.read_bytes()
     )
     return f"{GATE_CODE_VERSION}+{digest.hexdigest()[:12]}"
 
