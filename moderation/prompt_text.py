@@ -33,6 +33,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import emoji
 from confusable_homoglyphs import categories as scripts
 from confusable_homoglyphs import confusables
 
@@ -178,10 +179,17 @@ class ReadablePrompt:
     # `text` with every word made only of look-alike letters mapped to Latin ones, in a prompt
     # not written in Latin letters ("sexy" in Cyrillic letters), or None when that changes nothing.
     latin_letters: str | None = None
+    # `text` with each emoji read as its name ("🔪🩸": "kitchen knife drop of blood"), or None
+    # when the prompt has none: the image model's text encoder reads emoji as things.
+    pictures: str | None = None
+    # The prompt read back to front, when that reads as English and the prompt itself does
+    # not ("nrop": "porn"), or None.
+    backwards: str | None = None
 
     def alternatives(self) -> tuple[str, ...]:
         """The other readings of the prompt, judged beside `text`; the worse counts."""
-        return tuple(other for other in (self.single_letters, self.latin_letters) if other)
+        readings = (self.single_letters, self.latin_letters, self.pictures, self.backwards)
+        return tuple(other for other in readings if other)
 
 
 # Leetspeak stand-ins read inside a word that also has letters; "1" is read as "l" next to
@@ -258,7 +266,24 @@ def readable(text: str) -> ReadablePrompt:
     every, _ = _fold_words(folded, every_word=True)
     if every != words:
         read = replace(read, latin_letters=_read(every).text)
+    if emoji.emoji_count(text):
+        named = emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
+        read = replace(read, pictures=_read(_fold_words(fold(named))[0]).text)
+    backwards = _read(words[::-1]).text
+    if _function_words(backwards) >= 1 > _function_words(read.text):
+        read = replace(read, backwards=backwards)
     return replace(read, lookalike_words=disguised)
+
+
+# The commonest English words: one of them read back to front and none forwards say a prompt
+# may have been written backwards ("a" reads the same both ways, so it says nothing). An
+# English prompt without them gets a reading of gibberish, which costs a chunk and flags
+# nothing.
+_FUNCTION_WORDS = frozenset("an the of and with in on at to is are for from by".split())
+
+
+def _function_words(text: str) -> int:
+    return sum(word in _FUNCTION_WORDS for word in re.findall(r"[a-z]+", text))
 
 
 def _read(folded: str) -> ReadablePrompt:
