@@ -15,15 +15,18 @@ It is consulted only for prompts that are mostly not English words (`english_sha
 `ENGLISH_SHARE`): on English prompts the English encoder with its n-grams is the better judge
 (measured in bench/README.md, "A second reading for other languages"), and a second opinion
 on every prompt would add its false blocks to the first's. For such a prompt a head the second
-reading flags with a score of at least `SECOND_READING_BAR` takes that score where it is the
-higher, and which category the prompt belongs to then comes from the second reading's `which`,
-the one that understood the words. Its lower scores count for nothing: without character
-n-grams it cannot tell a sense from another ("killer whale"), so it must be surer than the first
-reading, and a weak score of it must not feed the cue rules' partial evidence either."""
+reading flags with a score of at least its bar (`SECOND_READING_BAR`) takes that score where
+it is the higher, and which category the prompt belongs to then comes from the second
+reading's `which`, the one that understood the words. Its lower scores count for nothing: a
+weak score of it must not feed the cue rules' partial evidence. In Latin letters it must be
+surer than its own boundary: without character n-grams it cannot tell one sense of a word
+from another ("killer whale"), and the first reading and the cue lexicons read several of
+those languages already."""
 
 import os
 import re
 import threading
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,12 +39,15 @@ from moderation import prompt_classifier as pc
 # English prompts of the bench's sets are at 0.9 to 1.0 (8 % of them under 0.7: names,
 # slang, brand words); prompts in other languages mostly under 0.5.
 ENGLISH_SHARE = 0.7
-# The score (0.5 is a head's own boundary) from which the second reading counts. Chosen on
-# prompts written for the purpose in nine languages without a cue lexicon and on the harmless
-# near-misses of tests/moderation/test_prompt_languages.py (bench/README.md, "A second reading
-# for other languages"): its harmful prompts score mostly 0.75 to 0.95, and harmless
-# near-misses in other languages up to about 0.7 ("a killer whale" in Turkish: 0.68).
-SECOND_READING_BAR = 0.7
+# The score from which the second reading counts (0.5 is a head's own boundary). A prompt in
+# Latin letters is also read by the first reading's character n-grams and by the cue lexicons
+# of nine languages, and there the second reading, which cannot tell one sense of a word from
+# another, must be surer: harmless near-misses in Latin-script languages scored up to 0.68
+# ("a killer whale" in Turkish). In other scripts it is the only reader that understands the
+# words, and its own boundary applies. Chosen on prompts written for the purpose, the
+# near-misses of tests/moderation/test_prompt_languages.py and the outsider set of 2026-12-06
+# after its measured run (bench/README.md, "A second reading for other languages").
+SECOND_READING_BAR = {"latin": 0.7, "other": 0.5}
 # Words of two letters or more: the English encoder's vocabulary holds single characters of
 # most scripts.
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -126,11 +132,19 @@ def needs_second_reading(text: str) -> bool:
     return english_share(text, _english_vocabulary()) < ENGLISH_SHARE
 
 
-def read_again(first: pc.Classification, chunks: list[str]) -> pc.Classification:
-    """The classification of a prompt in another language (`chunks` of its marked text); see
-    the module docstring."""
+def latin_script(text: str) -> bool:
+    """Whether most of a prompt's letters are Latin ones."""
+    letters = [char for char in text if char.isalpha()]
+    latin = sum(unicodedata.name(char, "").startswith("LATIN") for char in letters)
+    return 2 * latin >= len(letters)
+
+
+def read_again(first: pc.Classification, text: str, chunks: list[str]) -> pc.Classification:
+    """The classification of a prompt in another language (its marked `text`, and that
+    text's `chunks`); see the module docstring."""
     second = load_multilingual().classify(chunks)
-    sure = {name: value for name, value in second.scores.items() if value >= SECOND_READING_BAR}
+    bar = SECOND_READING_BAR["latin" if latin_script(text) else "other"]
+    sure = {name: value for name, value in second.scores.items() if value >= bar}
     if not sure:
         return first
     scores = {name: max(value, sure.get(name, 0.0)) for name, value in first.scores.items()}

@@ -5,6 +5,8 @@ harmful prompt in a language no cue lexicon covers is blocked under its category
 prompts in those languages pass. English prompts never consult it. Every prompt here is written
 for these tests (none from the bench sets); the real encoders run."""
 
+from dataclasses import replace
+
 import pytest
 
 from moderation import prompt_multilingual
@@ -96,3 +98,22 @@ def test_the_second_reading_keeps_marks_and_drops_tricks():
     assert marked("na\u200bked\u202e  ｗｏｍａｎ\u2066") == "naked woman"
     assert marked("nаkеd vrouw") == "naked vrouw"  # Cyrillic а and е in a Latin word
     assert marked("голая женщина") == "голая женщина"  # a Russian prompt stays Russian
+
+
+def test_the_second_reading_must_be_surer_in_latin_letters(monkeypatch):
+    """A score of 0.6 from the second reading counts in a script the first reading cannot read
+    and not in Latin letters, where the first reading's n-grams and the cue lexicons read too."""
+    first = prompt_multilingual.pc.load_classifier()
+
+    class Unsure:
+        def classify(self, chunks):
+            real = first.classify(chunks)
+            scores = {name: 0.0 for name in real.scores} | {"graphic_violence": 0.6}
+            return replace(real, scores=scores, which={**real.which, "graphic_violence": 1.0})
+
+    monkeypatch.setattr(prompt_multilingual, "load_multilingual", Unsure)
+    assert prompt_multilingual.latin_script("een rustige haven") is True
+    assert prompt_multilingual.latin_script("一个安静的港口") is False
+    assert check("een rustige haven bij zonsondergang").verdict == "pass"
+    verdict = check("日落时一个安静的港口")
+    assert (verdict.verdict, verdict.category) == ("block", "graphic_violence")
