@@ -53,7 +53,10 @@ SETS = ROOT / "bench" / "prompt_sets"
 # (it has no sexual_minors prompts; bench/README.md says why).
 # "dev5" holds the dev prompts written for round 5 (no sexual_minors either), looked at while
 # tuning like "tune".
-SPLITS = ("tune", "held_out", "fresh", "blind", "dev5")
+# "blind2" is the fourth outsider set (2026-12-06, second session), measured once blind and
+# read afterwards; "dev_lang" are prompts in nine languages without a cue lexicon, written to
+# choose the second reading's settings.
+SPLITS = ("tune", "held_out", "fresh", "blind", "dev5", "blind2", "dev_lang")
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
     "benign.jsonl",
@@ -62,6 +65,9 @@ ADVERSARIAL_FILES = (
     "blind_harmful.jsonl",
     "blind_benign.jsonl",
     "dev_round5.jsonl",
+    "blind2_harmful.jsonl",
+    "blind2_benign.jsonl",
+    "dev_lang.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
