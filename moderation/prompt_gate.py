@@ -197,9 +197,7 @@ def prompt_check(
     if needs_second_reading(other_language):
         # Mostly not English: the multilingual encoder reads it too, with its accents and
         # marks (prompt_multilingual).
-        classification = read_again(
-            classification, other_language, prompt_chunks(other_language)
-        )
+        classification = read_again(classification, other_language, prompt_chunks(other_language))
     scores = classification.scores
     contexts = [name for name in DEPLOYMENT_CONTEXTS if scores[name] >= 0.5]
     disguised = list(normal.lookalike_words)
