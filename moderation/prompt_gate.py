@@ -1,12 +1,13 @@
 """The prompt gate (plain module, no Django): one verdict per prompt, at submit.
 
 It judges the prompt's normalised form (`moderation.prompt_text.readable`: look-alike letters,
-invisible characters, spelled-out letters, leetspeak undone) and reports it with the verdict;
-the raw prompt is kept by the caller; a long sentence is judged in windows too
-(`prompt_chunks`). It combines the org's literal lists (protected names,
-blocked terms: `moderation.prompt_text`), the deterministic minors rule
-(`moderation.minors_rule`) and the semantic classifier (`moderation.prompt_classifier`). Order
-of the checks, first block wins:
+invisible characters, spelled-out letters, leetspeak undone, with emoji and backwards readings
+beside it) and reports it with the verdict; the raw prompt is kept by the caller; a long
+sentence is judged in windows too (`prompt_chunks`), and a prompt mostly not in English words
+is read again by a multilingual encoder (`moderation.prompt_multilingual`). It combines the
+org's literal lists (protected names, blocked terms: `moderation.prompt_text`), the
+deterministic minors rule (`moderation.minors_rule`) and the semantic classifier
+(`moderation.prompt_classifier`). Order of the checks, first block wins:
 
 1. sexual content involving minors: checked for every prompt whatever the caller passes, from
    the minors rule (a sexualised framing with any sign of a minor, or child-sexualising slang),
@@ -94,8 +95,7 @@ class PromptVerdict:
 @lru_cache(maxsize=1)
 def gate_version() -> str:
     """`prompt-v6+<first 12 hex of the sha256 of the exemplar, minors lexicon, cue and public
-    figures files>`:
-    changes with any exemplar or lexicon term."""
+    figures files>`: changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
         + LEXICON_PATH.read_bytes()
