@@ -66,6 +66,22 @@ def _review_reasons(job: GenerationJob, rules: PolicyRules) -> list[str]:
     if prompt is not None and prompt.verdict == GateResult.Verdict.REVIEW:
         reasons.append(f"prompt: {prompt.reason}")
     reasons.extend(input_review_reasons(job))
+    reasons.extend(_ancestor_holds(job))
+    return reasons
+
+
+def _ancestor_holds(job: GenerationJob) -> list[str]:
+    """An upscale redraws its parent's pixels (the upscaler adds detail of its own), so a
+    parent that a person had to clear, or any asset it was itself upscaled from, sends the
+    enlargement to a person too, for the same reasons: otherwise an upscale would be a way
+    round the review those reasons asked for."""
+    reasons = []
+    parent = job.parent_asset
+    while parent is not None:
+        hold = Hold.objects.filter(asset=parent).first()
+        if hold is not None:
+            reasons.extend(f"parent asset {parent.pk}: {reason}" for reason in hold.reasons)
+        parent = parent.job.parent_asset
     return reasons
 
 

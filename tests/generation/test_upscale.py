@@ -22,7 +22,8 @@ from generation.transitions import job_transition
 from generation.weights import weights_sha256
 from licensing.services import dataset_create, dataset_item_add
 from mintmark.errors import ApiError
-from moderation.models import InputCheck
+from moderation import gating
+from moderation.models import Hold, InputCheck
 from policies.services import policy_create
 from provenance.credentials import GENERATION_LABEL, read_credentials
 from tests.gating_support import encoded, gated_job, picture
@@ -426,6 +427,43 @@ def test_an_upscale_keeps_its_parents_deployment_context(personas, setup):
     assert upscale(staff, parent_asset=parent.pk).context == "medical"
     assert upscale(staff, parent_asset=parent.pk, context="legal").context == "legal"
     assert upscale(staff, image=encoded(small(14, 32))).context == ""
+
+
+def gate_upscale(job, image: Image.Image) -> GenerationJob:
+    job_transition(job_id=job.pk, to=State.RUNNING, claimed_by="test")
+    worker._store(job, 0, job.seeds[0], image)
+    job_transition(job_id=job.pk, to=State.GATING)
+    gating.job_evaluate(job_id=job.pk)
+    return GenerationJob.objects.get(pk=job.pk)
+
+
+def test_an_upscale_of_an_image_a_person_cleared_goes_to_a_person_too(
+    personas, setup, org_signing_key
+):
+    # The upscaler redraws its parent: an image that was held for review (and approved) must
+    # not come back at 4x without a person seeing it, whatever held it, through any number of
+    # upscales; an image that was never held is released as before.
+    staff = personas["staff"]
+    held = released_asset(staff, setup["generator"], small(21, 32))
+    Hold.objects.create(asset=held, reasons=["prompt: names a public figure (review)"])
+    job = gate_upscale(upscale(staff, parent_asset=held.pk), small(22, 128))
+    assert job.state == State.IN_REVIEW
+    reason = f"parent asset {held.pk}: prompt: names a public figure (review)"
+    assert Hold.objects.get(asset__job=job).reasons == [reason]
+    # Its own upscale, once released, carries the grandparent's reason on.
+    child = job.assets.get()
+    Asset.objects.filter(pk=child.pk).update(state=Asset.State.RELEASED, release_key="y.png")
+    job_transition(job_id=job.pk, to=State.RELEASED)
+    grandchild = upscale(staff, parent_asset=child.pk)
+    assert set(Hold.objects.get(asset__job=gate_upscale(grandchild, small(23, 512))).reasons) == {
+        reason,
+        f"parent asset {child.pk}: {reason}",
+    }
+    plain = released_asset(staff, setup["generator"], small(24, 32))
+    with storages["quarantine"].open(plain.quarantine_key) as handle:
+        storages["release"].save(plain.release_key, handle)
+    job = gate_upscale(upscale(staff, parent_asset=plain.pk), small(25, 128))
+    assert job.state == State.RELEASED, job.error
 
 
 def test_the_generate_form_offers_a_mode_only_with_a_model_that_runs_it(personas, setup):
