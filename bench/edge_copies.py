@@ -140,23 +140,25 @@ def main() -> None:
             copy = report.copy
             hit = copy is not None and items[int(copy.key)].tobytes() == items[index].tobytes()
             empty = report.line_cells < MIN_LINE_CELLS
-            caught.setdefault(name, [0, 0, 0])
-            caught[name][0] += hit
-            caught[name][1] += 1
-            caught[name][2] += empty
+            kind = "scene" if index < len(kept) else "picture"
+            for key in (name, f"all {kind}s", "all"):
+                caught.setdefault(key, [0, 0, 0])
+                caught[key][0] += hit
+                caught[key][1] += 1
+                caught[key][2] += empty
             if args.verbose and not hit and not empty:
                 print(
                     "  missed",
                     index,
                     name,
-                    [(m.key, round(m.comparison.distance, 2)) for m in report.compared[:4]],
+                    [(m.key, round(m.comparison.score, 2)) for m in report.compared[:4]],
                     report.line_cells,
                 )
             if args.verbose and hit:
                 print(
                     "  hit",
                     name,
-                    [round(m.comparison.distance, 2) for m in report.compared[:4]],
+                    [round(m.comparison.score, 2) for m in report.compared[:4]],
                     report.line_cells,
                 )
     print("disguised edge maps of training items caught:")
@@ -165,8 +167,6 @@ def main() -> None:
             f"  {name:24s} {hit:4d} / {total}"
             + (f"  ({empty} too sparse to check)" if empty else "")
         )
-    total = sum(v[1] for v in caught.values())
-    print(f"  all {sum(v[0] for v in caught.values())} / {total}")
 
     refused: dict[str, int] = {}
     nearest = []
@@ -186,17 +186,17 @@ def main() -> None:
             checked += 1
             refused[source] = refused.get(source, 0) + (report.copy is not None)
             if report.compared:
-                nearest.append(report.compared[0].comparison.distance)
+                nearest.append(report.compared[0].comparison.score)
             if report.copy is not None and args.verbose:
                 print(
                     "  refused",
                     name,
-                    [round(m.comparison.distance, 2) for m in report.compared[:4]],
+                    [round(m.comparison.score, 2) for m in report.compared[:4]],
                     report.line_cells,
                 )
     print(f"ordinary edge maps wrongly refused: {sum(refused.values())} / {checked} {refused}")
     low = np.percentile(nearest, 1)
-    print(f"  nearest item's distance of ordinary maps: min {min(nearest):.2f}, 1st pct {low:.2f}")
+    print(f"  best line score of ordinary maps: min {min(nearest):.2f}, 1st pct {low:.2f}")
     median, high = np.median(timings) * 1000, np.percentile(timings, 95) * 1000
     print(f"check per control image: median {median:.1f} ms, 95th pct {high:.1f} ms")
 

@@ -21,14 +21,15 @@ widened) is kept with the item; the upload's and its mirror's are compared with 
 the share of cells they have in common (Jaccard), the CANDIDATES best kept. All items are
 scored: with 20 000 items that is 20 000 x 16 popcounts.
 
-Stage 2 (precise): a chamfer distance, in EDGE_SIDE pixels, after aligning the item to the
-upload (mirror, zooms up to ZOOMS' largest for a crop, shifts up to MAX_SHIFT by template
-matching on blurred lines): the larger of the mean distance from the upload's lines to the item's
-loose lines (an unrelated drawing has lines where the item has none) and the mean distance from
-the item's strong lines to the upload's (a few lines that happen to lie on a busy item are not a
-copy of it). Distances are capped at CAP so one missing stroke does not dominate. An upload
-within MAX_DISTANCE of an item, and much nearer it than the next item, is a copy of it
-(bench/edge_copies.py measures the numbers)."""
+Stage 2 (precise): a chamfer comparison after aligning the item to the upload (mirror, zooms up
+to ZOOMS' largest for a crop, shifts up to MAX_SHIFT by template matching on blurred lines), in
+two parts. Precision: the mean distance from the upload's lines to the item's loose lines, over
+the mean distance from any point of the image to them (a busy item is near everything, a sparse
+one near little: lines drawn anywhere score about 1, an item's own edges under 0.17). Coverage:
+the share of the item's strong lines that no upload line comes within COVER_TOLERANCE of (a few
+lines that happen to lie on an item are not a copy of it). The score is the larger of the two,
+each over its limit: an upload that scores 1 or less on an item, and much less than on the next
+item (MAX_RATIO), is a copy of it (bench/edge_copies.py measures the numbers)."""
 
 from dataclasses import dataclass, field
 
@@ -58,16 +59,18 @@ CANDIDATE_ZOOMS = (1.0, 1.15, 1.3)
 ZOOMS = (1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
 MAX_SHIFT = 6
 CAP = 6.0
-# The item's strong lines an upload must show: a share of them may be missing (an attacker's
-# higher thresholds, a crop), more than MAX_UNCOVERED counts as far as MAX_DISTANCE.
+# The limits of the score's two parts (see the module docstring): disguised edge maps of items
+# came out at 0.16 precision or less, the nearest items of ordinary edge maps at 0.22 or more;
+# copies leave up to 0.43 of the item's strong lines uncovered (a thick trace, a crop), ordinary
+# edge maps 0.35 to 0.7 (bench/edge_copies.py, tests/moderation/test_edge_copies.py).
 COVER_TOLERANCE = 2.0
+MAX_PRECISION = 0.18
 MAX_UNCOVERED = 0.5
-# A copy is within MAX_DISTANCE (EDGE_SIDE pixels) of its item and at most MAX_RATIO of the
-# distance to the next nearest candidate: disguised edge maps of items came out at 0.05 to 0.9
-# with the next item 1.1 to 3 away, while an ordinary edge map near one item (a lone circle
-# where many items have one) is about as near the next (bench/edge_copies.py).
-MAX_DISTANCE = 1.0
+# A copy also scores at most MAX_RATIO of the next nearest candidate's score: an ordinary drawing
+# near one item (a lone circle where many items have one) is about as near the next. A missing
+# candidate counts as UNRELATED_SCORE, about what unrelated drawings score.
 MAX_RATIO = 0.6
+UNRELATED_SCORE = 3.0
 # An upload with fewer line cells than this carries no structure worth checking.
 MIN_LINE_CELLS = 24
 
@@ -207,7 +210,9 @@ class EdgeCatalog:
 
 @dataclass(frozen=True)
 class EdgeComparison:
-    distance: float
+    score: float  # 1 or less: as near as a copy
+    precision: float
+    uncovered: float
     mirrored: bool
     zoom: float
     shift: tuple[int, int]
@@ -221,9 +226,9 @@ def _blurred(mask: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(cv2.dilate(mask, _SQUARE).astype(np.float32), (0, 0), 1.0)
 
 
-def edge_distance(mask: np.ndarray, item: ItemLines) -> EdgeComparison:
-    """The chamfer distance of the upload's lines to an item's, at the best alignment."""
-    best = EdgeComparison(CAP, False, 1.0, (0, 0))
+def edge_compare(mask: np.ndarray, item: ItemLines) -> EdgeComparison:
+    """The upload's lines against an item's, at the alignment that scores best."""
+    best = EdgeComparison(CAP, 1.0, 1.0, False, 1.0, (0, 0))
     if not mask.any():
         return best
     n = EDGE_SIDE
@@ -243,13 +248,17 @@ def edge_distance(mask: np.ndarray, item: ItemLines) -> EdgeComparison:
             strong_part = strong[dy : dy + n, dx : dx + n]
             if not loose_part.any():
                 continue
-            onto_item = np.minimum(_distances(loose_part)[upload > 0], CAP).mean()
+            near_item = np.minimum(_distances(loose_part), CAP)
+            precision = float(near_item[upload > 0].mean() / max(near_item.mean(), 1e-6))
             uncovered = (
-                (upload_far[strong_part > 0] > COVER_TOLERANCE).mean() if strong_part.any() else 0.0
+                float((upload_far[strong_part > 0] > COVER_TOLERANCE).mean())
+                if strong_part.any()
+                else 0.0
             )
-            distance = float(max(onto_item, uncovered * MAX_DISTANCE / MAX_UNCOVERED))
-            if distance < best.distance:
-                best = EdgeComparison(distance, flipped, zoom, (dx - MAX_SHIFT, dy - MAX_SHIFT))
+            score = max(precision / MAX_PRECISION, uncovered / MAX_UNCOVERED)
+            if score < best.score:
+                shift = (dx - MAX_SHIFT, dy - MAX_SHIFT)
+                best = EdgeComparison(score, precision, uncovered, flipped, zoom, shift)
     return best
 
 
@@ -264,35 +273,36 @@ class EdgeMatch:
 class EdgeReport:
     training_items: int
     line_cells: int
-    compared: list[EdgeMatch] = field(default_factory=list)  # nearest first
-    max_distance: float = MAX_DISTANCE
+    compared: list[EdgeMatch] = field(default_factory=list)  # best score first
 
     @property
     def ratio(self) -> float:
-        """The nearest item's distance over the next nearest's (CAP when there is none)."""
+        """The best score over the next best (UNRELATED_SCORE when there is none)."""
         if not self.compared:
             return 1.0
-        nearest = self.compared[0].comparison.distance
-        following = self.compared[1].comparison.distance if len(self.compared) > 1 else CAP
-        return nearest / following if following > 0 else 1.0
+        best = self.compared[0].comparison.score
+        following = self.compared[1].comparison.score if len(self.compared) > 1 else UNRELATED_SCORE
+        return best / following if following > 0 else 1.0
 
     @property
     def copy(self) -> EdgeMatch | None:
-        if not self.compared:
-            return None
-        nearest = self.compared[0]
-        if nearest.comparison.distance <= self.max_distance and self.ratio <= MAX_RATIO:
-            return nearest
+        if self.compared and self.compared[0].comparison.score <= 1.0 and self.ratio <= MAX_RATIO:
+            return self.compared[0]
         return None
 
     def nearest_text(self) -> str:
         if not self.compared:
-            return f"no training item shares its lines (searched {self.training_items} items)"
+            return (
+                f"no training item compared (searched {self.training_items} items, "
+                f"{self.line_cells} line cells)"
+            )
         best = self.compared[0]
+        comparison = best.comparison
         return (
-            f"nearest training item {best.key} of dataset {best.label!r}: line distance "
-            f"{best.comparison.distance:.2f} px, {self.ratio:.2f} of the next nearest's (a copy "
-            f"is {self.max_distance:g} px or less and {MAX_RATIO:g} or less)"
+            f"nearest training item {best.key} of dataset {best.label!r}: line score "
+            f"{comparison.score:.2f} (precision {comparison.precision:.2f}, "
+            f"{comparison.uncovered:.0%} of its lines uncovered), {self.ratio:.2f} of the next "
+            f"nearest's (a copy scores 1 or less and {MAX_RATIO:g} of the next or less)"
         )
 
 
@@ -311,9 +321,9 @@ def edge_check(image: Image.Image, catalog: EdgeCatalog, lines_of) -> EdgeReport
                 f"could not read training item {catalog.keys[position]} for the line "
                 f"comparison: {type(exc).__name__}: {exc}"
             ) from exc
-        comparison = edge_distance(mask, lines)
+        comparison = edge_compare(mask, lines)
         report.compared.append(
             EdgeMatch(catalog.keys[position], catalog.labels[position], comparison)
         )
-    report.compared.sort(key=lambda match: match.comparison.distance)
+    report.compared.sort(key=lambda match: match.comparison.score)
     return report

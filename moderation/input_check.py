@@ -142,14 +142,15 @@ def _found(name, report: Report, undone: str, lines: EdgeReport | None):
     match = lines.copy if lines is not None else None
     if match is None:
         return None
-    distance = match.comparison.distance
+    score = match.comparison.score
     return (
         f"input {name} (a line drawing): likely edges or trace of training item {match.key} of "
-        f"dataset {match.label!r}: line distance {distance:.2f} px, {lines.ratio:.2f} of the "
-        "next nearest item's" + (", mirrored" if match.comparison.mirrored else ""),
+        f"dataset {match.label!r}: line score {score:.2f} (a copy scores 1 or less), "
+        f"{lines.ratio:.2f} of the next nearest item's"
+        + (", mirrored" if match.comparison.mirrored else ""),
         f"The {name} is a likely edge map or trace of training item {match.key} of dataset "
-        f"{match.label!r} (its lines within {distance:.2f} px of the item's)",
-        {"item": match.key, "dataset": match.label, "line_distance": round(distance, 3)},
+        f"{match.label!r} (line score {score:.2f})",
+        {"item": match.key, "dataset": match.label, "line_score": round(score, 3)},
     )
 
 
@@ -157,7 +158,7 @@ def _line_scores(lines: EdgeReport) -> dict:
     if not lines.compared:
         return {}
     return {
-        "line_distance": round(lines.compared[0].comparison.distance, 3),
+        "line_score": round(lines.compared[0].comparison.score, 3),
         "line_ratio": round(lines.ratio, 3),
     }
 
@@ -171,7 +172,9 @@ def _line_details(lines: EdgeReport) -> dict:
             {
                 "item": match.key,
                 "dataset": match.label,
-                "distance": round(match.comparison.distance, 3),
+                "score": round(match.comparison.score, 3),
+                "precision": round(match.comparison.precision, 3),
+                "uncovered": round(match.comparison.uncovered, 3),
                 "mirrored": match.comparison.mirrored,
                 "zoom": match.comparison.zoom,
             }
