@@ -162,7 +162,7 @@ def main() -> None:
                     report.line_cells,
                 )
     print("disguised edge maps of training items caught:")
-    for name, (hit, total, empty) in caught.items():
+    for name, (hit, total, empty) in sorted(caught.items(), key=lambda kv: kv[0].startswith("all")):
         print(
             f"  {name:24s} {hit:4d} / {total}"
             + (f"  ({empty} too sparse to check)" if empty else "")

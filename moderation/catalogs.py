@@ -113,8 +113,9 @@ def training_edge_catalog(dataset_ids: tuple[str, ...]) -> EdgeCatalog:
 
 @lru_cache(maxsize=PIXEL_CACHE_ITEMS)
 def training_lines(file_key: str) -> ItemLines:
-    """A training item's line masks for the precise stage of the line check (two 64 x 64
-    masks, 8 KiB), read from the datasets storage. Raises when the file cannot be read."""
+    """A training item's lines for the precise stage of the line check (two bit-packed
+    256 x 256 Canny images, 16 KiB), read from the datasets storage. Raises when the file cannot
+    be read."""
     lines = item_lines(_item_image(file_key))
     lines.loose.flags.writeable = False
     lines.strong.flags.writeable = False
