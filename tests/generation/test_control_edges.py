@@ -40,6 +40,7 @@ def lines_setup(personas, folders):  # noqa: F811
     model = register_model(org, folders["sd15"], "sd15", "tiny", [posters])
     register_controlnet(org, model, folders["canny"], "canny", name="edges")
     register_controlnet(org, model, folders["depth"], "depth", name="depth")
+    register_controlnet(org, model, folders["canny"], "scribble", name="trace")
     return {"org": org, "model": model, "posters": posters}
 
 
@@ -69,11 +70,12 @@ def test_a_training_items_edge_maps_are_refused_as_control_images(personas, line
         assert (error.status, error.code) == (422, "input_memorized"), (name, error.detail)
         assert "edge map or trace" in error.detail and "Posters" in error.detail, error.detail
         assert error.extra["item"] == str(item.pk) and error.extra["dataset"] == "Posters"
-    # A picture of the dataset, traced as a thick scribble.
+    # A picture of the dataset, traced as a thick scribble for a scribble ControlNet.
     with pytest.raises(ApiError) as caught:
         submit(
             personas["staff"],
             as_upload(disguises(picture(2, 256))["thick trace, black on white"]),
+            control_kind="scribble",
         )
     assert caught.value.code == "input_memorized"
 
