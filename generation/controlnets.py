@@ -32,6 +32,10 @@ CONTROL_MODES = (TEXT_TO_IMAGE, IMAGE_TO_IMAGE)
 DEFAULT_CONTROL_SCALE = 1.0
 # What the platform computes from a photo: only Canny edges need no model weights.
 PREPROCESSORS = {"canny": Kind.CANNY}
+# The kinds whose control images are line drawings: one given as it is (not computed here from a
+# photo) may be a training item's edges or a trace of it, so the training-data check compares
+# it with the items' lines (moderation.edge_copies) as well as their pixels.
+LINE_KINDS = frozenset({Kind.CANNY, Kind.SCRIBBLE})
 ControlPreprocess = Literal[("", *PREPROCESSORS)]
 # The thresholds of the hysteresis, as the ControlNet paper's Canny model was trained with
 # (lllyasviel's annotator defaults, also diffusers' documentation).
@@ -187,6 +191,10 @@ class ControlChoice:
     # worker conditions on (the same, or its Canny edges).
     upload_png: bytes
     control_png: bytes
+
+    @property
+    def line_drawing(self) -> bool:
+        return self.controlnet.kind in LINE_KINDS and not self.preprocess
 
     def as_job_entry(self) -> dict:
         controlnet = self.controlnet

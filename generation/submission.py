@@ -282,6 +282,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
             **({"image": image_png} if image_png else {}),
             **({"control_image": control.upload_png} if control else {}),
         },
+        line_drawings=("control_image",) if control and control.line_drawing else (),
         adapters=adapters,
     )
     first_seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED - 64)

@@ -3,7 +3,12 @@ image-to-image or inpainting request built on a training item would come back as
 low strength, so the submit service asks here first. The same two-stage check as the release
 gate (moderation.memorization); the policy's `memorization.inputs` says whether a copy is
 refused (422 `input_memorized`, naming the item and its dataset) or queued with its images held
-for review. A check that cannot run refuses the request (fail closed)."""
+for review. A check that cannot run refuses the request (fail closed).
+
+A control image that is a line drawing (Canny edges or a scribble the user made, not computed
+here) is also compared with the items' lines (moderation.edge_copies): an item's edge map or a
+trace of it shares nothing with the item's pixels or hashes, yet gives the item's structure
+back through the ControlNet."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,7 +20,13 @@ from audit.services import audit_append
 from generation.adapters import training_dataset_ids
 from mintmark.errors import ApiError
 from mintmark.imageio import open_image
-from moderation.catalogs import training_catalog, training_pixels
+from moderation.catalogs import (
+    training_catalog,
+    training_edge_catalog,
+    training_lines,
+    training_pixels,
+)
+from moderation.edge_copies import EdgeReport, edge_check
 from moderation.gates import GateError
 from moderation.memorization import (
     Report,
@@ -51,21 +62,33 @@ class InputScreen:
 
 
 def inputs_screen(
-    *, org, user, model, rules: PolicyRules, inputs: dict[str, bytes], adapters=()
+    *,
+    org,
+    user,
+    model,
+    rules: PolicyRules,
+    inputs: dict[str, bytes],
+    line_drawings=(),
+    adapters=(),
 ) -> InputScreen:
     """Checks each input image (PNG bytes as the submit service keeps them) against the
-    training items of `model`'s datasets and those of the LoRA `adapters` the job applies.
-    Raises ApiError 422 `input_memorized` for a copy when the policy refuses them, 503
-    `input_check_failed` when the check cannot run."""
+    training items of `model`'s datasets and those of the LoRA `adapters` the job applies; the
+    inputs named in `line_drawings` against the items' lines too. Raises ApiError 422
+    `input_memorized` for a copy when the policy refuses them, 503 `input_check_failed` when
+    the check cannot run."""
     screen = InputScreen()
     memorization = rules.memorization
     if not inputs or not memorization.enabled:
         return screen
-    catalog = training_catalog(training_dataset_ids(model, adapters))
+    dataset_ids = training_dataset_ids(model, adapters)
+    catalog = training_catalog(dataset_ids)
     for name, data in inputs.items():
         image, _ = open_image(data)
+        lines = None
         try:
             report, undone = _input_report(image, catalog, memorization)
+            if report.copy is None and name in line_drawings:
+                lines = edge_check(image, training_edge_catalog(dataset_ids), training_lines)
         except GateError as exc:
             raise ApiError(
                 503,
@@ -73,11 +96,15 @@ def inputs_screen(
                 f"The {name} could not be checked against the training data: {exc}",
             ) from None
         scores, details = report_details(report, memorization)
-        copy = report.copy
-        if copy is None:
+        if lines is not None:
+            scores.update(_line_scores(lines))
+            details["lines"] = _line_details(lines)
+        found = _found(name, report, undone, lines)
+        if found is None:
             screen.findings.append(InputFinding(name, "pass", "", scores, details))
             continue
-        reason = f"input {name}{f' ({undone})' if undone else ''}: " + copy_reason(copy, report)
+        reason, refusal, extra = found
+        details["item"] = {"item": extra["item"], "dataset": extra["dataset"]}
         if memorization.inputs == "refuse":
             with transaction.atomic():
                 audit_append(
@@ -90,16 +117,70 @@ def inputs_screen(
             raise ApiError(
                 422,
                 "input_memorized",
-                f"The {name}{f' ({undone})' if undone else ''} is a likely copy of training "
-                f"item {copy.candidate.key} of dataset "
-                f"{copy.candidate.label!r} (similarity {copy.similarity:.3f}); the policy refuses "
-                "edits of training data.",
-                item=copy.candidate.key,
-                dataset=copy.candidate.label,
-                similarity=round(copy.similarity, 4),
+                f"{refusal}; the policy refuses edits of training data.",
+                **extra,
             )
         screen.findings.append(InputFinding(name, "review", reason, scores, details))
     return screen
+
+
+def _found(name, report: Report, undone: str, lines: EdgeReport | None):
+    """(reason, refusal text, error fields) for a copy found by either check, or None."""
+    copy = report.copy
+    if copy is not None:
+        view = f" ({undone})" if undone else ""
+        return (
+            f"input {name}{view}: " + copy_reason(copy, report),
+            f"The {name}{view} is a likely copy of training item {copy.candidate.key} of "
+            f"dataset {copy.candidate.label!r} (similarity {copy.similarity:.3f})",
+            {
+                "item": copy.candidate.key,
+                "dataset": copy.candidate.label,
+                "similarity": round(copy.similarity, 4),
+            },
+        )
+    match = lines.copy if lines is not None else None
+    if match is None:
+        return None
+    score = match.comparison.score
+    return (
+        f"input {name} (a line drawing): likely edges or trace of training item {match.key} of "
+        f"dataset {match.label!r}: line score {score:.2f} (a copy scores 1 or less), "
+        f"{lines.ratio:.2f} of the next nearest item's"
+        + (", mirrored" if match.comparison.mirrored else ""),
+        f"The {name} is a likely edge map or trace of training item {match.key} of dataset "
+        f"{match.label!r} (line score {score:.2f})",
+        {"item": match.key, "dataset": match.label, "line_score": round(score, 3)},
+    )
+
+
+def _line_scores(lines: EdgeReport) -> dict:
+    if not lines.compared:
+        return {}
+    return {
+        "line_score": round(lines.compared[0].comparison.score, 3),
+        "line_ratio": round(lines.ratio, 3),
+    }
+
+
+def _line_details(lines: EdgeReport) -> dict:
+    return {
+        "training_items": lines.training_items,
+        "line_cells": lines.line_cells,
+        "nearest": lines.nearest_text(),
+        "matches": [
+            {
+                "item": match.key,
+                "dataset": match.label,
+                "score": round(match.comparison.score, 3),
+                "precision": round(match.comparison.precision, 3),
+                "uncovered": round(match.comparison.uncovered, 3),
+                "mirrored": match.comparison.mirrored,
+                "zoom": match.comparison.zoom,
+            }
+            for match in lines.compared[:5]
+        ],
+    }
 
 
 def _input_report(image, catalog, memorization) -> tuple[Report, str]:

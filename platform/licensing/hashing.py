@@ -1,4 +1,5 @@
-"""Content and perceptual hashes of an image file (plain module, no Django)."""
+"""Content and perceptual hashes of an image file, and the fingerprint of its lines (plain
+module, no Django)."""
 
 import hashlib
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ import imagehash
 from PIL import Image
 
 from mintmark.imageio import UnreadableImage, open_image
+from moderation.edge_copies import edge_fingerprint
 
 __all__ = ["ImageHashes", "UnreadableImage", "image_hashes", "perceptual_hashes"]
 
@@ -17,6 +19,7 @@ class ImageHashes:
     phash: str
     dhash: str
     whash: str
+    edge_fingerprint: str
     width: int
     height: int
     format: str
@@ -36,6 +39,7 @@ def image_hashes(data: bytes) -> ImageHashes:
     return ImageHashes(
         sha256=hashlib.sha256(data).hexdigest(),
         **perceptual_hashes(rgb),
+        edge_fingerprint=edge_fingerprint(rgb),
         width=rgb.width,
         height=rgb.height,
         format=fmt,

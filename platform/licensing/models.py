@@ -75,6 +75,10 @@ class DatasetItem(models.Model):
     phash = models.CharField(max_length=16)
     dhash = models.CharField(max_length=16)
     whash = models.CharField(max_length=16)
+    # The item's lines as a coarse bitmap (moderation.edge_copies.edge_fingerprint, 256 hex
+    # digits): how an uploaded edge map or scribble is matched to it. Empty until computed
+    # (`manage.py edge_fingerprints` fills items imported before it existed).
+    edge_fingerprint = models.CharField(max_length=256, blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     file_key = models.CharField(max_length=300, help_text="Key in the 'datasets' storage.")

@@ -130,6 +130,7 @@ def _item_create(dataset, licence, hashes: ImageHashes, data: bytes, fields: dic
             phash=hashes.phash,
             dhash=hashes.dhash,
             whash=hashes.whash,
+            edge_fingerprint=hashes.edge_fingerprint,
             width=hashes.width,
             height=hashes.height,
             file_key=_store_item_file(dataset, hashes, data),

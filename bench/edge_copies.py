@@ -1,0 +1,205 @@
+"""Disguised edge maps of training items against edge maps of ordinary pictures, through the
+control-image line check (moderation/edge_copies.py), on the CPU.
+
+The catalog: the default model's training scenes (64 px flat shapes, its five posters among
+them) and textured synthetic pictures (tests' `picture`, provenance's watermark samples). Each
+attacked item's edge map is disguised as an outside tester would (other Canny thresholds,
+inverted, dilated, resized and JPEG'd, mirrored, cropped, a thick hand-like trace); the
+ordinary edge maps are those of pictures outside the catalog, at the same thresholds.
+
+    .venv/bin/python bench/edge_copies.py --scenes 3000 --pictures 1000 --attacked 40
+"""
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1]),
+    str(Path(__file__).resolve().parents[1] / "platform"),
+]
+
+from defaultmodel import scenes  # noqa: E402
+from moderation.edge_copies import (  # noqa: E402
+    MIN_LINE_CELLS,
+    EdgeCatalog,
+    edge_check,
+    edge_fingerprint,
+    item_lines,
+)
+from provenance.watermark_samples import synthetic_image  # noqa: E402
+
+
+def picture(seed: int, size: int = 256) -> Image.Image:
+    """tests/gating_support.picture (copied: that module needs Django)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    base = np.stack(
+        [
+            120 + 100 * np.sin(2 * np.pi * (x * rng.uniform(0.5, 2) + rng.uniform())),
+            120 + 100 * np.cos(2 * np.pi * (y * rng.uniform(0.5, 2) + rng.uniform())),
+            120 + 80 * np.sin(2 * np.pi * (x + y) * rng.uniform(0.5, 2)),
+        ],
+        axis=-1,
+    )
+    image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = rng.integers(0, size - 40, 2)
+        w, h = rng.integers(20, size // 2, 2)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        if rng.random() < 0.5:
+            draw.ellipse((x0, y0, x0 + w, y0 + h), fill=colour)
+        else:
+            draw.rectangle((x0, y0, x0 + w, y0 + h), fill=colour)
+    noise = rng.normal(0, 6, (size, size, 3))
+    textured = np.clip(np.asarray(image, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(textured).filter(ImageFilter.GaussianBlur(0.6))
+
+
+def canny(image: Image.Image, low: int = 100, high: int = 200) -> Image.Image:
+    return Image.fromarray(cv2.Canny(np.asarray(image.convert("L")), low, high))
+
+
+def jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def edge_maps(image: Image.Image) -> dict[str, Image.Image]:
+    """The disguises; small items are enlarged first, as a user preparing a 512 px control
+    image would."""
+    big = image.convert("RGB")
+    if big.width < 256:
+        big = big.resize((256, 256), Image.Resampling.BICUBIC)
+    edges = canny(big)
+    side, cut = big.width, round(big.width * 0.1)
+    trace = cv2.dilate(np.asarray(canny(big, 60, 180)), np.ones((9, 9), np.uint8))
+    return {
+        "canny 50/100": canny(big, 50, 100),
+        "canny 100/200": edges,
+        "canny 150/250": canny(big, 150, 250),
+        "canny 30/90": canny(big, 30, 90),
+        "inverted": ImageOps.invert(edges),
+        "dilated 5 px": Image.fromarray(cv2.dilate(np.asarray(edges), np.ones((5, 5), np.uint8))),
+        "resized + JPEG 60": jpeg(edges.resize((200, 200), Image.Resampling.BILINEAR), 60),
+        "mirrored": canny(ImageOps.mirror(big)),
+        "cropped 10 %": canny(big.crop((cut, cut, side - cut, side - cut)).resize((side, side))),
+        "thick trace, inverted": ImageOps.invert(
+            Image.fromarray(cv2.GaussianBlur(trace, (0, 0), 2))
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenes", type=int, default=3000)
+    parser.add_argument("--pictures", type=int, default=1000)
+    parser.add_argument("--attacked", type=int, default=40)
+    parser.add_argument("--ordinary", type=int, default=100)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+
+    # One item per poster, as the platform's dataset keeps (defaultmodel/memorized.py).
+    kept = [
+        i
+        for i in range(args.scenes)
+        if scenes.poster_of(i) is None or i < scenes.DUPLICATE_EVERY * len(scenes.POSTERS)
+    ]
+    items = [scenes.training_item(i).image for i in kept]
+    items += [picture(seed) for seed in range(args.pictures // 2)]
+    items += [synthetic_image(seed, 256) for seed in range(args.pictures - args.pictures // 2)]
+    started = time.perf_counter()
+    fingerprints = [edge_fingerprint(item) for item in items]
+    ingest = (time.perf_counter() - started) / len(items)
+    lines = {str(i): item_lines(item) for i, item in enumerate(items)}
+    keys = [str(i) for i in range(len(items))]
+    catalog = EdgeCatalog(keys, ["bench"] * len(items), keys, fingerprints)
+    print(f"catalog {len(items)} items, fingerprint {ingest * 1000:.1f} ms an item")
+
+    rng = np.random.default_rng(0)
+    attacked = sorted(rng.choice(len(items), args.attacked, replace=False).tolist())
+    # The posters (the items the default model memorised) are always attacked.
+    attacked = sorted(
+        set(attacked) | {k for k, i in enumerate(kept) if scenes.poster_of(i) is not None}
+    )
+    caught: dict[str, list[int]] = {}
+    timings = []
+    for index in attacked:
+        for name, edge_map in edge_maps(items[index]).items():
+            started = time.perf_counter()
+            report = edge_check(edge_map, catalog, lines.__getitem__)
+            timings.append(time.perf_counter() - started)
+            copy = report.copy
+            hit = copy is not None and items[int(copy.key)].tobytes() == items[index].tobytes()
+            empty = report.line_cells < MIN_LINE_CELLS
+            kind = "scene" if index < len(kept) else "picture"
+            for key in (name, f"all {kind}s", "all"):
+                caught.setdefault(key, [0, 0, 0])
+                caught[key][0] += hit
+                caught[key][1] += 1
+                caught[key][2] += empty
+            if args.verbose and not hit and not empty:
+                print(
+                    "  missed",
+                    index,
+                    name,
+                    [(m.key, round(m.comparison.score, 2)) for m in report.compared[:4]],
+                    report.line_cells,
+                )
+            if args.verbose and hit:
+                print(
+                    "  hit",
+                    name,
+                    [round(m.comparison.score, 2) for m in report.compared[:4]],
+                    report.line_cells,
+                )
+    print("disguised edge maps of training items caught:")
+    for name, (hit, total, empty) in sorted(caught.items(), key=lambda kv: kv[0].startswith("all")):
+        print(
+            f"  {name:24s} {hit:4d} / {total}"
+            + (f"  ({empty} too sparse to check)" if empty else "")
+        )
+
+    refused: dict[str, int] = {}
+    nearest = []
+    checked = 0
+    ordinary = [picture(10_000 + s) for s in range(args.ordinary // 2)]
+    ordinary += [
+        synthetic_image(10_000 + s, 256) for s in range(args.ordinary - args.ordinary // 2)
+    ]
+    ordinary += [s.image for s in scenes.iter_scenes(args.ordinary, 99, scenes.HELD_OUT_ONLY)]
+    for number, image in enumerate(ordinary):
+        source = "picture" if number < args.ordinary else "held-out scene"
+        for name in ("canny 100/200", "canny 50/100", "inverted", "dilated 5 px"):
+            edge_map = edge_maps(image)[name]
+            started = time.perf_counter()
+            report = edge_check(edge_map, catalog, lines.__getitem__)
+            timings.append(time.perf_counter() - started)
+            checked += 1
+            refused[source] = refused.get(source, 0) + (report.copy is not None)
+            if report.compared:
+                nearest.append(report.compared[0].comparison.score)
+            if report.copy is not None and args.verbose:
+                print(
+                    "  refused",
+                    name,
+                    [round(m.comparison.score, 2) for m in report.compared[:4]],
+                    report.line_cells,
+                )
+    print(f"ordinary edge maps wrongly refused: {sum(refused.values())} / {checked} {refused}")
+    low = np.percentile(nearest, 1)
+    print(f"  best line score of ordinary maps: min {min(nearest):.2f}, 1st pct {low:.2f}")
+    median, high = np.median(timings) * 1000, np.percentile(timings, 95) * 1000
+    print(f"check per control image: median {median:.1f} ms, 95th pct {high:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
