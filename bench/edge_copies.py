@@ -26,13 +26,8 @@ sys.path[:0] = [
 ]
 
 from defaultmodel import scenes  # noqa: E402
-from moderation.edge_copies import (  # noqa: E402
-    MIN_LINE_CELLS,
-    EdgeCatalog,
-    edge_check,
-    edge_fingerprint,
-    item_lines,
-)
+from mintmark.line_drawings import edge_fingerprint, item_lines  # noqa: E402
+from moderation.edge_copies import MIN_LINE_CELLS, EdgeCatalog, edge_check  # noqa: E402
 from provenance.watermark_samples import synthetic_image  # noqa: E402
 
 

@@ -24,8 +24,9 @@ from django.db.models import Count, Max
 
 from licensing.models import Dataset, DatasetItem
 from mintmark.imageio import open_image
+from mintmark.line_drawings import ItemLines, edge_fingerprint, item_lines
 from moderation.copy_detection import canonical
-from moderation.edge_copies import EdgeCatalog, ItemLines, edge_fingerprint, item_lines
+from moderation.edge_copies import EdgeCatalog
 from moderation.memorization import HashCatalog
 
 # About 100 MB of canonical item pixels per worker process.

@@ -39,27 +39,20 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from mintmark.line_drawings import (
+    COARSE_SIDE,
+    EDGE_SIDE,
+    MAX_SHIFT,
+    SQUARE,
+    ItemLines,
+    coarse,
+    line_mask,
+)
 from moderation.gates import GateError
 
-EDGE_SIDE = 64
-ITEM_WORK_SIDE = 256
-# The ControlNet paper's Canny thresholds (MIDDLE), looser ones an attacker might use, and the
-# lines so salient that any edge map showing the item keeps them (STRONG).
-MIDDLE_CANNY = (100, 200)
-LOOSE_CANNY = (30, 90)
-STRONG_CANNY = (200, 400)
-# A low-contrast item has few or no lines that salient: its strong lines are then the first of
-# these thresholds to give this share of the work image (a two-pixel outline of a small shape).
-STRONG_FALLBACKS = (MIDDLE_CANNY, (50, 100), LOOSE_CANNY)
-MIN_STRONG_SHARE = 0.005
-# Share of a pooled cell that must be line for the cell to count (about one pixel of a 4 x 4
-# cell: a one-pixel line at 256 px survives pooling, JPEG specks after binarising do not).
-MIN_CELL_LINE = 0.04
-COARSE_SIDE = 32
 CANDIDATES = 16
 CANDIDATE_ZOOMS = (1.0, 1.15, 1.3)
 ZOOMS = (1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
-MAX_SHIFT = 6
 CAP = 6.0
 # The limits of the score's two parts (see the module docstring). On bench/edge_copies.py's
 # catalog of 5 805 items, 481 of 561 checkable disguised edge maps of items scored 1 or less at
@@ -80,99 +73,6 @@ STANDOUT_RATIO = 0.3
 STANDOUT_SCORE = 2.0
 # An upload with fewer line cells than this carries no structure worth checking.
 MIN_LINE_CELLS = 24
-
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-_SQUARE = np.ones((3, 3), np.uint8)
-
-
-def _skeleton(mask: np.ndarray) -> np.ndarray:
-    skeleton = np.zeros_like(mask)
-    rest = mask
-    while rest.any():
-        eroded = cv2.erode(rest, _CROSS)
-        skeleton |= rest & (1 - cv2.dilate(eroded, _CROSS))
-        rest = eroded
-    return skeleton
-
-
-def _pooled(lines: np.ndarray, side: int = EDGE_SIDE, thin: bool = True) -> np.ndarray:
-    """A binary line image (any size, 0/255 or 0/1) pooled to `side` pixels a side (0/1 uint8),
-    thinned to its skeleton unless `thin` is false."""
-    density = cv2.resize(
-        lines.astype(np.float32) / max(float(lines.max()), 1.0),
-        (side, side),
-        interpolation=cv2.INTER_AREA,
-    )
-    mask = (density > MIN_CELL_LINE).astype(np.uint8)
-    return _skeleton(mask) if thin else mask
-
-
-def line_mask(image: Image.Image) -> np.ndarray:
-    """An uploaded line drawing as a one-pixel line mask, EDGE_SIDE square (0/1 uint8)."""
-    grey = np.asarray(image.convert("L"), dtype=np.uint8)
-    # Line drawings are mostly background: a bright background means dark lines.
-    if np.median(grey) > 127:
-        grey = 255 - grey
-    _, binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return _pooled(binary)
-
-
-@dataclass(frozen=True)
-class ItemLines:
-    """An item's Canny lines at ITEM_WORK_SIDE, bit-packed (8 KiB each): pooled again for each
-    zoom tried, so a crop of the item is compared at the crop's own line width."""
-
-    loose: np.ndarray
-    strong: np.ndarray
-
-    def at(self, zoom: float) -> tuple[np.ndarray, np.ndarray]:
-        """The loose and strong masks of the item's centre 1/zoom, with MAX_SHIFT pixels of
-        margin on every side: (EDGE_SIDE + 2 MAX_SHIFT) square."""
-        work = ITEM_WORK_SIDE
-        side = EDGE_SIDE + 2 * MAX_SHIFT
-        half = work / zoom * side / EDGE_SIDE / 2
-        low, high = round(work / 2 - half), round(work / 2 + half)
-        pad = max(0, -low)
-        masks = []
-        for packed, thin in ((self.loose, False), (self.strong, True)):
-            lines = np.unpackbits(packed)[: work * work].reshape(work, work)
-            lines = np.pad(lines, pad)[low + pad : high + pad, low + pad : high + pad]
-            masks.append(_pooled(lines, side, thin))
-        return masks[0], masks[1]
-
-
-def item_lines(image: Image.Image) -> ItemLines:
-    """A training item's lines (see the module docstring)."""
-    grey = image.convert("L").resize((ITEM_WORK_SIDE, ITEM_WORK_SIDE), Image.Resampling.BICUBIC)
-    pixels = np.asarray(grey, dtype=np.uint8)
-    strong = cv2.Canny(pixels, *STRONG_CANNY)
-    for thresholds in STRONG_FALLBACKS:
-        if (strong > 0).mean() >= MIN_STRONG_SHARE:
-            break
-        strong = cv2.Canny(pixels, *thresholds)
-    loose = cv2.Canny(pixels, *MIDDLE_CANNY) | cv2.Canny(pixels, *LOOSE_CANNY)
-    return ItemLines(np.packbits(loose > 0), np.packbits(strong > 0))
-
-
-def _coarse(mask: np.ndarray, zoom: float = 1.0) -> np.ndarray:
-    """The coarse bitmap of a mask; with a zoom, of the mask shrunk into the centre, as the
-    whole item would look around a crop of it."""
-    widened = cv2.dilate(mask, _SQUARE).astype(np.float32)
-    inner = round(COARSE_SIDE / zoom)
-    small = np.zeros((COARSE_SIDE, COARSE_SIDE), dtype=bool)
-    start = (COARSE_SIDE - inner) // 2
-    small[start : start + inner, start : start + inner] = (
-        cv2.resize(widened, (inner, inner), interpolation=cv2.INTER_AREA) > 0
-    )
-    return np.packbits(small.ravel()).view(">u8").astype(np.uint64)
-
-
-def edge_fingerprint(image: Image.Image) -> str:
-    """What is kept with a training item: the coarse bitmap of its loose lines, as hex."""
-    lines = item_lines(image)
-    work = ITEM_WORK_SIDE
-    loose = _pooled(np.unpackbits(lines.loose)[: work * work].reshape(work, work), thin=False)
-    return "".join(f"{int(word):016x}" for word in _coarse(loose))
 
 
 def _fingerprint_words(fingerprint: str) -> np.ndarray:
@@ -208,7 +108,7 @@ class EdgeCatalog:
         best = np.zeros(len(self.keys))
         for view in (mask, np.ascontiguousarray(mask[:, ::-1])):
             for zoom in CANDIDATE_ZOOMS:
-                query = _coarse(view, zoom)
+                query = coarse(view, zoom)
                 common = np.bitwise_count(self._bits & query).sum(axis=1).astype(np.int64)
                 union = self._counts + int(np.bitwise_count(query).sum()) - common
                 # The share of the upload's cells the item has (its lines are the item's),
@@ -234,7 +134,7 @@ def _distances(mask: np.ndarray) -> np.ndarray:
 
 
 def _blurred(mask: np.ndarray) -> np.ndarray:
-    return cv2.GaussianBlur(cv2.dilate(mask, _SQUARE).astype(np.float32), (0, 0), 1.0)
+    return cv2.GaussianBlur(cv2.dilate(mask, SQUARE).astype(np.float32), (0, 0), 1.0)
 
 
 def edge_compare(mask: np.ndarray, item: ItemLines) -> EdgeComparison:

@@ -8,7 +8,7 @@ import imagehash
 from PIL import Image
 
 from mintmark.imageio import UnreadableImage, open_image
-from moderation.edge_copies import edge_fingerprint
+from mintmark.line_drawings import edge_fingerprint
 
 __all__ = ["ImageHashes", "UnreadableImage", "image_hashes", "perceptual_hashes"]
 

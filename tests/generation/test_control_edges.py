@@ -13,8 +13,8 @@ from generation.models import GenerationJob
 from generation.submission import JobRequest, job_submit
 from licensing.models import DatasetItem
 from mintmark.errors import ApiError
+from mintmark.line_drawings import edge_fingerprint
 from moderation.catalogs import _item_image
-from moderation.edge_copies import edge_fingerprint
 from moderation.models import InputCheck
 from policies.services import policy_create
 from tests.gating_support import encoded, picture

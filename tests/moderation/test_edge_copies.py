@@ -12,13 +12,8 @@ from PIL import Image, ImageOps
 
 from defaultmodel import scenes
 from defaultmodel.memorized import MEMORIZED
-from moderation.edge_copies import (
-    EdgeCatalog,
-    edge_check,
-    edge_fingerprint,
-    item_lines,
-    line_mask,
-)
+from mintmark.line_drawings import edge_fingerprint, item_lines, line_mask
+from moderation.edge_copies import EdgeCatalog, edge_check
 from moderation.gates import GateError
 from tests.gating_support import picture
 

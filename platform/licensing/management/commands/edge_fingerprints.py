@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 
 from licensing.models import DatasetItem
 from mintmark.imageio import open_image
-from moderation.edge_copies import edge_fingerprint
+from mintmark.line_drawings import edge_fingerprint
 
 
 class Command(BaseCommand):
