@@ -52,7 +52,7 @@ MAX_ASPECT = 2.0
 # Candidate lines kept each way (the best supported, after keeping one of each run of
 # neighbouring ones), and boxes searched.
 LINES = 24
-REGIONS = 32
+REGIONS = 64
 # How far a box with a side made up to square it ranks below one with four sides found.
 SQUARED_PENALTY = 0.05
 # A box whose sides, moved, leave less than this many pixels a side is dropped.
@@ -153,7 +153,8 @@ def region_views(image: Image.Image, side: int) -> list[View]:
         w, h = right - left, bottom - top
         if min(w, h) < MIN_VIEW:
             continue
-        fit = side / max(w, h)
+        # Never enlarged: the comparison judges a small region at its own size (copy_detection).
+        fit = min(1.0, side / max(w, h))
         size = (max(1, round(w * fit)), max(1, round(h * fit)))
         region = image.convert("RGB").resize(
             size, Image.Resampling.LANCZOS, box=(left, top, right, bottom)
@@ -164,16 +165,16 @@ def region_views(image: Image.Image, side: int) -> list[View]:
 
 
 def _refined(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, ...]:
-    """`box` with each side that is not the input's border moved to the strongest step within
-    REFINE pixels of it, to a fraction of a pixel (a parabola through the step and its two
-    neighbours), the step measured along the side's middle."""
+    """`box` with each side that is not the input's border moved to the step within REFINE
+    pixels of it that runs along most of the side's middle (the strongest of those so
+    covered), to a fraction of a pixel (a parabola through the step and its two
+    neighbours). A pasted picture meets what is around it all along its side; a shape inside
+    it near its edge, which may be the stronger step, only along part."""
     height, width = rgb.shape[:2]
     left, top, right, bottom = box
     inset_y, inset_x = (bottom - top) // 8, (right - left) // 8
-    rows = rgb[top + inset_y : bottom - inset_y]
-    columns = rgb[:, left + inset_x : right - inset_x]
-    across = np.abs(np.diff(rows, axis=1)).max(axis=2).mean(axis=0)
-    down = np.abs(np.diff(columns, axis=0)).max(axis=2).mean(axis=1)
+    across = np.abs(np.diff(rgb[top + inset_y : bottom - inset_y], axis=1)).max(axis=2)
+    down = np.abs(np.diff(rgb[:, left + inset_x : right - inset_x], axis=0)).max(axis=2).T
     return (
         _step(across, left, width),
         _step(down, top, height),
@@ -182,21 +183,24 @@ def _refined(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, ..
     )
 
 
-def _step(profile: np.ndarray, at: int, extent: int) -> float:
+def _step(steps: np.ndarray, at: int, extent: int) -> float:
+    """`steps`: (position along the side, step index across it)."""
     if at in (0, extent):
         return float(at)
-    low, high = max(0, at - 1 - REFINE), min(profile.size, at + REFINE)
-    k = low + int(np.argmax(profile[low:high]))
-    if profile[k] < EDGE_STEP:  # a side made up to square the box: no step to move it to
+    strength = steps.mean(axis=0)
+    covered = (steps >= EDGE_STEP).mean(axis=0)
+    low, high = max(0, at - 1 - REFINE), min(strength.size, at + REFINE)
+    k = low + int(np.lexsort((-strength[low:high], -np.round(covered[low:high], 1)))[0])
+    if covered[k] < EDGE_SUPPORT:  # a side made up to square the box: no step to move it to
         return float(at)
-    if 0 < k < profile.size - 1:
-        before, peak, after = profile[k - 1], profile[k], profile[k + 1]
+    if 0 < k < strength.size - 1:
+        before, peak, after = strength[k - 1], strength[k], strength[k + 1]
         curve = before - 2 * peak + after
         offset = 0.5 * (before - after) / curve if curve < 0 else 0.0
     else:
         offset = 0.0
     # Step k lies between pixels k and k + 1, at k + 1 in edge coordinates.
-    return float(k + 1 + offset)
+    return float(k + 1 + np.clip(offset, -0.5, 0.5))
 
 
 def _boxes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -207,13 +211,15 @@ def _boxes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     down = (np.abs(np.diff(rgb, axis=0)).max(axis=2) >= EDGE_STEP).astype(np.int32)
     # Re-compression and resampling spread a step over two or three pixels, so a line's
     # support counts an edge a pixel either side of it.
+    raw_columns = np.vstack([np.zeros((1, across.shape[1]), np.int32), across.cumsum(axis=0)])
+    raw_rows = np.hstack([np.zeros((down.shape[0], 1), np.int32), down.cumsum(axis=1)])
     across = _widened(across, axis=1)
     down = _widened(down, axis=0)
     # Running sums along each line: a side's support is a difference of two.
     along_columns = np.vstack([np.zeros((1, across.shape[1]), np.int32), across.cumsum(axis=0)])
     along_rows = np.hstack([np.zeros((down.shape[0], 1), np.int32), down.cumsum(axis=1)])
-    xs = _lines(along_columns, shortest, width)
-    ys = _lines(along_rows.T, shortest, height)
+    xs = _lines(along_columns, raw_columns, shortest, width)
+    ys = _lines(along_rows.T, raw_rows.T, shortest, height)
     if len(xs) < 2 or len(ys) < 2:
         return []
     proposals = _proposals(xs, ys)
@@ -281,20 +287,22 @@ def _widened(edges: np.ndarray, axis: int) -> np.ndarray:
     return wide
 
 
-def _lines(running: np.ndarray, shortest: int, extent: int) -> np.ndarray:
-    """Candidate boundaries (0..extent) across `running` (running sums down each line; line k
-    lies between pixels k and k + 1): the input's two borders, and the LINES lines that have
-    the best covered stretch of `shortest` pixels, at least EDGE_SUPPORT covered, one of each
-    run of neighbours."""
+def _lines(running: np.ndarray, raw: np.ndarray, shortest: int, extent: int) -> np.ndarray:
+    """Candidate boundaries (0..extent) across `running` (running sums down each line of the
+    widened edges; line k lies between pixels k and k + 1; `raw`: the same of the edges as
+    found): the input's two borders, and the LINES lines that have the best covered stretch
+    of `shortest` pixels, at least EDGE_SUPPORT covered, each the best of its neighbours on
+    its own edges (the widened ones tie a line with its neighbours)."""
     best = (running[shortest:] - running[:-shortest]).max(axis=0) / shortest
-    peak = best.copy()
-    peak[1:] = np.maximum(peak[1:], best[:-1])
-    peak[:-1] = np.maximum(peak[:-1], best[1:])
-    # A line is kept when it is the best of itself and its neighbours (the first of a tie).
-    local = (best >= peak) & (best >= EDGE_SUPPORT)
-    local[1:] &= ~((best[1:] == best[:-1]) & local[:-1])
-    chosen = np.flatnonzero(local)
-    chosen = chosen[np.argsort(-best[chosen], kind="stable")[:LINES]] + 1
+    own = (raw[shortest:] - raw[:-shortest]).max(axis=0) + raw[-1] / (raw.shape[0] + 1)
+    peak = own.copy()
+    peak[1:] = np.maximum(peak[1:], own[:-1])
+    peak[:-1] = np.maximum(peak[:-1], own[1:])
+    chosen = np.flatnonzero((own >= peak) & (best >= EDGE_SUPPORT))
+    # Many lines of a busy picture are fully covered over the shortest stretch: the longer
+    # covered ones rank first among those.
+    total = running[-1, chosen]
+    chosen = chosen[np.lexsort((-total, -np.round(best[chosen], 1)))[:LINES]] + 1
     return np.unique(np.concatenate([[0, extent], chosen]))
 
 
