@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from moderation.copy_detection import CANONICAL_SIDE
+from moderation.copy_detection import CANONICAL_SIDE, canonical, compare
 from moderation.memorization import (
     HashCatalog,
     PixelLoader,
@@ -65,6 +65,8 @@ ANGLES = tuple(range(2, 46, 2))
 # turns about its own (degrees).
 REFINE_FROM = 0.93
 FINE_STEPS = (-1.0, -0.5, 0.5, 1.0)
+# A turned view's copy counts only when the input not turned is this much less similar to it.
+TURN_MARGIN = 0.01
 # Beyond this angle, a grown canvas no longer tells a picture's width from its height well
 # (both come from differences of cos and sin): the item is taken to be square.
 SQUARE_FROM = 36
@@ -113,9 +115,28 @@ def hidden_item_report(
         if report.copy is None:
             continue
         confirmed = memorization_check(view.image, catalog, pixels, rules, view.mask)
-        if confirmed.copy is not None:
-            return confirmed, view.undone
+        if confirmed.copy is None:
+            continue
+        if view.turn is not None and not _turn_matters(array, view, confirmed, pixels):
+            continue
+        return confirmed, view.undone
     return None
+
+
+def _turn_matters(array: np.ndarray, view: View, report: Report, pixels: PixelLoader) -> bool:
+    """Whether the turn is what brings the view near its copy: the same box (and mask) of the
+    input not turned must be less similar by TURN_MARGIN. A scene of round or flat shapes
+    looks much the same turned, and the box a grown canvas leaves zooms in: such a view can
+    land on an item that the input is not a copy of, turned or not."""
+    copy = report.copy
+    height, width = array.shape[:2]
+    still = Image.fromarray(array)
+    if view.grown:
+        box = _grown_box(width, height, abs(view.turn))
+        still = still.crop(box)
+    item = pixels(copy.candidate.file)
+    plain = compare(canonical(still), item, min(still.size), view.mask)
+    return 1.0 - plain.distance < copy.similarity - TURN_MARGIN
 
 
 def _finer(array, view: View, report: Report, catalog, pixels, tight) -> tuple[View, Report]:
