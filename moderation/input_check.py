@@ -105,11 +105,10 @@ def inputs_screen(
 
 def _input_report(image, catalog, memorization) -> tuple[Report, str]:
     """The image's report, or the first view's that finds a copy (with the view's name): the
-    image colour-undone, turned back, both, or without its frame; then its regions that look
-    pasted in and the image turned back by odd angles (moderation.region_rotation). Such a
-    view of a training item lands on the item's hashes, so the views search only the tight
-    radius and compare few candidates, and they are made from a VIEW_SIDE copy (hashes and the
-    pixel comparison look at 64 px or less): they add little to a submission."""
+    image colour-undone, turned back, both, or without its frame. Such a view of a training item
+    lands on the item's hashes, so the views search only the tight radius and compare few
+    candidates, and they are made from a VIEW_SIDE copy (hashes and the pixel comparison look
+    at 64 px or less): they add little to a submission."""
     report = memorization_check(image, catalog, training_pixels, memorization)
     if report.copy is not None:
         return report, ""
