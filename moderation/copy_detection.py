@@ -48,6 +48,11 @@ NEUTRAL_CHROMA = 128 / 255
 GREY_TOLERANCE = 2 / 255
 # Images smaller than the canonical side are compared at their own side, but never below this.
 MIN_SIDE = 24
+# A masked comparison (a view whose corners were cut off) counts a tile when at least this share
+# of it is picture: a sliver of picture in a corner tile is too few pixels to judge.
+MASKED_TILE = 0.5
+# The side of coarse_distance's arrays.
+COARSE_SIDE = 8
 
 
 def canonical(image: Image.Image) -> np.ndarray:
@@ -72,12 +77,21 @@ class Alignment:
     overlap: float  # share of the image the item covers at this alignment
 
 
-def tile_distance(a: np.ndarray, b: np.ndarray) -> float:
+def tile_distance(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Largest RMS difference over a GRID x GRID split of two arrays of the same shape (tile
-    means by area averaging, so sizes that GRID does not divide are split fairly)."""
+    means by area averaging, so sizes that GRID does not divide are split fairly). With a
+    `mask` (1 where `a` holds picture), each tile's mean is over its masked pixels, and a tile
+    less than MASKED_TILE masked is left out."""
     squared = np.ascontiguousarray(((a - b) ** 2).mean(axis=2))
-    tiles = cv2.resize(squared, (GRID, GRID), interpolation=cv2.INTER_AREA)
-    return float(tiles.max()) ** 0.5
+    if mask is None:
+        tiles = cv2.resize(squared, (GRID, GRID), interpolation=cv2.INTER_AREA)
+        return float(tiles.max()) ** 0.5
+    sums = cv2.resize(squared * mask, (GRID, GRID), interpolation=cv2.INTER_AREA)
+    shares = cv2.resize(mask, (GRID, GRID), interpolation=cv2.INTER_AREA)
+    counted = shares >= MASKED_TILE
+    if not counted.any():
+        return 1.0
+    return float((sums[counted] / shares[counted]).max()) ** 0.5
 
 
 def _zoomed(item: np.ndarray, zoom: float) -> np.ndarray:
@@ -87,21 +101,23 @@ def _zoomed(item: np.ndarray, zoom: float) -> np.ndarray:
     return cv2.resize(item, size, interpolation=cv2.INTER_LINEAR)
 
 
-def align(image: np.ndarray, item: np.ndarray) -> Alignment:
+def align(image: np.ndarray, item: np.ndarray, mask: np.ndarray | None = None) -> Alignment:
     """The best alignment of `item` (canonical) to `image` (canonical) over ZOOMS (refined)
-    and shifts up to MAX_SHIFT, and the tile distance there. The identity is always tried, so
-    an exact copy scores its plain tile distance."""
-    best = Alignment(tile_distance(image, item), (1.0, 1.0), (0, 0), 1.0)
+    and shifts up to MAX_SHIFT, and the tile distance there, over `mask` when given. The
+    identity is always tried, so an exact copy scores its plain tile distance."""
+    best = Alignment(tile_distance(image, item, mask), (1.0, 1.0), (0, 0), 1.0)
     for zoom in ZOOMS:
-        best = _try(image, item, zoom, best)
+        best = _try(image, item, zoom, best, mask)
     coarse = best.zoom[0]
     for step in REFINE:
         if coarse + step >= 1.0:
-            best = _try(image, item, coarse + step, best)
+            best = _try(image, item, coarse + step, best, mask)
     return best
 
 
-def _try(image: np.ndarray, item: np.ndarray, zoom: float, best: Alignment) -> Alignment:
+def _try(
+    image: np.ndarray, item: np.ndarray, zoom: float, best: Alignment, mask: np.ndarray | None
+) -> Alignment:
     """`best`, or the alignment at `zoom` (best shift) when that one is closer."""
     n = image.shape[0]
     shift = max(1, round(MAX_SHIFT * n / CANONICAL_SIDE))
@@ -112,7 +128,11 @@ def _try(image: np.ndarray, item: np.ndarray, zoom: float, best: Alignment) -> A
     # within MAX_SHIFT of where a centred crop would put it.
     mx0, my0 = (width - n) // 2, (height - n) // 2
     region = zoomed[my0 : my0 + n, mx0 : mx0 + n]
-    scores = cv2.matchTemplate(region, template, cv2.TM_SQDIFF)
+    if mask is None:
+        scores = cv2.matchTemplate(region, template, cv2.TM_SQDIFF)
+    else:
+        inner = np.ascontiguousarray(mask[shift : n - shift, shift : n - shift])
+        scores = cv2.matchTemplate(region, template, cv2.TM_SQDIFF, mask=inner)
     _, _, (mx, my), _ = cv2.minMaxLoc(scores)
     # The image's top-left corner sits at (left, top) in the zoomed item's coordinates.
     left, top = mx0 + mx - shift, my0 + my - shift
@@ -124,15 +144,39 @@ def _try(image: np.ndarray, item: np.ndarray, zoom: float, best: Alignment) -> A
     if overlap < MIN_OVERLAP:
         return best
     part = zoomed[top + y0 : top + y1, left + x0 : left + x1]
-    distance = tile_distance(image[y0:y1, x0:x1], part)
+    kept = None if mask is None else np.ascontiguousarray(mask[y0:y1, x0:x1])
+    distance = tile_distance(image[y0:y1, x0:x1], part, kept)
     if distance < best.distance:
         return Alignment(distance, (zoom, zoom), (left - mx0, top - my0), overlap)
     return best
 
 
-def _colourless(image: np.ndarray) -> bool:
-    """Whether a canonical image is greyscale: both chroma channels at their neutral value."""
-    return float(np.abs(image[..., 1:] - NEUTRAL_CHROMA).max()) <= GREY_TOLERANCE
+def coarse_distance(image: np.ndarray, item: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """RMS difference of the two canonical arrays brought down to COARSE_SIDE a side (the
+    closer of the image and its mirror image), over `mask` when given: a cheap bound that
+    the views of an input use to skip candidates nothing near a copy of (a view lands within
+    a few per cent of its item, which blurs away at this side)."""
+    weights = np.ones(image.shape[:2], np.float32) if mask is None else mask
+    best = 1.0
+    for view, kept in ((image, weights), (mirrored(image), mirrored(weights))):
+        share = cv2.resize(kept, (COARSE_SIDE, COARSE_SIDE), interpolation=cv2.INTER_AREA)
+        counted = share >= MASKED_TILE
+        if not counted.any():
+            continue
+        shown = cv2.resize(view * kept[..., None], (COARSE_SIDE,) * 2, interpolation=cv2.INTER_AREA)
+        target = cv2.resize(
+            item * kept[..., None], (COARSE_SIDE,) * 2, interpolation=cv2.INTER_AREA
+        )
+        difference = (shown - target)[counted] / share[counted][:, None]
+        best = min(best, float(np.sqrt((difference**2).mean())))
+    return best
+
+
+def _colourless(image: np.ndarray, mask: np.ndarray | None = None) -> bool:
+    """Whether a canonical image (its masked pixels) is greyscale: both chroma channels at
+    their neutral value."""
+    chroma = image[..., 1:] if mask is None else image[mask > 0][:, 1:]
+    return chroma.size > 0 and float(np.abs(chroma - NEUTRAL_CHROMA).max()) <= GREY_TOLERANCE
 
 
 def _luma_only(array: np.ndarray) -> np.ndarray:
@@ -146,13 +190,21 @@ class Comparison:
     alignment: Alignment
 
 
-def compare(image: np.ndarray, item: np.ndarray, side: int = CANONICAL_SIDE) -> Comparison:
+def compare(
+    image: np.ndarray,
+    item: np.ndarray,
+    side: int = CANONICAL_SIDE,
+    mask: np.ndarray | None = None,
+) -> Comparison:
     """The closer of the image and its mirror image to the item (both canonical). `side`: the
-    image's smaller side. An image smaller than the canonical side is compared at its own
-    resolution, the item brought down to it, since the detail it lacks cannot be compared; its
-    distance is then scaled by side / CANONICAL_SIDE, because re-compression and resampling
-    errors grow as an image shrinks while a different picture stays different at any size."""
-    if _colourless(image):
+    image's smaller side; `mask` (float32, canonical side, 1 where the image holds picture):
+    only those pixels are compared, for a view of an input that has parts the input lacks
+    (the corners of a picture turned back by a few degrees). An image smaller than the
+    canonical side is compared at its own resolution, the item brought down to it, since the
+    detail it lacks cannot be compared; its distance is then scaled by side / CANONICAL_SIDE,
+    because re-compression and resampling errors grow as an image shrinks while a different
+    picture stays different at any size."""
+    if _colourless(image, mask):
         # A greyscale copy keeps the item's brightness but none of its colour: compared in
         # colour it is as far from its item as an unrelated picture, so compare brightness
         # alone (in the same units: each tile's distance is then its luma difference).
@@ -163,8 +215,11 @@ def compare(image: np.ndarray, item: np.ndarray, side: int = CANONICAL_SIDE) -> 
         scale = small / CANONICAL_SIDE
         image = cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA)
         item = cv2.resize(item, (small, small), interpolation=cv2.INTER_AREA)
-    straight = align(image, item)
-    flipped = align(mirrored(image), item)
+        if mask is not None:
+            shrunk = cv2.resize(mask, (small, small), interpolation=cv2.INTER_AREA)
+            mask = (shrunk >= 1.0 - 1e-3).astype(np.float32)
+    straight = align(image, item, mask)
+    flipped = align(mirrored(image), item, None if mask is None else mirrored(mask))
     if flipped.distance < straight.distance:
         return Comparison(flipped.distance * scale, True, flipped)
     return Comparison(straight.distance * scale, False, straight)

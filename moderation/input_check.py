@@ -38,6 +38,7 @@ from moderation.memorization import (
     turn_undo_views,
 )
 from moderation.models import InputCheck
+from moderation.region_rotation import hidden_item_report
 from policies.rules import PolicyRules
 
 # Candidates compared for each view of an input (colour undone, turned back, unframed), and the
@@ -201,7 +202,8 @@ def _input_report(image, catalog, memorization) -> tuple[Report, str]:
         viewed = memorization_check(view, catalog, training_pixels, tight)
         if viewed.copy is not None:
             return viewed, undone
-    return report, ""
+    hidden = hidden_item_report(image, small, catalog, training_pixels, memorization, tight)
+    return hidden if hidden is not None else (report, "")
 
 
 def _views(image) -> Iterator[tuple[str, Image.Image]]:

@@ -205,6 +205,58 @@ class HashCatalog:
             radius,
         )
 
+    def near(self, image: Image.Image, *, radius: int, limit: int) -> "CandidateSearch":
+        """The tight search for a view that undoes a change (moderation.region_rotation): the
+        items within `radius` of the view or its mirror on pHash or dHash, the `limit` nearest
+        by summed distance. No wHash and no shift or crop views: a search runs for each of
+        many views, and the two cheap hashes of a view that undoes the change land on its
+        item's."""
+        queries = [
+            {
+                "phash": int(str(imagehash.phash(view)), 16),
+                "dhash": int(str(imagehash.dhash(view)), 16),
+            }
+            for view in (image, ImageOps.mirror(image))
+        ]
+        found: set[int] = set()
+        for query in queries:
+            for kind, value in query.items():
+                found.update(p for p, _ in self._indexes[kind].search(value, radius))
+        if not found:
+            return CandidateSearch([], 0, radius)
+        positions = np.fromiter(found, dtype=np.int64, count=len(found))
+        per = np.stack(
+            [
+                np.stack(
+                    [
+                        np.bitwise_count(self._values[kind][positions] ^ np.uint64(query[kind]))
+                        for kind in KINDS
+                        if kind in query
+                    ]
+                )
+                for query in queries
+            ]
+        ).astype(np.int64)  # (orientation, kind, item)
+        sums = per[:, 0] + per[:, 1]
+        flipped = sums[1] < sums[0]
+        best = np.where(flipped, per[1], per[0])
+        ranked = np.lexsort((positions, best[0] + best[1]))[:limit]
+        return CandidateSearch(
+            [
+                Candidate(
+                    int(positions[k]),
+                    self.keys[positions[k]],
+                    self.labels[positions[k]],
+                    self.files[positions[k]],
+                    {"phash": int(best[0, k]), "dhash": int(best[1, k])},
+                    bool(flipped[k]),
+                )
+                for k in ranked
+            ],
+            int(positions.size),
+            radius,
+        )
+
 
 # Views of an image that undo the handling which moves perceptual hashes most on images of small
 # shapes (10 to 20 pHash and dHash bits): a shift of a few pixels either way, and a crop of a few
@@ -416,9 +468,10 @@ class Report:
 
 
 def memorization_check(
-    image: Image.Image, catalog: HashCatalog, pixels: PixelLoader, rules
+    image: Image.Image, catalog: HashCatalog, pixels: PixelLoader, rules, mask=None
 ) -> Report:
-    """Both stages for one image under `rules` (policies.rules.MemorizationRules)."""
+    """Both stages for one image under `rules` (policies.rules.MemorizationRules); `mask`: as
+    for view_check."""
     search = catalog.candidates(
         image,
         radius=rules.candidate_radius,
@@ -433,6 +486,39 @@ def memorization_check(
         rules.exact_similarity,
         rules.max_neighbour_ratio,
     )
+    return _compared(report, image, pixels, mask)
+
+
+def view_check(
+    image: Image.Image, catalog: HashCatalog, pixels: PixelLoader, rules, mask=None
+) -> Report:
+    """Both stages for a view that undoes a change, at the tight radius (`max_hamming`) and
+    the `candidates` cap of `rules`; `mask`: the view's pixels that came from the input
+    (copy_detection.compare), None for all."""
+    search = catalog.near(image, radius=rules.max_hamming, limit=rules.candidates)
+    report = Report(
+        len(catalog),
+        search,
+        [],
+        rules.similarity_limit,
+        rules.exact_similarity,
+        rules.max_neighbour_ratio,
+    )
+    return _compared(report, image, pixels, mask, VIEW_COARSE_LIMIT)
+
+
+# A view's candidate whose coarse distance (copy_detection.coarse_distance) is over this is not
+# compared in full: a copy seen through a view is within about 0.03 of its item there, while an
+# input of flat shapes has a candidate in many of its hundred-odd views.
+VIEW_COARSE_LIMIT = 0.05
+
+
+def _compared(
+    report: Report, image: Image.Image, pixels: PixelLoader, mask=None, coarse=None
+) -> Report:
+    """Stage 2: `report` with each of its candidates compared pixel by pixel (those within
+    `coarse` on copy_detection.coarse_distance, when given)."""
+    search = report.search
     if not search.candidates:
         return report
     query = copy_detection.canonical(image)
@@ -446,7 +532,9 @@ def memorization_check(
                 f"could not read training item {candidate.key} for the precise comparison: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        result = copy_detection.compare(query, item, side)
+        if coarse is not None and copy_detection.coarse_distance(query, item, mask) > coarse:
+            continue
+        result = copy_detection.compare(query, item, side, mask)
         found.append((candidate, result))
     distances = sorted(result.distance for _, result in found)
     for candidate, result in found:
