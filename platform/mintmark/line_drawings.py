@@ -30,6 +30,9 @@ MIN_STRONG_SHARE = 0.005
 # cell: a one-pixel line at 256 px survives pooling, JPEG specks after binarising do not).
 MIN_CELL_LINE = 0.04
 COARSE_SIDE = 32
+# A piece of line smaller than this share of the upload's side squared is a speck, not a
+# stroke: 10 pixels of a 256 px edge map.
+SPECK_SHARE = 10 / 256**2
 MAX_SHIFT = 6
 
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -40,7 +43,9 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
     skeleton = np.zeros_like(mask)
     rest = mask
     while rest.any():
-        eroded = cv2.erode(rest, CROSS)
+        # Outside the mask is background: OpenCV's default border counts it as line for an
+        # erosion, so a mask that is line everywhere (a flat grey upload) would never shrink.
+        eroded = cv2.erode(rest, CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         skeleton |= rest & (1 - cv2.dilate(eroded, CROSS))
         rest = eroded
     return skeleton
@@ -65,7 +70,21 @@ def line_mask(image: Image.Image) -> np.ndarray:
     if np.median(grey) > 127:
         grey = 255 - grey
     _, binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return pooled(binary)
+    return pooled(_specks_removed(binary))
+
+
+def _specks_removed(binary: np.ndarray) -> np.ndarray:
+    """The binary image without its specks: pieces of line too small to be a stroke at any
+    scale the check reads (under SPECK_SHARE of the image's side squared). Dots sprinkled over
+    an edge map fill every pooled cell and hide its lines; Canny's and a trace's lines are
+    connected strokes, far longer than that."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    limit = SPECK_SHARE * max(binary.shape) ** 2
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < limit)
+    small = small[small > 0]  # label 0 is the background
+    if small.size == 0:
+        return binary
+    return np.where(np.isin(labels, small), 0, binary).astype(np.uint8)
 
 
 @dataclass(frozen=True)
