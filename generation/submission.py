@@ -284,6 +284,7 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
         },
         line_drawings=("control_image",) if control and control.line_drawing else (),
         adapters=adapters,
+        skip_assets=(parent.pk,) if parent is not None else (),
     )
     first_seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED - 64)
     with transaction.atomic():

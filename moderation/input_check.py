@@ -37,9 +37,10 @@ from moderation.memorization import (
     report_details,
     turn_undo_views,
 )
-from moderation.models import InputCheck
+from moderation.models import Hold, InputCheck
 from moderation.region_rotation import hidden_item_report
 from policies.rules import PolicyRules
+from provenance.verify import image_verify
 
 # Candidates compared for each view of an input (colour undone, turned back, unframed), and the
 # side of the copy the views are made from (a 512 px input's 9 views took 1.4 s at full size,
@@ -71,13 +72,16 @@ def inputs_screen(
     inputs: dict[str, bytes],
     line_drawings=(),
     adapters=(),
+    skip_assets=(),
 ) -> InputScreen:
     """Checks each input image (PNG bytes as the submit service keeps them) against the
     training items of `model`'s datasets and those of the LoRA `adapters` the job applies; the
     inputs named in `line_drawings` against the items' lines too. Raises ApiError 422
     `input_memorized` for a copy when the policy refuses them, 503 `input_check_failed` when
-    the check cannot run."""
-    screen = InputScreen()
+    the check cannot run. An input that is one of the organization's own images that a person
+    had to clear (other than `skip_assets`, which the job names itself) is held for review
+    again, whatever the policy says of training data."""
+    screen = InputScreen(findings=_held_sources(org, inputs, skip=skip_assets))
     memorization = rules.memorization
     if not inputs or not memorization.enabled:
         return screen
@@ -182,6 +186,41 @@ def _line_details(lines: EdgeReport) -> dict:
             for match in lines.compared[:5]
         ],
     }
+
+
+def _held_sources(org, inputs: dict[str, bytes], skip=()) -> list[InputFinding]:
+    """An image of the organization's that was held for review, downloaded once a reviewer
+    approved it and uploaded again as an edit's base, a control image or an upscale, comes back
+    at a low strength or enlarged: it is sent to a person again for the same reasons, as an
+    upscale of the asset itself is (moderation.gating). Identified as verify identifies a
+    file (the watermark and the fingerprint: the content credentials do not survive the PNG
+    the submit path keeps)."""
+    findings = []
+    for name, data in inputs.items():
+        try:
+            asset = image_verify(data).asset
+        except ApiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (fail closed: the request is refused)
+            raise ApiError(
+                503, "input_check_failed", f"The {name} could not be identified: {exc}"
+            ) from None
+        if asset is None or asset.job.org_id != org.pk or str(asset.pk) in map(str, skip):
+            continue
+        hold = Hold.objects.filter(asset=asset).first()
+        if hold is None:
+            continue
+        for reason in hold.reasons:
+            findings.append(
+                InputFinding(
+                    name,
+                    "review",
+                    f"input {name} is asset {asset.pk}, held for review before: {reason}",
+                    {},
+                    {"asset": str(asset.pk)},
+                )
+            )
+    return findings
 
 
 def _input_report(image, catalog, memorization) -> tuple[Report, str]:
