@@ -149,10 +149,7 @@ class HashCatalog:
         """Stage 1: the items within `radius` of the image or its mirror on any hash kind, the
         `limit` nearest by summed distance, plus every one-stage match at `always_radius`."""
         queries = (hashes_of(image), hashes_of(ImageOps.mirror(image)))
-        found: set[int] = set()
-        for query in queries:
-            for kind in KINDS:
-                found.update(p for p, _ in self._indexes[kind].search(query[kind], radius))
+        found = self._found(queries, radius)
         # Items the one-stage rule matches to a view that undoes a shift or a crop: always kept.
         viewed = {
             position
@@ -164,17 +161,7 @@ class HashCatalog:
             return CandidateSearch([], 0, radius)
         positions = np.fromiter(found, dtype=np.int64, count=len(found))
         # Per orientation, the distances of every found item; each keeps its closer one.
-        per = np.stack(
-            [
-                np.stack(
-                    [
-                        np.bitwise_count(self._values[kind][positions] ^ np.uint64(query[kind]))
-                        for kind in KINDS
-                    ]
-                )
-                for query in queries
-            ]
-        ).astype(np.int64)  # (orientation, kind, item)
+        per = self._distances(positions, queries)
         # Ranked by pHash + dHash, which imagehash computes on a fixed-size thumbnail whatever
         # the image's size. wHash widens the search but does not rank: it is computed at the
         # image's own power-of-two scale, so a 56 px copy of a 64 px item lands 30-odd bits
@@ -205,6 +192,31 @@ class HashCatalog:
             radius,
         )
 
+    def _found(self, queries: Sequence[dict[str, int]], radius: int) -> set[int]:
+        """The positions of the items within `radius` of any query on any hash kind it has."""
+        found: set[int] = set()
+        for query in queries:
+            for kind in KINDS:
+                if kind in query:
+                    found.update(p for p, _ in self._indexes[kind].search(query[kind], radius))
+        return found
+
+    def _distances(self, positions: np.ndarray, queries: Sequence[dict[str, int]]) -> np.ndarray:
+        """(query, kind, item) Hamming distances of the items at `positions` to each query,
+        over the hash kinds the queries have, in KINDS order."""
+        return np.stack(
+            [
+                np.stack(
+                    [
+                        np.bitwise_count(self._values[kind][positions] ^ np.uint64(query[kind]))
+                        for kind in KINDS
+                        if kind in query
+                    ]
+                )
+                for query in queries
+            ]
+        ).astype(np.int64)
+
     def near(self, image: Image.Image, *, radius: int, limit: int) -> "CandidateSearch":
         """The tight search for a view that undoes a change (moderation.region_rotation): the
         items within `radius` of the view or its mirror on pHash or dHash, the `limit` nearest
@@ -218,25 +230,11 @@ class HashCatalog:
             }
             for view in (image, ImageOps.mirror(image))
         ]
-        found: set[int] = set()
-        for query in queries:
-            for kind, value in query.items():
-                found.update(p for p, _ in self._indexes[kind].search(value, radius))
+        found = self._found(queries, radius)
         if not found:
             return CandidateSearch([], 0, radius)
         positions = np.fromiter(found, dtype=np.int64, count=len(found))
-        per = np.stack(
-            [
-                np.stack(
-                    [
-                        np.bitwise_count(self._values[kind][positions] ^ np.uint64(query[kind]))
-                        for kind in KINDS
-                        if kind in query
-                    ]
-                )
-                for query in queries
-            ]
-        ).astype(np.int64)  # (orientation, kind, item)
+        per = self._distances(positions, queries)
         sums = per[:, 0] + per[:, 1]
         flipped = sums[1] < sums[0]
         best = np.where(flipped, per[1], per[0])
