@@ -166,9 +166,7 @@ class HashCatalog:
         # the image's size. wHash widens the search but does not rank: it is computed at the
         # image's own power-of-two scale, so a 56 px copy of a 64 px item lands 30-odd bits
         # from it (the scale of item 4 of issue #17).
-        sums = per[:, 0] + per[:, 1]
-        flipped = sums[1] < sums[0]
-        best = np.where(flipped, per[1], per[0])  # (kind, item)
+        flipped, best = _oriented(per)  # best: (kind, item)
         total = best[0] + best[1]
         one_stage = (per[:, 0] <= always_radius) & (per[:, 1:].min(axis=1) <= always_radius)
         ranked = np.lexsort((positions, total))
@@ -177,19 +175,19 @@ class HashCatalog:
         keep |= one_stage.any(axis=0) | np.isin(positions, list(viewed))
         order = [k for k in ranked if keep[k]]
         return CandidateSearch(
-            [
-                Candidate(
-                    int(positions[k]),
-                    self.keys[positions[k]],
-                    self.labels[positions[k]],
-                    self.files[positions[k]],
-                    {kind: int(best[j, k]) for j, kind in enumerate(KINDS)},
-                    bool(flipped[k]),
-                )
-                for k in order
-            ],
+            [self._candidate(positions[k], best[:, k], flipped[k], KINDS) for k in order],
             int(positions.size),
             radius,
+        )
+
+    def _candidate(self, position, distances, flipped, kinds) -> "Candidate":
+        return Candidate(
+            int(position),
+            self.keys[position],
+            self.labels[position],
+            self.files[position],
+            {kind: int(distance) for kind, distance in zip(kinds, distances, strict=True)},
+            bool(flipped),
         )
 
     def _found(self, queries: Sequence[dict[str, int]], radius: int) -> set[int]:
@@ -235,25 +233,22 @@ class HashCatalog:
             return CandidateSearch([], 0, radius)
         positions = np.fromiter(found, dtype=np.int64, count=len(found))
         per = self._distances(positions, queries)
-        sums = per[:, 0] + per[:, 1]
-        flipped = sums[1] < sums[0]
-        best = np.where(flipped, per[1], per[0])
+        flipped, best = _oriented(per)
         ranked = np.lexsort((positions, best[0] + best[1]))[:limit]
+        kinds = ("phash", "dhash")
         return CandidateSearch(
-            [
-                Candidate(
-                    int(positions[k]),
-                    self.keys[positions[k]],
-                    self.labels[positions[k]],
-                    self.files[positions[k]],
-                    {"phash": int(best[0, k]), "dhash": int(best[1, k])},
-                    bool(flipped[k]),
-                )
-                for k in ranked
-            ],
+            [self._candidate(positions[k], best[:, k], flipped[k], kinds) for k in ranked],
             int(positions.size),
             radius,
         )
+
+
+def _oriented(per: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For distances per (orientation, kind, item): whether each item is nearer the mirror
+    image (by pHash + dHash, the first two kinds) and its distances in that orientation."""
+    sums = per[:, 0] + per[:, 1]
+    flipped = sums[1] < sums[0]
+    return flipped, np.where(flipped, per[1], per[0])
 
 
 # Views of an image that undo the handling which moves perceptual hashes most on images of small
@@ -331,18 +326,25 @@ FRAME_SHAVE = 2
 FRAME_SEARCH_SIDE = 256
 
 
+def search_copy(image: Image.Image, side: int) -> tuple[np.ndarray, float]:
+    """The image as int16 RGB, box-shrunk to at most `side` pixels a side for a search over
+    its rows and columns, and the factor that takes its coordinates back to the image's."""
+    width, height = image.size
+    scale = max(1.0, max(width, height) / side)
+    small = image.convert("RGB")
+    if scale > 1.0:
+        size = (max(1, round(width / scale)), max(1, round(height / scale)))
+        small = small.resize(size, Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.int16), scale
+
+
 def frame_undo_views(image: Image.Image) -> list[tuple[str, Image.Image]]:
     """The image without the flat rows and columns around it (letterbox or pillarbox bars, a
     mount or border of one colour a side), as cut and shaved a little more; no view when it has
     none. A training item so framed is still the item, and an edit of it comes out as the item
     framed; the hashes and the pixel comparison judge the whole canvas, frame included."""
     width, height = image.size
-    scale = max(1.0, max(width, height) / FRAME_SEARCH_SIDE)
-    small = image.convert("RGB")
-    if scale > 1.0:
-        size = (max(1, round(width / scale)), max(1, round(height / scale)))
-        small = small.resize(size, Image.Resampling.BOX)
-    rgb = np.asarray(small, dtype=np.int16)
+    rgb, scale = search_copy(image, FRAME_SEARCH_SIDE)
 
     def flat(lines: np.ndarray) -> np.ndarray:
         # lines: (count, length, 3); whether each line is one colour.

@@ -33,6 +33,7 @@ from moderation.memorization import (
     PixelLoader,
     Report,
     memorization_check,
+    search_copy,
     view_check,
 )
 
@@ -157,12 +158,7 @@ def region_views(image: Image.Image, side: int) -> list[View]:
     """The regions of `image` that look like a picture pasted into it, best supported first,
     each cut out and brought down to at most `side` pixels a side."""
     width, height = image.size
-    scale = max(1.0, max(width, height) / REGION_SEARCH_SIDE)
-    small = image.convert("RGB")
-    if scale > 1.0:
-        size = (max(1, round(width / scale)), max(1, round(height / scale)))
-        small = small.resize(size, Image.Resampling.BOX)
-    rgb = np.asarray(small, dtype=np.int16)
+    rgb, scale = search_copy(image, REGION_SEARCH_SIDE)
     views = []
     for box in _boxes(rgb):
         left, top, right, bottom = (
