@@ -6,6 +6,7 @@ at the form; the form, job page and lists fit a phone's width."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from generation.models import GenerationJob
 from generation.submission import JobRequest, job_submit
@@ -103,7 +104,8 @@ def test_staff_generates_watches_progress_and_downloads_a_verifiable_image(
     assert result.verdict == "issued_here" and result.asset.pk == asset.pk
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Gallery").click()
-    assert page.get_by_test_id("gallery-item").count() == 1
+    # The click returns once the gallery's URL commits, before its list is parsed: wait for it.
+    expect(page.get_by_test_id("gallery-item")).to_have_count(1, timeout=30_000)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Jobs").click()
     row = page.get_by_test_id("job-row")
     assert row.get_attribute("data-state") == "RELEASED"
