@@ -87,7 +87,8 @@ def browser_context(chromium, request, screenshots_root):
     folder = screenshots_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(20_000)
+    # Generous: a busy machine (CI, two test processes, a worker) answers slowly.
+    context.set_default_timeout(60_000)
     shots: list[PageShots] = []
     counter = [0]
     context.on("page", lambda page: shots.append(PageShots(page, folder, counter)))
@@ -102,8 +103,20 @@ def page(browser_context):
     return browser_context.new_page()
 
 
+@pytest.fixture(scope="session")
+def prompt_gate_loaded():
+    """The prompt gate's encoders, loaded as a web process loads them at start
+    (mintmark.warm): the live server runs in this process, and a first submission that loads
+    them itself takes longer than a page action may wait on a busy machine."""
+    from moderation.prompt_classifier import load_classifier
+    from moderation.prompt_multilingual import load_multilingual
+
+    load_classifier()
+    load_multilingual()
+
+
 @pytest.fixture
-def portal_url(live_db):
+def portal_url(live_db, prompt_gate_loaded):
     """A live server per test, started after the committed-data fixtures: pytest-django's
     session `live_server` would take the database before `live_db` could arrange the
     append-only triggers around the teardown flush."""
