@@ -6,7 +6,9 @@ holds no thread of the web server.
   `http.disconnect` and cancels it, which runs the generator's `finally` (the lease is freed).
 - The streams of one process follow their jobs through one poller: one query per interval for
   all of them, on one thread of its own. So N streams cost neither N threads nor N database
-  connections; the request's own connection is closed before the stream starts.
+  connections; the request's own connection is closed before the stream starts. Where there is
+  Redis, news of a followed job's change (generation/job_news.py) has the poller read at once
+  instead of at the end of its interval.
 - Each stream holds a lease in the shared cache (settings.CACHES): one of the user's
   EVENT_STREAMS_PER_USER slots, counted across every web process. A lease expires unless the
   stream renews it, so the slots of a process that died come free by themselves.
@@ -22,16 +24,18 @@ import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from uuid import UUID
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import close_old_connections, connections
 from django.http import HttpResponse, StreamingHttpResponse
 
+from generation.job_news import job_news, news_enabled
 from generation.models import GenerationJob
 from generation.selectors import jobs_visible
 from generation.transitions import TERMINAL
@@ -43,6 +47,11 @@ logger = logging.getLogger(__name__)
 # How long a client waits before reconnecting after a stream ended (EventSource's `retry`).
 RETRY_MS = 3000
 KEEPALIVE = b": keep-alive\n\n"
+# The least time between two reads that news asked for: many jobs' progress at once costs a
+# process at most this rate of queries. And how long a poller waits to listen again after Redis
+# went away (its streams are polled meanwhile).
+NEWS_MIN_GAP_S = 0.05
+NEWS_RETRY_S = 5.0
 _FIELDS = ("id", "state", "progress_step", "progress_total", "error")
 
 
@@ -116,6 +125,13 @@ async def _in_stream_thread(fn: Callable, *args):
     return await loop.run_in_executor(_stream_thread, functools.partial(_like_a_request, fn, *args))
 
 
+def _as_uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
 def _job_rows(job_ids: list[UUID]) -> dict[UUID, dict]:
     return {row["id"]: row for row in GenerationJob.objects.filter(pk__in=job_ids).values(*_FIELDS)}
 
@@ -131,6 +147,7 @@ class _Poller:
         self.task: asyncio.Task | None = None
         self.sending: set[asyncio.Task] = set()  # the tasks sending this loop's streams
         self.closing = False
+        self.news = asyncio.Event()  # a followed job changed since the last read began
 
     async def follow(self, job_id: UUID) -> AsyncIterator[dict | None]:
         """The job's row after every poll (None once it no longer exists)."""
@@ -148,19 +165,45 @@ class _Poller:
                 del self.following[job_id]
 
     async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
+        listener = loop.create_task(self._listen()) if news_enabled() else None
         try:
             while self.following:
+                # Cleared before the read: news that comes during it asks for another.
+                self.news.clear()
                 try:
                     self.rows = await _in_stream_thread(_job_rows, list(self.following))
                 except Exception:  # one failed poll must not end every stream
                     # Streams stay open (and keep-alives flow) while the database is away.
                     logger.warning("event streams: polling jobs failed", exc_info=True)
                 self._next_round()
-                await asyncio.sleep(settings.EVENT_STREAM_POLL_S)
+                await self._until_next_read()
         finally:
+            if listener is not None:
+                listener.cancel()
             # Whatever stopped the poller, no stream is left waiting for a round that never
             # comes: the next one to wake starts a new poller.
             self._next_round()
+
+    async def _until_next_read(self) -> None:
+        """The poll interval, cut short by news (but not below NEWS_MIN_GAP_S)."""
+        started = time.monotonic()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.news.wait(), settings.EVENT_STREAM_POLL_S)
+        await asyncio.sleep(max(0.0, NEWS_MIN_GAP_S - (time.monotonic() - started)))
+
+    async def _listen(self) -> None:
+        """Sets `news` when a followed job changes, for as long as the poller runs."""
+        while True:
+            try:
+                # Once subscribed, one more read: a change committed before the subscription
+                # sent its news to no one.
+                async for job_id in job_news(self.news.set):
+                    if _as_uuid(job_id) in self.following:
+                        self.news.set()
+            except (redis.RedisError, OSError):
+                logger.warning("event streams: job news unavailable, polling", exc_info=True)
+            await asyncio.sleep(NEWS_RETRY_S)
 
     def _next_round(self) -> None:
         done, self.round = self.round, asyncio.Event()

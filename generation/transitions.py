@@ -10,6 +10,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from audit.services import audit_append
+from generation.job_news import job_news_send
 from generation.models import Asset, GenerationJob
 from mintmark import metrics
 
@@ -70,6 +71,7 @@ def job_transition(
             data={"from": previous, "reason": reason, **(data or {})},
         )
         job_state_changed.send(sender=GenerationJob, job=job, previous=previous, reason=reason)
+        job_news_send(job.pk)
     return job
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generation import pipelines, serving, upscaling
+from generation.job_news import job_news_send
 from generation.models import Asset, GenerationJob, GenerativeModel
 from generation.outputs import encode_image
 from generation.transitions import job_transition, jobs_claim
@@ -131,6 +132,8 @@ class _Progress:
         GenerationJob.objects.filter(pk__in=self.job_ids, state=State.RUNNING).update(
             progress_step=step, progress_total=total, heartbeat_at=timezone.now()
         )
+        for job_id in self.job_ids:
+            job_news_send(job_id)
 
     def should_cancel(self) -> bool:
         # A batch stops early only when every job in it was cancelled; otherwise the others'

@@ -337,6 +337,9 @@ EVENT_STREAMS_PER_USER = env_int("MINTMARK_EVENT_STREAMS_PER_USER", 4, minimum=1
 EVENT_STREAM_KEEPALIVE_S = env_int("MINTMARK_EVENT_STREAM_KEEPALIVE_S", 15, minimum=1)
 EVENT_STREAM_MAX_S = env_int("MINTMARK_EVENT_STREAM_MAX_S", 300, minimum=1)
 EVENT_STREAM_POLL_S = env_int("MINTMARK_EVENT_STREAM_POLL_MS", 1000, minimum=20) / 1000
+# News of job changes through the cache's Redis (generation/job_news.py): streams hear a change
+# when it commits instead of at their next poll. Off where that Redis refuses PUBLISH/SUBSCRIBE.
+JOB_NEWS = env_bool("MINTMARK_JOB_NEWS", True)
 
 # GPU workers: how many images one pipeline call may hold, how long a run waits for compatible
 # jobs to join it, and how much memory resident models may take before the least recently used
