@@ -409,6 +409,17 @@ def test_the_image_is_marked_while_its_gates_run_and_that_marking_is_released(
     data = storages["release"].open(asset.release_key).read()
     marked = Image.open(io.BytesIO(data))
     assert watermark.decode(marked, key=watermark_key()).payload == stamp.payload
+    # Encoded at zlib's fastest level (RELEASE_PNG_LEVEL), which the zlib header names 0; the
+    # default level (6) names 2.
+    assert idat_zlib_level(data) == 0
+
+
+def idat_zlib_level(png: bytes) -> int:
+    """FLEVEL of the zlib stream in the PNG's first IDAT chunk."""
+    at = 8
+    while png[at + 4 : at + 8] != b"IDAT":
+        at += 12 + int.from_bytes(png[at : at + 4], "big")
+    return png[at + 9] >> 6
 
 
 def test_a_blocked_asset_keeps_an_unused_payload_and_nothing_is_stored(
