@@ -79,6 +79,11 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--compile-cache", default="", help="MINTMARK_GPU_COMPILE_CACHE_DIR")
     parser.add_argument("--deadline-s", type=float, default=560, help="skip what would not fit")
     parser.add_argument("--data-dir", default="", help="default: a fresh temporary folder")
+    parser.add_argument(
+        "--event-poll-ms", type=int, default=1000, help="MINTMARK_EVENT_STREAM_POLL_MS (default)"
+    )
+    parser.add_argument("--no-job-news", action="store_true", help="MINTMARK_JOB_NEWS=false")
+    parser.add_argument("--lone-requests", type=int, default=0, help="lone stage (10; smoke 3)")
     args = parser.parse_args(argv)
     args.stages = [s for s in args.stages.split(",") if s]
     unknown = set(args.stages) - set(STAGES)
@@ -121,7 +126,8 @@ def platform_env(args, data: Path, database_url: str, broker_url: str) -> dict:
         "MINTMARK_SECRET_KEY": "platform-bench-" + "x" * 40,
         "MINTMARK_SHARED_MODEL_ROOTS": str(data / "shared-models"),
         "MINTMARK_LOG_LEVEL": "WARNING",
-        "MINTMARK_EVENT_STREAM_POLL_MS": "50",
+        "MINTMARK_EVENT_STREAM_POLL_MS": str(args.event_poll_ms),
+        "MINTMARK_JOB_NEWS": "false" if args.no_job_news else "true",
         "MINTMARK_EVENT_STREAMS_PER_USER": "8",
         # A lost batch (the one a killed worker was storing) comes back after this.
         "MINTMARK_STALE_JOB_MINUTES": "1",
@@ -250,7 +256,7 @@ class Load:
         with self.lock:
             self.submitted_jobs.append(job_id)
         state = client.follow(job_id, self.timeout_s)
-        ended = time.perf_counter()
+        ended, ended_wall = time.perf_counter(), time.time()
         size = client.download(job_id) if state == "RELEASED" else 0
         record = {
             "job": job_id,
@@ -259,6 +265,7 @@ class Load:
             "submitted": submitted,
             "accepted": accepted,
             "ended": ended,
+            "ended_wall": ended_wall,
             "done": time.perf_counter(),
             "bytes": size,
         }
@@ -418,7 +425,7 @@ class Bench:
         """One user, one request at a time on an idle platform: HTTP submit to downloaded file."""
         load = Load(self.platform.port, self.case, self.timeout_s)
         client, _ = self.clients("small", 1)[0]
-        count = 3 if self.args.smoke else 10
+        count = self.args.lone_requests or (3 if self.args.smoke else 10)
         before = self.counters.snapshot()
         records = [load.one(client, "small") for _ in range(count)]
         after = self.counters.snapshot()
@@ -435,6 +442,7 @@ class Bench:
             # Everything one image costs the database and the broker, alone (no batching).
             "per_image": Counters.per_image(before, after, count),
             "phases_p50_s": job_phases([r["job"] for r in records]),
+            "heard_after_end_p50_s": heard_after_end(records),
         }
 
     def warm_s(self, users: int) -> float:
@@ -566,6 +574,20 @@ def job_phases(job_ids: list[str]) -> dict:
         phases["gating"].append((row["finished_at"] - row["generated_at"]).total_seconds())
     connections.close_all()
     return {name: percentile(values, 50) for name, values in phases.items()}
+
+
+def heard_after_end(records: list[dict]) -> float:
+    """Median time from a job's end (its finished_at) to its client hearing of it on the event
+    stream: the stream's poll interval, or news (MINTMARK_JOB_NEWS)."""
+    from django.db import connections
+
+    from generation.models import GenerationJob
+
+    ended = {r["job"]: r["ended_wall"] for r in records}
+    rows = GenerationJob.objects.filter(pk__in=list(ended)).values_list("pk", "finished_at")
+    delays = [ended[str(pk)] - at.timestamp() for pk, at in rows if at is not None]
+    connections.close_all()
+    return percentile(delays, 50)
 
 
 def exactly_once(job_ids: list[str], timeout_s: float) -> dict:
