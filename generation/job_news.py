@@ -9,6 +9,7 @@ client time, never an event. With news, a change reaches the stream when its tra
 commits instead of at the next poll, which by default is up to a second later."""
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from functools import lru_cache, partial
 
@@ -36,23 +37,33 @@ def _publisher(url: str) -> redis.Redis:
     )
 
 
-def job_news_send(job_id) -> None:
-    """Tells the subscribers that the job changed, once the current transaction commits (at once
-    outside one): a stream that read the job before the commit would miss the change."""
-    if news_enabled():
-        transaction.on_commit(partial(_publish, str(job_id)))
+# After a publish fails, none is tried for this long: with Redis away, each try would hold a
+# GPU batch's progress write for up to PUBLISH_TIMEOUT_S.
+PAUSE_AFTER_FAILURE_S = 5.0
+_paused_until = 0.0
 
 
-def _publish(job_id: str) -> None:
+def job_news_send(*job_ids) -> None:
+    """Tells the subscribers that the jobs changed (one message), once the current transaction
+    commits (at once outside one): a stream that read a job before the commit would miss it."""
+    if news_enabled() and job_ids:
+        transaction.on_commit(partial(_publish, " ".join(str(job_id) for job_id in job_ids)))
+
+
+def _publish(message: str) -> None:
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return
     try:
-        _publisher(settings.CACHE_URL).publish(CHANNEL, job_id)
+        _publisher(settings.CACHE_URL).publish(CHANNEL, message)
     except redis.RedisError:
         # The streams' polling still brings the change: late, not lost.
+        _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
         logger.warning("job news: publishing failed", exc_info=True)
 
 
 async def job_news(subscribed) -> AsyncIterator[str]:
-    """The ids of the jobs that change from now on. `subscribed()` is called once the
+    """The ids of the jobs that change from now on, one at a time. `subscribed()` is called once the
     subscription is in place: a change committed before it is one the caller must read itself.
     Raises redis.RedisError when Redis goes away."""
     client = redis.asyncio.Redis.from_url(settings.CACHE_URL)
@@ -61,7 +72,8 @@ async def job_news(subscribed) -> AsyncIterator[str]:
             await pubsub.subscribe(CHANNEL)
             async for message in pubsub.listen():
                 if message["type"] == "message":
-                    yield message["data"].decode()
+                    for job_id in message["data"].decode().split():
+                        yield job_id
                 elif message["type"] == "subscribe":
                     # Redis confirms once it has the subscription: a publish it handles from
                     # here on reaches this process.

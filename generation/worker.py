@@ -132,8 +132,7 @@ class _Progress:
         GenerationJob.objects.filter(pk__in=self.job_ids, state=State.RUNNING).update(
             progress_step=step, progress_total=total, heartbeat_at=timezone.now()
         )
-        for job_id in self.job_ids:
-            job_news_send(job_id)
+        job_news_send(*self.job_ids)
 
     def should_cancel(self) -> bool:
         # A batch stops early only when every job in it was cancelled; otherwise the others'

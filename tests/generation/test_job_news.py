@@ -37,6 +37,14 @@ def clean_leases():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def unpaused():
+    # A test that makes publishing fail pauses it for the process: not for the next test.
+    job_news._paused_until = 0.0
+    yield
+    job_news._paused_until = 0.0
+
+
 @pytest.fixture
 def redis_url():
     url = os.environ.get("CELERY_BROKER_URL", "")
@@ -148,3 +156,50 @@ def test_with_redis_away_changes_commit_and_streams_poll(
     assert moved is not None and moved.state == State.CANCELLED
     assert [event["state"] for event in seen] == ["QUEUED", "CANCELLED"]
     assert GenerationJob.objects.get(pk=job_id).state == State.CANCELLED
+
+
+def test_a_batch_progress_write_tells_each_of_its_jobs(
+    settings, live_db, personas, model, redis_url
+):
+    settings.CACHE_URL = redis_url
+    jobs = [submit(personas["staff"]) for _ in range(2)]
+    for job_id in jobs:
+        job_transition(job_id=job_id, to=State.RUNNING, claimed_by="t")
+    heard = set()
+
+    async def scenario():
+        ready = asyncio.Event()
+
+        async def listen():
+            async for changed in job_news.job_news(ready.set):
+                heard.add(changed)
+                if heard >= set(jobs):
+                    return
+
+        listening = asyncio.create_task(listen())
+        await ready.wait()
+        await sync_to_async(_Progress(jobs).on_step)(2, 8)
+        async with asyncio.timeout(DEADLINE_S):
+            await listening
+
+    async_to_sync(scenario)()
+    assert heard >= set(jobs)
+
+
+def test_publishing_pauses_after_a_failure(settings, monkeypatch):
+    settings.CACHE_URL = "redis://127.0.0.1:9/0"
+    tries = []
+
+    class Away:
+        def publish(self, channel, message):
+            tries.append(message)
+            raise redis.ConnectionError("refused")
+
+    monkeypatch.setattr(job_news, "_publisher", lambda url: Away())
+    job_news._publish("a")
+    job_news._publish("b")
+    assert tries == ["a"]
+    # Once the pause is over, publishing is tried again.
+    job_news._paused_until = 0.0
+    job_news._publish("c")
+    assert tries == ["a", "c"]
