@@ -56,7 +56,10 @@ SETS = ROOT / "bench" / "prompt_sets"
 # "blind2" is the fourth outsider set (2026-12-06, second session), measured once blind and
 # read afterwards; "dev_lang" are prompts in nine languages without a cue lexicon, written to
 # choose the second reading's settings.
-SPLITS = ("tune", "held_out", "fresh", "blind", "dev5", "blind2", "dev_lang")
+# "dev6" (round 6) are disguised harmful prompts in many languages, romanisations and algospeak,
+# with harmless near-misses in the same languages; written and committed before the round's
+# changes to the gate, by the same helper who then wrote its cue terms (so not blind).
+SPLITS = ("tune", "held_out", "fresh", "blind", "dev5", "blind2", "dev_lang", "dev6")
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
     "benign.jsonl",
@@ -68,6 +71,7 @@ ADVERSARIAL_FILES = (
     "blind2_harmful.jsonl",
     "blind2_benign.jsonl",
     "dev_lang.jsonl",
+    "dev6.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 

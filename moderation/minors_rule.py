@@ -34,9 +34,12 @@ LEXICON_PATH = Path(__file__).resolve().parent / "data" / "minors_lexicon.yaml"
 _NOT_LETTER_BEFORE = r"(?<![^\W\d_])"
 _NOT_LETTER_AFTER = r"(?![^\W\d_])"
 _GAP = r"[\s-]*"
-# Scripts written without spaces between words (Japanese, Chinese), and Korean, whose particles
-# are written onto the word ("초등학생이"): their terms match anywhere.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+# Scripts written without spaces between words (Japanese, Chinese, Thai, Lao, Khmer, Burmese),
+# and Korean, whose particles are written onto the word ("초등학생이"): their terms match anywhere.
+_UNSPACED = re.compile(
+    r"[\u3040-\u30ff\u3400-\u9fff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+    r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]"
+)
 _DIGIT_AGE = r"(?<![\d.,])(?:1[0-7]|0?[1-9])(?![\d.,]?\d)"
 # After "aged N" or "looks N": what says N is not an age ("looks 5 years younger").
 _NOT_AN_AGE = (

@@ -45,6 +45,12 @@ features, a claim of inferiority, an expulsion, a conspiracy trope or code); or 
 `glorifying` term (a saint, a hero, "did nothing wrong", a high score). A harmless frame (a
 history lesson, a memorial, a campaign against hate) still lets it pass.
 
+Where the prompt, or a clause of it, is mostly not English words, the classifier's low scores
+say nothing, so there two distinct cue words of a category flag it without a score ("laash" and
+"khoon", a corpse and blood in romanised Hindi; one alone is a blood donation or a crime novel);
+a harmless frame still lets it pass. `moderation/data/prompt_cues_world.yaml` holds the cue
+words of the romanisations and scripts that the other two files lack.
+
 `flagged_categories` combines the heads and the words into the categories a prompt is flagged
 for.
 
@@ -54,8 +60,8 @@ normalised text, with word boundaries, and inside letters spelled out one by one
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -77,6 +83,11 @@ CUES_PATH = Path(__file__).resolve().parent / "data" / "prompt_cues.yaml"
 # The same kinds of terms in other languages than English (the classifier reads English only,
 # so there the words carry the decision): merged into the cue file's categories.
 LANGUAGES_PATH = CUES_PATH.with_name("prompt_cues_languages.yaml")
+# Romanised and other-script forms the other two files lack (romanised Hindi, Urdu, Japanese,
+# Chinese, Korean and Arabic; Hindi, Arabic, Persian, Hebrew, Greek, Thai, Japanese, Chinese and
+# Korean in their scripts; Indonesian, Tagalog, Swahili, Vietnamese, Czech, Hungarian, Finnish,
+# Romanian, Ukrainian, Scandinavian) and algospeak: merged the same way.
+WORLD_PATH = CUES_PATH.with_name("prompt_cues_world.yaml")
 # A category's score (0.5 is the head's own boundary) at which a cue term of that category
 # flags it. Chosen on the tuning split of bench/prompt_sets (see bench/README.md).
 CUE_BAR = 0.2
@@ -94,6 +105,25 @@ _JOINERS = frozenset(" -")
 _NOT_NAMES = frozenset(
     "the a an this that my our his her their its el la los las un una le les une il lo gli "
     "der die das ein eine einen einem einer den dem des o os as um uma de het een".split()
+)
+
+
+# The words most often masked with asterisks in prompts, read first when a masked word fits
+# several ("r*pe" is "rape" before "rope").
+_MASKED_FIRST = (
+    "rape raped raping rapist sex sexy porn fuck fucking nude nudes naked kill killed killing "
+    "suicide kike kikes nigger niggers nigga faggot faggots fag tranny slut whore cum dick cock "
+    "pussy tits gore murder nazi nazis hitler"
+).split()
+# Words that make a run of capitalised words a place, an event, an institution or a
+# publication, not a person.
+_NOT_PERSONS = frozenset(
+    "university college school academy institute square street avenue road boulevard park "
+    "circus bridge tower museum gallery palace castle cathedral church temple mosque station "
+    "airport hotel stadium arena hall center centre day week festival illustrated times news "
+    "magazine journal post lake river mountain mount island beach bay valley forest garden "
+    "gardens market mall club company inc ltd corporation bank hospital parliament senate "
+    "state states republic kingdom empire".split()
 )
 
 
@@ -171,6 +201,20 @@ class CueFinding:
     perpetrator: dict[str, str]
     glorifying: dict[str, str]
     person: str | None = None
+    # Every distinct cue term found per category (`cue` keeps the first): in a prompt the
+    # classifier cannot read, two of them are the evidence a score would have been.
+    cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _find_every(
+    entries: list[LexiconEntry], any_of: re.Pattern, text: ReadablePrompt
+) -> tuple[str, ...]:
+    """The distinct words of `text` (any reading) that entries match, as found; a match inside
+    another counts once ("khoon" in "khoon se lathpath" is one word, two files' "unaliv*" and
+    "unalive*" one match)."""
+    readings = [reading for reading in (text.text, *text.alternatives()) if any_of.search(reading)]
+    found = {match for entry in entries for reading in readings if (match := entry.find(reading))}
+    return tuple(sorted(m for m in found if not any(m != other and m in other for other in found)))
 
 
 def _find(entries: list[LexiconEntry], any_of: re.Pattern, text: ReadablePrompt) -> str | None:
@@ -210,10 +254,28 @@ class PromptCues:
             for kind, categories in self.entries.items()
         }
 
+    @cached_property
+    def words(self) -> dict[str, tuple[str, ...]]:
+        """Words masked words are read as (`prompt_text.unmask`), by first letter and length:
+        the words people mask most, then the one-word terms of the block, cue, target and
+        hostile lists (a stem's stem)."""
+        found: dict[str, list[str]] = {}
+        lexicon = sorted(
+            entry.term.rstrip("*")
+            for kind in ("block", "cue", "target", "hostile")
+            for entries in self.entries[kind].values()
+            for entry in entries
+        )
+        for word in (*_MASKED_FIRST, *lexicon):
+            if re.fullmatch("[a-z]{3,}", word):
+                found.setdefault(f"{word[0]}{len(word)}", []).append(word)
+        return {key: tuple(dict.fromkeys(words)) for key, words in found.items()}
+
     def find(self, text: ReadablePrompt, written: str = "") -> CueFinding:
         """The terms in `text` (the normalised prompt); `written` is the prompt with its case
         (NFKC), where names are looked for."""
         found: dict[str, dict[str, str]] = {kind: {} for kind in _KINDS}
+        every: dict[str, tuple[str, ...]] = {}
         for kind, categories in self.entries.items():
             for name, entries in categories.items():
                 if kind in _AFTER and name not in found[_AFTER[kind]]:
@@ -221,6 +283,8 @@ class PromptCues:
                 term = _find(entries, self.any_of[kind][name], text) if entries else None
                 if term is not None:
                     found[kind][name] = term
+                if kind == "cue" and term is not None:
+                    every[name] = _find_every(entries, self.any_of[kind][name], text)
         person = public_figures().find(text, written) or person_name(
             unicodedata.normalize("NFKC", written)
         )
@@ -230,40 +294,60 @@ class PromptCues:
             # alone the head's low bar blocked "a portrait of the president".
             if IMPERSONATION in found["realism"]:
                 found["cue"].setdefault(IMPERSONATION, person)
-        return CueFinding(**found, person=person)
+        return CueFinding(**found, person=person, cues=every)
 
 
 def person_name(written: str) -> str | None:
     """The first run of two or more capitalised words joined by a space or a hyphen, as
-    written; an article or a pronoun capitalised at the start of a sentence ("Ein Mann", "The
-    Queen") is not part of a name."""
+    written, that names a person; an article or a pronoun capitalised at the start of a sentence
+    ("Ein Mann", "The Queen") is not part of a name, and a run with a word for a place, an
+    event or a publication ("Times Square", "Lund University", "Valentine's Day", "Sports
+    Illustrated") is no person's."""
     start = end = -1
     count = 0
+    runs = []
     for match in _WORD.finditer(written):
         word = match.group()
         titled = word[0].isupper() and word[1:].islower()
         joined = count and match.start() == end + 1 and written[end] in _JOINERS
         if titled and joined:  # "Marine Le Pen": inside a name, any capitalised word
             count += 1
-        elif count >= 2:
-            break
-        elif titled and word.lower() not in _NOT_NAMES:
+            end = match.end()
+            continue
+        if count >= 2:
+            runs.append(written[start:end])
+        if titled and word.lower() not in _NOT_NAMES:
             start, count = match.start(), 1
         else:
             count = 0
         end = match.end()
-    return written[start:end] if count >= 2 else None
+    if count >= 2:
+        runs.append(written[start:end])
+    return next((run for run in runs if not _NOT_PERSONS.intersection(_words_of(run))), None)
+
+
+def _words_of(run: str) -> set[str]:
+    return {word.lower() for word in re.findall(r"[^\W\d_]+", run)}
 
 
 def flagged_categories(
-    finding: CueFinding, scores: dict[str, float], blocked: set[str]
+    finding: CueFinding,
+    scores: dict[str, float],
+    blocked: set[str],
+    *,
+    unread: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, str | None]:
     """The blocked categories (sexual_minors aside) the prompt is flagged for, each with the
-    term that decided it (None when the classifier's head did); see the module docstring."""
+    term that decided it (None when the classifier's head did); see the module docstring.
+
+    `unread`: the cue words per category (`CueFinding.cues`) of the part of the prompt that is
+    mostly not English words (the whole prompt or some clauses), where the classifier's low
+    scores say nothing; two distinct ones of a category flag it."""
+    unread = unread or {}
     sexual = (
         "sexual" in finding.block
-        or "sexual" in finding.cue
-        or NCII in finding.intimate
+        or _outside_name(finding.cue.get("sexual"), finding.person)
+        or _outside_name(finding.intimate.get(NCII), finding.person)
         or scores["sexual"] >= 0.5
     )
     flagged: dict[str, str | None] = {}
@@ -285,7 +369,19 @@ def flagged_categories(
             flagged[name] = None
         elif name in finding.cue and scores[name] >= CUE_BAR:
             flagged[name] = finding.cue[name]
+        elif len(unread.get(name, ())) >= 2:
+            flagged[name] = " + ".join(unread[name][:2])
     return flagged
+
+
+def _outside_name(term: str | None, person: str | None) -> bool:
+    """Whether a term was found and is not a word of the name taken for a person's that is
+    no name without it ("Nanga Parbat" is a mountain, not nudity; "Naked Jenna Smith" still
+    names a person, and the term counts)."""
+    if term is None or person is None:
+        return term is not None
+    words = person.casefold().split()
+    return term.casefold() not in words or len(words) - words.count(term.casefold()) >= 2
 
 
 def _staged(finding: CueFinding) -> bool:
@@ -304,20 +400,26 @@ def _hateful_pair(finding: CueFinding) -> str | None:
     return None
 
 
-def read_cues(path: Path = CUES_PATH, languages: Path = LANGUAGES_PATH) -> PromptCues:
+def read_cues(
+    path: Path = CUES_PATH, languages: Path = LANGUAGES_PATH, world: Path = WORLD_PATH
+) -> PromptCues:
     """Reads, validates and compiles the cue file and its other-language terms; raises
-    `CuesUnavailable` if either is bad."""
+    `CuesUnavailable` if any of the files is bad."""
     try:
-        raw, other_raw = Path(path).read_bytes(), Path(languages).read_bytes()
+        raw = Path(path).read_bytes()
         cues = CueFile.model_validate(yaml.safe_load(raw))
-        other = CueFile.model_validate(yaml.safe_load(other_raw))
-        for name, terms in other.categories.items():
-            for kind in _KINDS:
-                getattr(cues.categories[name], kind).extend(getattr(terms, kind))
-        return PromptCues(cues, hashlib.sha256(raw + other_raw).hexdigest())
+        digest = hashlib.sha256(raw)
+        for extra in (languages, world):
+            other_raw = Path(extra).read_bytes()
+            digest.update(other_raw)
+            other = CueFile.model_validate(yaml.safe_load(other_raw))
+            for name, terms in other.categories.items():
+                for kind in _KINDS:
+                    getattr(cues.categories[name], kind).extend(getattr(terms, kind))
+        return PromptCues(cues, digest.hexdigest())
     except (OSError, yaml.YAMLError, ValidationError, re.error) as exc:
         raise CuesUnavailable(
-            f"the prompt cue file {path} or {languages} is unusable: {exc}"
+            f"the prompt cue file {path}, {languages} or {world} is unusable: {exc}"
         ) from exc
 
 

@@ -3,8 +3,10 @@
 It judges the prompt's normalised form (`moderation.prompt_text.readable`: look-alike letters,
 invisible characters, spelled-out letters, leetspeak undone, with emoji and backwards readings
 beside it) and reports it with the verdict; the raw prompt is kept by the caller; a long
-sentence is judged in windows too (`prompt_chunks`), and a prompt mostly not in English words
-is read again by a multilingual encoder (`moderation.prompt_multilingual`). It combines the
+sentence is judged in windows too (`prompt_chunks`), and a prompt mostly not in English words,
+or a clause of it that is, is read again by a multilingual encoder
+(`moderation.prompt_multilingual`), and there two cue words of a category stand for the score
+the English classifier cannot give (`moderation.prompt_cues.flagged_categories`). It combines the
 org's literal lists (protected names, blocked terms: `moderation.prompt_text`), the
 deterministic minors rule (`moderation.minors_rule`) and the semantic classifier
 (`moderation.prompt_classifier`). Order of the checks, first block wins:
@@ -31,7 +33,7 @@ pass."""
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -41,17 +43,29 @@ from moderation.prompt_cues import (
     CUES_PATH,
     LANGUAGES_PATH,
     NCII,
+    WORLD_PATH,
     CueFinding,
     flagged_categories,
     prompt_cues,
 )
-from moderation.prompt_multilingual import needs_second_reading, read_again
-from moderation.prompt_text import ReadablePrompt, marked, prepare, readable, text_matcher
+from moderation.prompt_multilingual import (
+    needs_second_reading,
+    other_language_clauses,
+    read_again,
+)
+from moderation.prompt_text import (
+    ReadablePrompt,
+    marked,
+    prepare,
+    readable,
+    text_matcher,
+    unmask,
+)
 from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v6"
+GATE_CODE_VERSION = "prompt-v7"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -94,13 +108,14 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v6+<first 12 hex of the sha256 of the exemplar, minors lexicon, cue and public
-    figures files>`: changes with any exemplar or lexicon term."""
+    """`prompt-v7+<first 12 hex of the sha256 of the exemplar, minors lexicon, the three cue
+    files and public figures files>`: changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
         + LEXICON_PATH.read_bytes()
         + CUES_PATH.read_bytes()
         + LANGUAGES_PATH.read_bytes()
+        + WORLD_PATH.read_bytes()
         + FIGURES_PATH.read_bytes()
     )
     return f"{GATE_CODE_VERSION}+{digest.hexdigest()[:12]}"
@@ -187,6 +202,8 @@ def prompt_check(
     # 2. Normalise and score the prompt: the classifier judges the normalised form.
     text = prepare(prompt)
     normal = readable(prompt)
+    if masked := unmask(normal.text, prompt_cues().words):
+        normal = replace(normal, unmasked=masked)
     # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
     # counts.
     chunks = prompt_chunks(normal.text or prompt)
@@ -194,10 +211,17 @@ def prompt_check(
         chunks += prompt_chunks(other)
     classification = load_classifier().classify(chunks)
     other_language = marked(prompt)
+    # The part of the prompt mostly not in English words, which the classifier cannot read.
+    unread = None
     if needs_second_reading(other_language):
-        # Mostly not English: the multilingual encoder reads it too, with its accents and
-        # marks (prompt_multilingual).
+        # The multilingual encoder reads it too, with its accents and marks
+        # (prompt_multilingual).
+        unread = normal
         classification = read_again(classification, other_language, prompt_chunks(other_language))
+    elif clauses := other_language_clauses(other_language):
+        # Mostly English with a clause in another language: that clause is read again.
+        unread = readable(", ".join(clauses))
+        classification = read_again(classification, ", ".join(clauses), clauses)
     scores = classification.scores
     contexts = [name for name in DEPLOYMENT_CONTEXTS if scores[name] >= 0.5]
     disguised = list(normal.lookalike_words)
@@ -229,7 +253,10 @@ def prompt_check(
         return verdict("block", BLOCKED_TERM, reason, term)
     # The minors head was weighed in step 3, with its second signal.
     finding = prompt_cues().find(normal, prompt)
-    flagged = flagged_categories(finding, scores, blocked)
+    unread_cues = None
+    if unread is not None:
+        unread_cues = finding.cues if unread is normal else prompt_cues().find(unread).cues
+    flagged = flagged_categories(finding, scores, blocked, unread=unread_cues)
     if flagged:
         category = _category(flagged, finding, classification)
         return verdict("block", category, _block_reason(category), flagged[category])

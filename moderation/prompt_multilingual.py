@@ -51,6 +51,10 @@ SECOND_READING_BAR = {"latin": 0.7, "other": 0.5}
 # Words of two letters or more: the English encoder's vocabulary holds single characters of
 # most scripts.
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_CLAUSE_END = re.compile(r"[,;:.!?\n\u3001\u3002\uff0c\u060c]+")
+# A clause this long at least is read on its own: two or three words are a name or a style tag
+# ("Dead Kennedys", "bokeh"), whose share of English words says nothing.
+CLAUSE_WORDS = 4
 
 
 class _NoNgrams:
@@ -130,6 +134,22 @@ def _english_vocabulary() -> frozenset[str]:
 def needs_second_reading(text: str) -> bool:
     """Whether a prompt (`prompt_text.marked`) is mostly not English words."""
     return english_share(text, _english_vocabulary()) < ENGLISH_SHARE
+
+
+def other_language_clauses(text: str) -> list[str]:
+    """The clauses (between commas, sentence marks and line breaks) of a prompt
+    (`prompt_text.marked`) that are mostly not English words, of at least `CLAUSE_WORDS` words:
+    a prompt mostly in English can carry its harm in one clause of another language ("a cozy
+    cabin, warm light, aur bistar par ..."), which the English reading cannot see and the
+    whole prompt's share does not send to the second reading."""
+    vocabulary = _english_vocabulary()
+    clauses = (part.strip() for part in _CLAUSE_END.split(text))
+    return [
+        clause
+        for clause in clauses
+        if len(_WORD.findall(clause)) >= CLAUSE_WORDS
+        and english_share(clause, vocabulary) < ENGLISH_SHARE
+    ]
 
 
 def latin_script(text: str) -> bool:

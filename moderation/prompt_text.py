@@ -185,10 +185,19 @@ class ReadablePrompt:
     # The prompt read back to front, when that reads as English and the prompt itself does
     # not ("nrop": "porn"), or None.
     backwards: str | None = None
+    # `text` with each word masked with "*" ("k*kes", "s**x") read as the lexicon word it
+    # fits (`unmask`), or None.
+    unmasked: str | None = None
 
     def alternatives(self) -> tuple[str, ...]:
         """The other readings of the prompt, judged beside `text`; the worse counts."""
-        readings = (self.single_letters, self.latin_letters, self.pictures, self.backwards)
+        readings = (
+            self.single_letters,
+            self.latin_letters,
+            self.pictures,
+            self.backwards,
+            self.unmasked,
+        )
         return tuple(other for other in readings if other)
 
 
@@ -301,6 +310,39 @@ def _read(folded: str) -> ReadablePrompt:
     # A spelled run is kept as written too: its digits may be an age ("1 1 y o").
     runs = tuple(dict.fromkeys(form for run in spelled for form in (run, _read_leet(run))))
     return ReadablePrompt(words, runs, (), single if single != words else None)
+
+
+# A word with letters hidden behind asterisks or hashes: a letter first, one hidden at least.
+_MASKED = re.compile(r"(?<![\w*#])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
+
+
+def unmask(text: str, words: dict[str, tuple[str, ...]]) -> str | None:
+    """`text` with each masked word ("k*kes") read as the first word of `words` it fits, or
+    None when no masked word fits one. `words` maps a first letter and a length to the words,
+    likeliest first (each hidden character is one letter; a plural "s" or "es" may follow).
+    Words are masked to hide that they are offensive, so the first offensive word that fits
+    is the reading."""
+    changed = False
+
+    def read(match: re.Match) -> str:
+        nonlocal changed
+        token = match.group()
+        for ending in ("", "s", "es"):
+            if ending and not token.endswith(ending):
+                continue
+            stem = token[: len(token) - len(ending)]
+            fits = [
+                word
+                for word in words.get(f"{stem[0]}{len(stem)}", ())
+                if all(c in "*#" or c == w for c, w in zip(stem, word, strict=True))
+            ]
+            if fits:
+                changed = True
+                return fits[0] + ending
+        return token
+
+    unmasked = _MASKED.sub(read, text)
+    return unmasked if changed else None
 
 
 # Characters a word may be written with: letters, digits, and the symbols leetspeak uses.

@@ -16,7 +16,7 @@ from moderation.prompt_classifier import (
     Exemplars,
     load_classifier,
 )
-from moderation.prompt_cues import CUES_PATH, LANGUAGES_PATH
+from moderation.prompt_cues import CUES_PATH, LANGUAGES_PATH, WORLD_PATH
 from moderation.prompt_gate import (
     BLOCKED_TERM,
     _minors,
@@ -198,10 +198,10 @@ def test_unknown_category_or_context_is_refused():
 
 
 def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
-    files = (EXEMPLARS_PATH, LEXICON_PATH, CUES_PATH, LANGUAGES_PATH, FIGURES_PATH)
+    files = (EXEMPLARS_PATH, LEXICON_PATH, CUES_PATH, LANGUAGES_PATH, WORLD_PATH, FIGURES_PATH)
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
-    assert gate_version() == f"prompt-v6+{digest[:12]}"
-    assert re.fullmatch(r"prompt-v6\+[0-9a-f]{12}", gate_version())
+    assert gate_version() == f"prompt-v7+{digest[:12]}"
+    assert re.fullmatch(r"prompt-v7\+[0-9a-f]{12}", gate_version())
 
 
 def test_prompt_chunks_add_sentences_only_when_there_are_several():
