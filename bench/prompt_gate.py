@@ -59,7 +59,10 @@ SETS = ROOT / "bench" / "prompt_sets"
 # "dev6" (round 6) are disguised harmful prompts in many languages, romanisations and algospeak,
 # with harmless near-misses in the same languages; written and committed before the round's
 # changes to the gate, by the same helper who then wrote its cue terms (so not blind).
-SPLITS = ("tune", "held_out", "fresh", "blind", "dev5", "blind2", "dev_lang", "dev6")
+# "blind3" is the fifth outsider set (2026-12-07), written by a helper who read nothing of the
+# project while the gate was changed by another who never saw it; measured once blind on
+# prompt-v6 and on prompt-v7 (bench/data/prompt_gate_blind3_v*.json), read only afterwards.
+SPLITS = ("tune", "held_out", "fresh", "blind", "dev5", "blind2", "dev_lang", "dev6", "blind3")
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
     "benign.jsonl",
@@ -72,6 +75,8 @@ ADVERSARIAL_FILES = (
     "blind2_benign.jsonl",
     "dev_lang.jsonl",
     "dev6.jsonl",
+    "blind3_harmful.jsonl",
+    "blind3_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
