@@ -16,7 +16,14 @@ blocks and resampling differ less than real content does. A crop or shift is und
 aligning the item to the image: for each zoom in ZOOMS, OpenCV's template matching finds the
 translation (up to MAX_SHIFT pixels) at which the image's centre best fits the zoomed item, and
 the tiles are compared over the part of the image that the item covers there. Distances are in
-pixel units (0: identical, 1: black against white everywhere)."""
+pixel units (0: identical, 1: black against white everywhere).
+
+The input check's last look (`compare(..., tolerant=True)`) also undoes a change of tone and
+leaves out a bounded covered part: the image's tone is fitted to the item's (a gain and an
+offset per YCbCr channel, a gamma in luma; a one-hue image such as sepia by its luma alone),
+and tiles that differ grossly (a caption bar, a sticker, text) are left out while at most
+MAX_COVERED of them are and the rest hold MIN_DETAIL of the item's detail, so a picture that
+only shares a plain background with an item does not pass for it."""
 
 from dataclasses import dataclass
 
@@ -59,15 +66,17 @@ COARSE_SIDE = 8
 # 40 % takes a gain of 1.7, a contrast cut of 40 % one of 1.7, a rise of 40 % one of 0.7.
 GAMMAS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.12, 1.25, 1.4, 1.6)
 TONE_GAINS = (0.6, 3.0)
-# Cover: a tile that is this far off (RMS) and this many times the median tile is covered
-# (a caption bar, a sticker, text), and so is a tile next to a covered one that is
-# COVERED_EDGE off (a cover's edge crosses it), all left out, up to MAX_COVERED of the
-# tiles (a bar over a quarter of the side and the row it cuts into), while the
-# tiles left hold MIN_DETAIL of the item's detail (its mean luma gradient): an ordinary
-# picture that shares a plain background with an item differs from it exactly where the
-# item's shapes are, so it never keeps enough of the item's detail.
-COVERED_TILE = 0.04
-COVERED_EDGE = 0.02
+# Cover: a tile this far off (RMS) and COVERED_FACTOR times the median tile is covered (a
+# caption bar, a sticker, text), and so is each tile joined to covered ones through tiles
+# COVERED_EDGE off (where a cover's edge crosses a tile, or a cover of a colour near the
+# picture's). They are left out up to MAX_COVERED of the tiles (a bar over a quarter of the
+# side and the row it cuts into) while the tiles left hold MIN_DETAIL of the item's detail
+# (its mean luma gradient): an ordinary picture that shares a plain background with an item
+# differs from it exactly where the item's shapes are, so it never keeps enough of the
+# item's detail; and a shape drawn a little differently (a star for a hexagon, 0.044 off) is
+# no cover.
+COVERED_TILE = 0.05
+COVERED_EDGE = 0.03
 COVERED_FACTOR = 3.0
 MAX_COVERED = 0.4
 MIN_DETAIL = 0.55
@@ -76,8 +85,11 @@ FITS = 4
 # as it is.
 MIN_TONE_SPREAD = 0.015
 # Chroma of an image that holds one hue whatever its brightness (sepia, a duotone, a tinted
-# greyscale): within this of a line through the neutral point.
+# greyscale): within this of a line through the neutral point, and no further than
+# MONOCHROME_CHROMA from it (a sepia tone is pale; a yellow shape on white, also one hue, is
+# a coloured picture whose colour must match).
 MONOCHROME_TOLERANCE = 3 / 255
+MONOCHROME_CHROMA = 0.12
 
 
 def canonical(image: Image.Image) -> np.ndarray:
@@ -272,7 +284,7 @@ def _tolerant_align(image: np.ndarray, item: np.ndarray) -> Alignment:
     """align() by tolerant_distance, the image first toned to the item as a whole and its
     covered tiles left out of the template search (a bar along one side pulls the best
     plain fit off by its depth)."""
-    toned, _, _, covered = _fitted(image, item, None, GAMMAS)
+    toned, _, covered = _fitted(image, item, GAMMAS)
     size = (image.shape[1], image.shape[0])
     guide = cv2.resize((~covered).astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
     return align(toned, item, guide, _whole)
@@ -290,54 +302,45 @@ def tolerant_distance(
     per channel) and with up to MAX_COVERED of the tiles left out where the image covers the
     item (COVERED_TILE), as long as the tiles left hold MIN_DETAIL of the item's detail.
     `start`: the pixels the first fit is made on (1 where the image is not covered)."""
-    _, rms, counted, covered = _fitted(image, item, None, (1.0,), start)
-    if not counted.any():
-        return 1.0
-    kept = counted & ~covered
+    _, rms, covered = _fitted(image, item, (1.0,), start)
     detail = _detail(item)
-    if (
-        covered.sum() > MAX_COVERED * counted.sum()
-        or detail[kept].sum() < MIN_DETAIL * detail[counted].sum()
-    ):
-        return float(rms[counted].max())
-    return float(rms[kept].max())
+    if covered.mean() > MAX_COVERED or detail[~covered].sum() < MIN_DETAIL * detail.sum():
+        return float(rms.max())
+    return float(rms[~covered].max())
 
 
 def _fitted(
-    image: np.ndarray,
-    item: np.ndarray,
-    mask: np.ndarray | None,
-    gammas: tuple[float, ...],
-    start: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The image toned to the item, its tiles' RMS distances, the tiles counted and those
-    covered. The fit is made again without the covered tiles, whose pixels (a black bar,
-    white text) pull it off the item's tone, until they stay the same (FITS at most: the
-    first fit of an image with a bar finds only part of the bar)."""
-    weights = np.ones(image.shape[:2], np.float32) if mask is None else mask
-    shares = cv2.resize(weights, (GRID, GRID), interpolation=cv2.INTER_AREA)
-    counted = shares >= MASKED_TILE
-    fitting = weights if start is None else weights * start
-    covered = np.zeros_like(counted)
+    image: np.ndarray, item: np.ndarray, gammas: tuple[float, ...], start: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image toned to the item, its tiles' RMS distances and the tiles covered. The fit
+    is made again without the covered tiles, whose pixels (a black bar, white text) pull it
+    off the item's tone, until they stay the same (FITS at most: the first fit of an image
+    with a bar finds only part of the bar). `start`: the pixels the first fit is made on."""
+    fitting = np.ones(image.shape[:2], np.float32) if start is None else start
+    covered = np.zeros((GRID, GRID), bool)
     for _ in range(FITS):
         toned, gains = _toned(image, item, fitting, gammas)
         # Measured in the units of the image or the item, whichever has more contrast: an
         # image toned down to an item (its gain under 1) would lose its own differences too.
         units = np.minimum(gains, 1.0)
-        squared = (((toned - item) / units) ** 2).mean(axis=2) * weights
-        sums = cv2.resize(squared, (GRID, GRID), interpolation=cv2.INTER_AREA)
-        rms = np.sqrt(sums / np.maximum(shares, 1e-6))
-        median = float(np.median(rms[counted]))
-        found = counted & (rms > max(COVERED_TILE, COVERED_FACTOR * median))
-        near = cv2.dilate(found.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        found |= counted & near & (rms > max(COVERED_EDGE, COVERED_FACTOR * median))
+        squared = (((toned - item) / units) ** 2).mean(axis=2)
+        rms = np.sqrt(cv2.resize(squared, (GRID, GRID), interpolation=cv2.INTER_AREA))
+        median = float(np.median(rms))
+        found = rms > max(COVERED_TILE, COVERED_FACTOR * median)
+        edge = rms > max(COVERED_EDGE, COVERED_FACTOR * median)
+        for _ in range(GRID):
+            near = cv2.dilate(found.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            grown = found | (near & edge)
+            if (grown == found).all():
+                break
+            found = grown
         if (found == covered).all():
             break
         covered = found
         open_tiles = (~covered).astype(np.float32)
         size = (image.shape[1], image.shape[0])
-        fitting = weights * cv2.resize(open_tiles, size, interpolation=cv2.INTER_NEAREST)
-    return toned, rms, counted, covered
+        fitting = cv2.resize(open_tiles, size, interpolation=cv2.INTER_NEAREST)
+    return toned, rms, covered
 
 
 def _toned(
@@ -398,6 +401,8 @@ def _monochrome(image: np.ndarray, mask: np.ndarray | None = None) -> bool:
     direction /= norm
     along = chroma @ direction
     across = chroma @ np.array([-direction[1], direction[0]])
-    return float(np.abs(across).max()) <= MONOCHROME_TOLERANCE and float(along.min()) >= -(
-        MONOCHROME_TOLERANCE
+    return (
+        float(np.abs(across).max()) <= MONOCHROME_TOLERANCE
+        and float(along.min()) >= -MONOCHROME_TOLERANCE
+        and float(along.max()) <= MONOCHROME_CHROMA
     )
