@@ -62,7 +62,8 @@ MASKED_TILE = 0.5
 COARSE_SIDE = 8
 # The tolerant comparison (tolerant_distance). Tone: the image is brought to the item's as
 # item = a + b * image ** gamma in luma (gamma from GAMMAS, undoing a gamma of 0.6 to 1.7)
-# and item = a + b * image in each chroma channel, each gain b within TONE_GAINS: a veil of
+# and item = a_c + s * image in chroma (one s for both channels), each gain within
+# TONE_GAINS: a veil of
 # 40 % takes a gain of 1.7, a contrast cut of 40 % one of 1.7, a rise of 40 % one of 0.7.
 GAMMAS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.12, 1.25, 1.4, 1.6)
 TONE_GAINS = (0.6, 3.0)
@@ -347,32 +348,34 @@ def _toned(
     image: np.ndarray, item: np.ndarray, weights: np.ndarray, gammas: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The image brought to the item's tone over `weights`: luma a + b * y ** gamma (the
-    gamma of `gammas` that fits best), each chroma channel a + b * c; and the gains b."""
+    gamma of `gammas` that fits best), chroma a_c + s * c with one gain s for both chroma
+    channels; and the gains (b, s, s). A veil, a contrast or saturation change scales both
+    chroma channels alike; gains of their own would recolour a scene of two flat colours into
+    any other two (a red shape on blue into a yellow one on green)."""
     toned = np.empty_like(image)
-    gains = np.ones(3, np.float32)
     best = None
     for gamma in gammas:
         luma = image[..., 0] if gamma == 1.0 else np.maximum(image[..., 0], 0.0) ** gamma
-        fitted, gain = _gained(luma, item[..., 0], weights)
-        error = float((weights * (fitted - item[..., 0]) ** 2).sum())
+        fitted, gain = _gained(luma[..., None], item[..., :1], weights)
+        error = float((weights[..., None] * (fitted - item[..., :1]) ** 2).sum())
         if best is None or error < best[0]:
             best = (error, fitted, gain)
-    toned[..., 0], gains[0] = best[1], best[2]
-    for channel in (1, 2):
-        toned[..., channel], gains[channel] = _gained(
-            image[..., channel], item[..., channel], weights
-        )
-    return toned, gains
+    toned[..., :1] = best[1]
+    toned[..., 1:], saturation = _gained(image[..., 1:], item[..., 1:], weights)
+    return toned, np.array([best[2], saturation, saturation], np.float32)
 
 
 def _gained(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
-    """a + b * x, the weighted least-squares fit to y with b within TONE_GAINS, and b."""
+    """a_c + b * x_c for each channel c of `x` (height, width, channels), the weighted
+    least-squares fit to `y` with one gain b within TONE_GAINS and an offset a_c a channel;
+    and b."""
     total = float(weights.sum())
     if total <= 0:
         return x, 1.0
-    mx, my = float((weights * x).sum()) / total, float((weights * y).sum()) / total
-    spread = float((weights * (x - mx) ** 2).sum())
-    gain = float((weights * (x - mx) * (y - my)).sum()) / spread if spread > 1e-9 else 1.0
+    w = weights[..., None]
+    mx, my = (w * x).sum(axis=(0, 1)) / total, (w * y).sum(axis=(0, 1)) / total
+    spread = float((w * (x - mx) ** 2).sum())
+    gain = float((w * (x - mx) * (y - my)).sum()) / spread if spread > 1e-9 else 1.0
     gain = min(max(gain, TONE_GAINS[0]), TONE_GAINS[1])
     return (my + gain * (x - mx)).astype(np.float32), gain
 
