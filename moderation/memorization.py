@@ -508,9 +508,9 @@ def view_check(
     return _compared(report, image, pixels, mask, VIEW_COARSE_LIMIT)
 
 
-# Candidates the tolerant pass compares: the nearest by hash of the plain search. A tone change
-# or a cover of a quarter of the image keeps a copy's item among them (bench/README.md,
-# "Hidden items"), and each tolerant comparison costs about twice a plain one.
+# Candidates the tolerant pass compares: the nearest by hash of the plain search. Tone changes
+# and covers of up to a quarter of the image kept 291 of 300 disguised copies' items among
+# them (bench/README.md, "Tone and covers"); each tolerant comparison costs several plain ones.
 TOLERANT_CANDIDATES = 8
 # The tolerant pass's own floor over the policy's min_similarity: fitting tone brings an
 # unrelated picture closer too (ordinary scenes of flat shapes whose nearest item is 0.917 to
