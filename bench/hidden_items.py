@@ -1,6 +1,6 @@
-"""Training items hidden in an input image (moderation.region_rotation): how many the input
-check's region and rotation views catch, how many ordinary inputs they refuse by mistake, and
-what they cost per input, on the CPU.
+"""Training items hidden in an input image (moderation.region_rotation) or disguised by tone and
+covers (the tolerant pass, memorization.tolerant_check): how many the input check catches, how
+many ordinary inputs it refuses by mistake, and what it costs per input, on the CPU.
 
     .venv/bin/python bench/hidden_items.py --items /tmp/items.npz --json out.json
 
@@ -16,11 +16,20 @@ candidates a view). Every attacked and ordinary input is made here, fresh, from 
   grown (corners filled black, white or a random colour) or cut back to its size, then rescaled
   0.6x to 1x and saved as JPEG q60 to q90;
 - ordinary: held-out scenes of the same kind (flat shapes, never in training) plain, turned by
-  3 to 45 degrees (grown or cut) and pasted into collages; and smooth noise pictures.
+  3 to 45 degrees (grown or cut) and pasted into collages; and smooth noise pictures;
+- disguised (DISGUISES, `--disguised` a kind, from their own seed stream): a training item
+  enlarged to 256 px under a veil (10 to 50 %, white, black or any colour), another gamma
+  (0.6 to 1.6), contrast or brightness (0.6x to 1.4x), greyscale, sepia or desaturated, a
+  colour balance, a bar of 10 to 25 % along any side (black, white or a colour, captioned
+  when across), one to three stickers (blobs with text), a line of text across the middle, or
+  a veil and a bar together; then rescaled and saved as JPEG as above.
 
 A copy counts as caught when a view names its own item; an ordinary input counts as refused
-when a view names any item. The time per input is the whole of `hidden_item_report` (all views,
-their searches and comparisons), one thread."""
+when a view names any item. The region and rotation sets and the ordinary inputs go through
+`hidden_item_report` (all views, their searches and comparisons); the disguised sets and the
+ordinary inputs go through the plain check and the tolerant pass over its candidates. Times
+are per input, one thread: the views, and the tolerant pass alone (the plain check before it
+runs for every input anyway)."""
 
 import argparse
 import io
@@ -34,7 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
-from PIL import Image, ImageFilter  # noqa: E402
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps  # noqa: E402
 
 from defaultmodel import export, scenes  # noqa: E402
 from defaultmodel.memorized import MEMORIZED  # noqa: E402
@@ -122,19 +131,168 @@ def turned(item: Image.Image, rng) -> tuple[Image.Image, str]:
     return handled, f"{angle:+.1f}° {'grown' if grown else 'cut'} fill {fill}, {how}"
 
 
+def _colour(rng) -> tuple[int, int, int]:
+    return tuple(int(c) for c in rng.integers(0, 256, 3))
+
+
+def _veil(image: Image.Image, colour, rng, low=0.1, high=0.5) -> tuple[Image.Image, str]:
+    share = float(rng.uniform(low, high))
+    return Image.blend(image, Image.new("RGB", image.size, colour), share), f"{share:.0%}"
+
+
+def _text(draw: ImageDraw.ImageDraw, box, fill, rng) -> None:
+    left, top, _, bottom = box
+    size = max(8, round(0.6 * (bottom - top)))
+    words = ["MY VACATION 2026", "SALE -50%", "@someone", "LOL!!!", "hello world", "#tbt"]
+    text = words[int(rng.integers(len(words)))]
+    draw.text(
+        (left + 4, top + (bottom - top - size) // 2),
+        text,
+        fill=fill,
+        font=ImageFont.load_default(size=size),
+    )
+
+
+def _bar(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    out = image.copy()
+    width, height = out.size
+    share = float(rng.uniform(0.1, 0.25))
+    side = ["top", "bottom", "left", "right"][int(rng.integers(4))]
+    fill = [(0, 0, 0), (255, 255, 255), _colour(rng)][int(rng.integers(3))]
+    depth = round(share * (height if side in ("top", "bottom") else width))
+    box = {
+        "top": (0, 0, width, depth),
+        "bottom": (0, height - depth, width, height),
+        "left": (0, 0, depth, height),
+        "right": (width - depth, 0, width, height),
+    }[side]
+    draw = ImageDraw.Draw(out)
+    draw.rectangle(box, fill=fill)
+    if side in ("top", "bottom"):
+        _text(draw, box, tuple(255 - c for c in fill), rng)
+    return out, f"{side} {share:.0%} fill {fill}"
+
+
+def _stickers(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    out = image.copy()
+    width, height = out.size
+    draw = ImageDraw.Draw(out)
+    count = int(rng.integers(1, 4))
+    # At most about 15 % of the picture covered, in one to three blobs.
+    radius = round(min(width, height) * float(rng.uniform(0.08, 0.2)) / count**0.5)
+    for _ in range(count):
+        x, y = int(rng.integers(radius, width - radius)), int(rng.integers(radius, height - radius))
+        shape = draw.ellipse if rng.random() < 0.6 else draw.rectangle
+        shape(
+            (x - radius, y - radius, x + radius, y + radius),
+            fill=_colour(rng),
+            outline=_colour(rng),
+            width=3,
+        )
+        if rng.random() < 0.5:  # an emoji face or a logo's letters
+            _text(
+                draw, (x - radius, y - radius // 3, x + radius, y + radius // 3), _colour(rng), rng
+            )
+    return out, f"{count} x r{radius}"
+
+
+def _middle_text(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    out = image.copy()
+    width, height = out.size
+    band = round(height * float(rng.uniform(0.08, 0.15)))
+    top = int(rng.integers(height // 4, 3 * height // 4 - band))
+    fill = [(255, 255, 255), (0, 0, 0), _colour(rng)][int(rng.integers(3))]
+    _text(ImageDraw.Draw(out), (0, top, width, top + band), fill, rng)
+    return out, f"text {band} px at {top} fill {fill}"
+
+
+def _sepia(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    return ImageOps.colorize(image.convert("L"), "#2b1d0e", "#f3e6c8"), "sepia"
+
+
+def _tone(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    kind = int(rng.integers(3))
+    if kind == 0:
+        gamma = float(rng.uniform(0.6, 1.6))
+        return image.point(lambda v: round(255 * (v / 255) ** gamma)), f"gamma {gamma:.2f}"
+    factor = float(rng.uniform(0.6, 1.4))
+    if kind == 1:
+        return ImageEnhance.Contrast(image).enhance(factor), f"contrast {factor:.2f}"
+    return ImageEnhance.Brightness(image).enhance(factor), f"brightness {factor:.2f}"
+
+
+def _greyish(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    kind = int(rng.integers(3))
+    if kind == 0:
+        return image.convert("L").convert("RGB"), "greyscale"
+    if kind == 1:
+        return _sepia(image, rng)
+    factor = float(rng.uniform(0.0, 0.6))
+    return ImageEnhance.Color(image).enhance(factor), f"saturation {factor:.2f}"
+
+
+def _tint(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    gains = rng.uniform(0.75, 1.15, 3)
+    bands = [
+        band.point(lambda v, g=g: min(255, round(v * g)))
+        for band, g in zip(image.split(), gains, strict=True)
+    ]
+    return Image.merge("RGB", bands), "gains " + "/".join(f"{g:.2f}" for g in gains)
+
+
+def _veiled_bar(image: Image.Image, rng) -> tuple[Image.Image, str]:
+    veiled, share = _veil(image, _colour(rng), rng, 0.1, 0.35)
+    barred, how = _bar(veiled, rng)
+    return barred, f"veil {share}, {how}"
+
+
+# Disguises of a whole item (enlarged to 256 px first, then handled like every input):
+# photometric ones and covers of part of it.
+DISGUISES = {
+    "veil: white": lambda im, rng: _veil(im, (255, 255, 255), rng),
+    "veil: black": lambda im, rng: _veil(im, (0, 0, 0), rng),
+    "veil: colour": lambda im, rng: _veil(im, _colour(rng), rng),
+    "gamma, contrast, brightness": _tone,
+    "greyscale, sepia, desaturated": _greyish,
+    "colour balance (tint)": _tint,
+    "bar 10-25 % (top, bottom, side)": _bar,
+    "stickers, emoji, logo blobs": _stickers,
+    "text over the middle": _middle_text,
+    "veil and bar": _veiled_bar,
+}
+
+
+def disguised(item: Image.Image, kind: str, rng) -> tuple[Image.Image, str]:
+    big = item.resize((256, 256), Image.Resampling.LANCZOS)
+    out, how = DISGUISES[kind](big.convert("RGB"), rng)
+    handled, more = _handled(out.convert("RGB"), rng)
+    return handled, f"{how}, {more}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=Path, help="cache of the drawn training items (.npz)")
     parser.add_argument("--copies", type=int, default=60, help="attacked inputs per class")
     parser.add_argument("--ordinary", type=int, default=300, help="ordinary inputs")
+    parser.add_argument("--disguised", type=int, default=30, help="inputs per disguise")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--no-views", action="store_true", help="skip the region and rotation views (faster)"
+    )
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--save", type=Path, help="folder for the misses and false refusals")
     args = parser.parse_args()
 
     import cv2
 
     from moderation.copy_detection import canonical
-    from moderation.memorization import KINDS, HashCatalog, hashes_of
+    from moderation.memorization import (
+        KINDS,
+        HashCatalog,
+        hashes_of,
+        memorization_check,
+        tolerant_check,
+    )
     from moderation.region_rotation import hidden_item_report
     from policies.rules import MemorizationRules
 
@@ -187,41 +345,116 @@ def main() -> None:
         noise = _noise_canvas(512, 512, rng).filter(ImageFilter.GaussianBlur(2))
         cases.append(("ordinary: noise picture", None, *_handled(noise, rng)))
 
+    # Disguises draw from their own stream: the sets above stay those of earlier runs.
+    disguise_rng = np.random.default_rng([args.seed, 1])
+    for kind in DISGUISES:
+        for key in picked[: args.disguised]:
+            item = Image.fromarray(pixels[position[str(key)]])
+            cases.append((kind, str(key), *disguised(item, kind, disguise_rng)))
+
+    def named(report) -> str | None:
+        return report.copy.candidate.key if report.copy is not None else None
+
     rows = []
     for klass, key, image, how in cases:
-        small = image.copy()
-        small.thumbnail((VIEW_SIDE, VIEW_SIDE), Image.Resampling.LANCZOS)
-        t0 = time.perf_counter()
-        found = hidden_item_report(image, small, catalog, loader, rules, tight)
-        seconds = time.perf_counter() - t0
-        named = found[0].copy.candidate.key if found else None
-        hit = named == key if key is not None else named is not None
-        rows.append(
-            {
-                "class": klass,
-                "how": how,
-                "item": key,
-                "named": named,
-                "undone": found[1] if found else "",
-                "similarity": round(found[0].copy.similarity, 4) if found else None,
-                "hit": hit,
-                "seconds": round(seconds, 4),
-            }
-        )
-        if (key is not None and not hit) or (key is None and hit):
-            print(f"  {klass}: {how} -> {rows[-1]['undone']} {named}", flush=True)
+        row = {"class": klass, "how": how, "item": key}
+        if klass not in DISGUISES and not args.no_views:
+            small = image.copy()
+            small.thumbnail((VIEW_SIDE, VIEW_SIDE), Image.Resampling.LANCZOS)
+            t0 = time.perf_counter()
+            found = hidden_item_report(image, small, catalog, loader, rules, tight)
+            row["seconds"] = round(time.perf_counter() - t0, 4)
+            row["views_named"] = found[0].copy.candidate.key if found else None
+            row["undone"] = found[1] if found else ""
+        if klass in DISGUISES or key is None:
+            # The plain check (the input check's first step), then the tolerant pass over its
+            # candidates; the tolerant pass's own cost is its comparisons.
+            t0 = time.perf_counter()
+            plain = memorization_check(image, catalog, loader, rules)
+            t1 = time.perf_counter()
+            tolerant = tolerant_check(image, plain, loader)
+            row["plain_named"] = named(plain)
+            row["tolerant_named"] = named(tolerant)
+            row["item_rank"] = next(
+                (n for n, c in enumerate(plain.search.candidates) if c.key == key), None
+            )
+            row["tolerant_similarity"] = (
+                round(tolerant.compared[0].similarity, 4) if tolerant.compared else None
+            )
+            row["plain_s"] = round(t1 - t0, 4)
+            row["tolerant_s"] = round(time.perf_counter() - t1, 4)
+        rows.append(row)
+        wrong = False
+        if key is None:
+            wrong = [row.get(k) for k in ("views_named", "plain_named", "tolerant_named")]
+            if any(wrong):
+                print(f"  {klass}: {how} -> views/plain/tolerant {wrong}", flush=True)
+        elif klass in DISGUISES:
+            wrong = row["tolerant_named"] != key and row["plain_named"] != key
+            if wrong:
+                print(
+                    f"  {klass}: {how} -> rank {row['item_rank']} tolerant "
+                    f"{row['tolerant_named']} {row['tolerant_similarity']}",
+                    flush=True,
+                )
+        elif row.get("views_named") != key and not args.no_views:
+            wrong = True
+            print(f"  {klass}: {how} -> {row['undone']} {row['views_named']}", flush=True)
+        if args.save and any(wrong if isinstance(wrong, list) else [wrong]):
+            args.save.mkdir(parents=True, exist_ok=True)
+            image.save(args.save / f"{len(rows):04d}-{key}.png")
+
+    def percentiles(values) -> dict:
+        if not values:
+            return {}
+        return {
+            "p50_s": round(float(np.percentile(values, 50)), 3),
+            "p95_s": round(float(np.percentile(values, 95)), 3),
+        }
 
     summary = {}
     for klass in dict.fromkeys(r["class"] for r in rows):
         group = [r for r in rows if r["class"] == klass]
-        times = np.array([r["seconds"] for r in group])
-        summary[klass] = {
-            "n": len(group),
-            ("caught" if group[0]["item"] else "refused"): sum(r["hit"] for r in group),
-            "p50_s": round(float(np.percentile(times, 50)), 3),
-            "p95_s": round(float(np.percentile(times, 95)), 3),
-        }
-        print(klass, summary[klass], flush=True)
+        expected = group[0]["item"] is not None
+        entry = {"n": len(group)}
+        for stage in ("views", "plain", "tolerant"):
+            results = [r for r in group if f"{stage}_named" in r]
+            if not results:
+                continue
+            if expected:
+                entry[f"{stage}_caught"] = sum(r[f"{stage}_named"] == r["item"] for r in results)
+            else:
+                entry[f"{stage}_refused"] = sum(r[f"{stage}_named"] is not None for r in results)
+        if expected and klass in DISGUISES:
+            entry["caught_either"] = sum(
+                r["item"] in (r["plain_named"], r["tolerant_named"]) for r in group
+            )
+            entry["item_among_tolerant_candidates"] = sum(
+                r["item_rank"] is not None and r["item_rank"] < 8 for r in group
+            )
+        if not expected:
+            entry["refused_any"] = sum(
+                any(r.get(f"{stage}_named") for stage in ("views", "plain", "tolerant"))
+                for r in group
+            )
+        entry["views"] = percentiles([r["seconds"] for r in group if "seconds" in r])
+        entry["tolerant"] = percentiles([r["tolerant_s"] for r in group if "tolerant_s" in r])
+        summary[klass] = entry
+        print(klass, entry, flush=True)
+    ordinary = [r for r in rows if r["item"] is None]
+    summary["all ordinary"] = {
+        "n": len(ordinary),
+        "refused_any": sum(
+            any(r.get(f"{stage}_named") for stage in ("views", "plain", "tolerant"))
+            for r in ordinary
+        ),
+        "tolerant_refused": sum(r.get("tolerant_named") is not None for r in ordinary),
+        "tolerant": percentiles([r["tolerant_s"] for r in ordinary if "tolerant_s" in r]),
+    }
+    print("all ordinary", summary["all ordinary"], flush=True)
+    tolerant_times = [r["tolerant_s"] for r in rows if "tolerant_s" in r]
+    summary["tolerant pass, all inputs"] = percentiles(tolerant_times)
+    print("tolerant pass, all inputs", summary["tolerant pass, all inputs"], flush=True)
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
 

@@ -35,6 +35,7 @@ from moderation.memorization import (
     frame_undo_views,
     memorization_check,
     report_details,
+    tolerant_check,
     turn_undo_views,
 )
 from moderation.models import Hold, InputCheck
@@ -47,6 +48,8 @@ from provenance.verify import image_verify
 # 0.3 s from this copy, on the 2-core machine with 20 000 items).
 VIEW_CANDIDATES = 4
 VIEW_SIDE = 128
+# What the tolerant comparison undoes, for the reason and the refusal.
+TOLERANT_VIEW = "its tone fitted and a covered part left out"
 
 
 @dataclass(frozen=True)
@@ -225,13 +228,17 @@ def _held_sources(org, inputs: dict[str, bytes], skip=()) -> list[InputFinding]:
 
 def _input_report(image, catalog, memorization) -> tuple[Report, str]:
     """The image's report, or the first view's that finds a copy (with the view's name): the
-    image colour-undone, turned back, both, or without its frame. Such a view of a training item
-    lands on the item's hashes, so the views search only the tight radius and compare few
-    candidates, and they are made from a VIEW_SIDE copy (hashes and the pixel comparison look
-    at 64 px or less): they add little to a submission."""
+    image compared tolerantly (its tone fitted to each candidate's, a covered part left out;
+    memorization.tolerant_check), colour-undone, turned back, both, or without its frame.
+    Such a view of a training item lands on the item's hashes, so the views search only the
+    tight radius and compare few candidates, and they are made from a VIEW_SIDE copy (hashes
+    and the pixel comparison look at 64 px or less): they add little to a submission."""
     report = memorization_check(image, catalog, training_pixels, memorization)
     if report.copy is not None:
         return report, ""
+    tolerant = tolerant_check(image, report, training_pixels)
+    if tolerant.copy is not None:
+        return tolerant, TOLERANT_VIEW
     tight = memorization.model_copy(
         update={"candidate_radius": memorization.max_hamming, "candidates": VIEW_CANDIDATES}
     )
