@@ -29,6 +29,7 @@ from PIL import Image
 
 from moderation.copy_detection import CANONICAL_SIDE, canonical, compare
 from moderation.memorization import (
+    Compared,
     HashCatalog,
     PixelLoader,
     Report,
@@ -38,8 +39,15 @@ from moderation.memorization import (
 )
 
 # Regions are looked for on the input shrunk to at most this side: a box found there is within
-# a pixel, under 1 % of the side of the smallest region searched (a quarter of 512).
+# a pixel, about 1 % of the side of the smallest region searched.
 REGION_SEARCH_SIDE = 512
+# A picture feathered into its surroundings (its border blended over a few pixels) has no step
+# between neighbouring pixels there; shrunk 2 and 4 times it has. Boxes are also looked for at
+# these sides, the best so many of them, after those found at REGION_SEARCH_SIDE; one within
+# SAME_BOX of the input's smaller side of a box already kept on every side is that box. The
+# hashes of a feathered picture's box stay near its item's anywhere inside the blend.
+SOFT_SIDES = ((256, 24), (128, 24))
+SAME_BOX = 0.01
 # A step of this much (0-255, largest over the colour channels) between two neighbouring
 # pixels is an edge.
 EDGE_STEP = 16
@@ -48,7 +56,7 @@ EDGE_STEP = 16
 EDGE_SUPPORT = 0.6
 # Regions searched: a side from this share of the input's smaller side, boxes up to this
 # aspect ratio, and not the whole input (the plain check judges that).
-MIN_REGION = 0.2
+MIN_REGION = 0.13
 MAX_ASPECT = 2.0
 # Candidate lines kept each way (the best supported, after keeping one of each run of
 # neighbouring ones), and boxes searched.
@@ -56,6 +64,21 @@ LINES = 24
 REGIONS = 64
 # How far a box with a side made up to square it ranks below one with four sides found.
 SQUARED_PENALTY = 0.05
+# Slanted line directions searched for a picture turned and pasted, the line length each must
+# have (in sides of the smallest region), the least slant that counts (a smaller one the hashes
+# take), and the regions searched in the input turned back by each (every quarter turn).
+TURNED_ANGLES = 2
+SLANT_SUPPORT = 2.0
+SLANT_FROM = 2.0
+TURNED_REGIONS = 16
+# The views that come this near an item (the nearest candidate's similarity) without finding it
+# are rectified onto it, the RECTIFIED nearest of them; a rectified view's copy counts only when
+# it is RECTIFY_MARGIN more similar than the view was.
+RECTIFY_FROM = 0.85
+RECTIFIED = 3
+RECTIFY_MARGIN = 0.01
+MAX_WARP = 0.15
+ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
 # A box whose sides, moved, leave less than this many pixels a side is dropped.
 MIN_VIEW = 8
 # A box's sides are then moved to the strongest step within this many pixels.
@@ -80,13 +103,31 @@ MASK_MARGIN = 2
 class View:
     undone: str  # what the view undoes, for the reason and the refusal
     image: Image.Image
-    turn: float | None = None  # the turn undone, degrees anticlockwise
+    turn: float | None = None  # the small turn undone, degrees anticlockwise
     # Canonical-size float32 mask of the pixels that hold the input's picture, None for all.
     mask: np.ndarray | None = None
+    quarter: int = 0  # quarter turns undone after `turn`, anticlockwise (numpy's rot90)
 
     @property
     def grown(self) -> bool:
         return self.turn is not None and self.mask is None
+
+    def quartered(self, quarter: int) -> "View":
+        """The view turned by `quarter` more quarter turns: it undoes a turn of `turn` and
+        90° steps, any angle with ANGLES' small ones. Turning about the centre commutes with
+        a quarter turn, so the view's picture and mask turn as they are."""
+        if quarter == 0:
+            return self
+        total = (self.turn - 90 * quarter + 180) % 360 - 180
+        way = "clockwise" if total > 0 else "anticlockwise"
+        where = self.undone.split(", ", 1)[1]
+        return View(
+            f"turned back {abs(total):g}° {way}, {where}",
+            Image.fromarray(np.rot90(np.asarray(self.image), quarter)),
+            self.turn,
+            None if self.mask is None else np.ascontiguousarray(np.rot90(self.mask, quarter)),
+            quarter,
+        )
 
 
 def hidden_item_report(
@@ -96,32 +137,123 @@ def hidden_item_report(
     pixels: PixelLoader,
     rules,
     tight,
+    plain: Report | None = None,
 ) -> tuple[Report, str] | None:
     """The first view of `image` that finds a copy, with what it undid, or None: its regions
     (cut from `image`, brought down to `small`'s size) and `small` (a small copy of it) turned
-    back. Each view is searched under `tight` (the input check's rules for views: the tight
-    radius, few candidates); one that finds a copy there is judged again under `rules` (the
-    policy's), whose wide search brings the neighbours a copy must stand out from: with a few
-    candidates a view of a plain scene stands out from none, and over a hundred views a few
-    such scenes land near an item."""
+    back; then the views that came nearest an item without finding it (and `small` itself, by
+    `plain`, its own report), rectified onto that item (rectified_view). Each view is searched
+    under `tight` (the input check's rules for views: the tight radius, few candidates); one
+    that finds a copy there is judged again under `rules` (the policy's), whose wide search
+    brings the neighbours a copy must stand out from: with a few candidates a view of a plain
+    scene stands out from none, and over a hundred views a few such scenes land near an item."""
     side = max(small.size)
     array = np.asarray(small.convert("RGB"))
-    views = itertools.chain(region_views(image, side), rotation_views(small))
+    views = itertools.chain(
+        region_views(image, side), rotation_views(small), turned_region_views(image, side)
+    )
+    # Per item, the similarity of the nearest view of it that the wide search judged no copy:
+    # a view no nearer is not judged again (the search costs as much as a hundred views).
+    judged: dict[str, float] = {}
+
+    def judge(view: View, report: Report) -> Report | None:
+        copy = report.copy
+        if copy is None or judged.get(copy.candidate.key, -1.0) >= copy.similarity:
+            return None
+        if view.turn is not None and not _turn_matters(array, view, report, pixels):
+            return None
+        confirmed = memorization_check(view.image, catalog, pixels, rules, view.mask)
+        if confirmed.copy is None:
+            judged[copy.candidate.key] = copy.similarity
+            return None
+        if view.turn is not None and not _turn_matters(array, view, confirmed, pixels):
+            return None
+        return confirmed
+
+    def rectified(near: list[tuple[float, View, Compared]]) -> tuple[Report, str] | None:
+        near = sorted(near, key=lambda entry: -entry[0])[:RECTIFIED]
+        for similarity, view, compared in near:
+            if similarity < RECTIFY_FROM:
+                break
+            found = rectified_view(view, pixels(compared.candidate.file), compared.mirrored)
+            if found is None:
+                continue
+            report = view_check(found.image, catalog, pixels, tight, found.mask)
+            copy = report.copy
+            if copy is None or copy.candidate.key != compared.candidate.key:
+                continue
+            if copy.similarity < similarity + RECTIFY_MARGIN:
+                continue
+            confirmed = judge(found, report)
+            if confirmed is not None and confirmed.copy.candidate.key == copy.candidate.key:
+                return confirmed, found.undone
+        return None
+
+    # The input itself near an item (a picture in perspective) is rectified first: its views
+    # would each come near the item too, and each be judged.
+    if plain is not None:
+        found = rectified([(c.similarity, View("", small), c) for c in plain.compared])
+        if found is not None:
+            return found
+    near: list[tuple[float, View, Compared]] = []
     for view in views:
         report = view_check(view.image, catalog, pixels, tight, view.mask)
         if not report.compared:
             continue
+        if view.mask is None:
+            near.append((report.compared[0].similarity, view, report.compared[0]))
         if view.turn is not None and report.compared[0].similarity >= REFINE_FROM:
             view, report = _finer(array, view, report, catalog, pixels, tight)
-        if report.copy is None:
-            continue
-        confirmed = memorization_check(view.image, catalog, pixels, rules, view.mask)
-        if confirmed.copy is None:
-            continue
-        if view.turn is not None and not _turn_matters(array, view, confirmed, pixels):
-            continue
-        return confirmed, view.undone
-    return None
+        confirmed = judge(view, report)
+        if confirmed is not None:
+            return confirmed, view.undone
+    return rectified(near)
+
+
+def rectified_view(view: View, item: np.ndarray, mirrored: bool) -> View | None:
+    """`view` brought onto `item` (canonical) by the homography that lines their brightness up
+    best (OpenCV's ECC, from no change): a picture photographed at an angle, skewed or
+    distorted a little, or a region cut a few per cent off its item's box, is the item again.
+    The pixels the view lacks are masked. None when ECC finds no such homography, or one that
+    moves a corner more than MAX_WARP of the side (the freedom to bend one scene into
+    another grows with it)."""
+    picture = view.image.convert("RGB")
+    if mirrored:
+        picture = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    query = canonical(picture)[..., 0]
+    warp = np.eye(3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(
+            np.ascontiguousarray(item[..., 0]),
+            query,
+            warp,
+            cv2.MOTION_HOMOGRAPHY,
+            ECC_STOP,
+            None,
+            1,
+        )
+    except cv2.error:  # ECC did not converge: no homography to undo
+        return None
+    n = CANONICAL_SIDE
+    corners = np.float32([[0, 0], [n, 0], [n, n], [0, n]]).reshape(-1, 1, 2)
+    moved = cv2.perspectiveTransform(corners, warp) - corners
+    if np.abs(moved).max() > MAX_WARP * n:
+        return None
+    width, height = picture.size
+    side = max(width, height)
+    # Output pixels to the item's canonical frame, through the warp, to the view's pixels.
+    to_view = np.diag([width / n, height / n, 1.0]) @ warp @ np.diag([n / side, n / side, 1.0])
+    array = np.asarray(picture)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    back = cv2.warpPerspective(array, to_view, (side, side), flags=flags)
+    inside = cv2.warpPerspective(
+        np.full(array.shape[:2], 255, np.uint8), to_view, (side, side), flags=flags
+    )
+    inside = inside == 255
+    cut = np.ascontiguousarray(~inside, dtype=np.uint8)
+    painted = cv2.inpaint(back, cut, 3, cv2.INPAINT_TELEA) if cut.any() else back
+    undone = ", ".join(part for part in (view.undone, "rectified (a homography)") if part)
+    return View(undone, Image.fromarray(painted), mask=_canonical_mask(inside))
 
 
 def _turn_matters(array: np.ndarray, view: View, report: Report, pixels: PixelLoader) -> bool:
@@ -135,6 +267,7 @@ def _turn_matters(array: np.ndarray, view: View, report: Report, pixels: PixelLo
     if view.grown:
         box = _grown_box(width, height, abs(view.turn))
         still = still.crop(box)
+    still = Image.fromarray(np.rot90(np.asarray(still), view.quarter))
     item = pixels(copy.candidate.file)
     plain = compare(canonical(still), item, min(still.size), view.mask)
     return 1.0 - plain.distance < copy.similarity - TURN_MARGIN
@@ -148,6 +281,7 @@ def _finer(array, view: View, report: Report, catalog, pixels, tight) -> tuple[V
         finer = turned_back(array, view.turn + step, view.grown)
         if finer is None:
             continue
+        finer = finer.quartered(view.quarter)
         found = view_check(finer.image, catalog, pixels, tight, finer.mask)
         if found.compared and found.compared[0].similarity > best[1].compared[0].similarity:
             best = (finer, found)
@@ -156,15 +290,30 @@ def _finer(array, view: View, report: Report, catalog, pixels, tight) -> tuple[V
 
 def region_views(image: Image.Image, side: int) -> list[View]:
     """The regions of `image` that look like a picture pasted into it, best supported first,
-    each cut out and brought down to at most `side` pixels a side."""
+    each cut out and brought down to at most `side` pixels a side: those found at
+    REGION_SEARCH_SIDE, then those found only on the softer copies of SOFT_SIDES."""
     width, height = image.size
-    rgb, scale = search_copy(image, REGION_SEARCH_SIDE)
+    rgb = image.convert("RGB")
+    boxes: list[tuple[float, ...]] = []
+    for search_side, limit in ((REGION_SEARCH_SIDE, REGIONS), *SOFT_SIDES):
+        shrunk, scale = search_copy(image, search_side)
+        found = []
+        for box in _boxes(shrunk)[:limit]:
+            refined = tuple(
+                min(scale * edge, most)
+                for edge, most in zip(
+                    _refined(shrunk, box), (width, height, width, height), strict=True
+                )
+            )
+            near = SAME_BOX * min(width, height)
+            if not any(
+                max(abs(a - b) for a, b in zip(refined, kept, strict=True)) <= near
+                for kept in boxes
+            ):
+                found.append(refined)
+        boxes += found
     views = []
-    for box in _boxes(rgb):
-        left, top, right, bottom = (
-            min(scale * edge, most)
-            for edge, most in zip(_refined(rgb, box), (width, height, width, height), strict=True)
-        )
+    for left, top, right, bottom in boxes:
         # Cut at the edges found to a fraction of a pixel: the hashes of a box half a percent
         # off its item's take in a strip of what is around it and move several bits.
         w, h = right - left, bottom - top
@@ -173,12 +322,61 @@ def region_views(image: Image.Image, side: int) -> list[View]:
         # Never enlarged: the comparison judges a small region at its own size (copy_detection).
         fit = min(1.0, side / max(w, h))
         size = (max(1, round(w * fit)), max(1, round(h * fit)))
-        region = image.convert("RGB").resize(
-            size, Image.Resampling.LANCZOS, box=(left, top, right, bottom)
-        )
+        region = rgb.resize(size, Image.Resampling.LANCZOS, box=(left, top, right, bottom))
         share = round(100 * w / width)
         views.append(View(f"region {share} % of the image at ({left:.0f}, {top:.0f})", region))
     return views
+
+
+def turned_region_views(image: Image.Image, side: int) -> Iterator[View]:
+    """The regions of `image` turned back by each of its TURNED_ANGLES strongest slanted line
+    directions, each with every quarter turn: a picture turned and then pasted (or turned on
+    a grown canvas and pasted) has its sides along one direction, straight again once the
+    input is turned back by it, where the region search finds its box."""
+    rgb = np.asarray(image.convert("RGB"))
+    for angle in _slants(image):
+        height, width = rgb.shape[:2]
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (round(width * cos + height * sin), round(width * sin + height * cos))
+        matrix[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+        back = cv2.warpAffine(rgb, matrix, size, flags=cv2.INTER_CUBIC)
+        way = "clockwise" if angle < 0 else "anticlockwise"
+        for view in region_views(Image.fromarray(back), side)[:TURNED_REGIONS]:
+            for quarter in range(4):
+                image_q = Image.fromarray(np.rot90(np.asarray(view.image), quarter))
+                quarters = f", and {90 * quarter}° more" if quarter else ""
+                yield View(f"turned back {abs(angle):.1f}° {way}{quarters}, {view.undone}", image_q)
+
+
+def _slants(image: Image.Image) -> list[float]:
+    """The directions (degrees, -45 to 45, 0 excluded) along which the input has the most
+    length of long straight edges, strongest first; those with at least SLANT_SUPPORT sides of
+    the smallest region of it. In OpenCV's sense: the input turned by one of them has those
+    edges level or upright."""
+    rgb, _ = search_copy(image, REGION_SEARCH_SIDE)
+    grey = cv2.cvtColor(rgb.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    shortest = MIN_REGION * min(grey.shape)
+    segments = cv2.HoughLinesP(
+        cv2.Canny(grey, 50, 150), 1, np.pi / 360, 40, minLineLength=shortest, maxLineGap=3
+    )
+    if segments is None:
+        return []
+    x0, y0, x1, y1 = segments.reshape(-1, 4).astype(np.float64).T
+    length = np.hypot(x1 - x0, y1 - y0)
+    direction = (np.degrees(np.arctan2(y1 - y0, x1 - x0)) + 45) % 90 - 45
+    slanted = np.abs(direction) >= SLANT_FROM
+    length, direction = length[slanted], direction[slanted]
+    found = []
+    while length.size and len(found) < TURNED_ANGLES:
+        bins = np.bincount(np.round(direction + 45).astype(int), length, 91)
+        peak = int(bins.argmax()) - 45
+        near = np.abs(direction - peak) <= 1.5
+        if length[near].sum() < SLANT_SUPPORT * shortest:
+            break
+        found.append(float(np.average(direction[near], weights=length[near])))
+        length, direction = length[~near], direction[~near]
+    return found
 
 
 def _refined(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, ...]:
@@ -334,15 +532,17 @@ def _side(running: np.ndarray, at: np.ndarray, start: np.ndarray, end: np.ndarra
 
 
 def rotation_views(image: Image.Image) -> Iterator[View]:
-    """`image` turned back by each of ANGLES, either way: the box an item turned on a grown
-    canvas fills, and the whole input with the corners an item turned and cut lacks masked."""
+    """`image` turned back by each of ANGLES, either way, and by each with a quarter turn or
+    more (any angle to within a step): the box an item turned on a grown canvas fills, and the
+    whole input with the corners an item turned and cut lacks masked."""
     array = np.asarray(image.convert("RGB"))
     for angle in ANGLES:
         for turn in (angle, -angle):
             for grown in (True, False):
                 view = turned_back(array, turn, grown)
                 if view is not None:
-                    yield view
+                    for quarter in range(4):
+                        yield view.quartered(quarter)
 
 
 def turned_back(array: np.ndarray, turn: float, grown: bool) -> View | None:
