@@ -21,10 +21,11 @@ under a pixel, which the hashes and the comparison take."""
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
+import scipy.fftpack
 from PIL import Image
 
 from moderation.copy_detection import CANONICAL_SIDE, canonical, compare
@@ -107,6 +108,8 @@ class View:
     # Canonical-size float32 mask of the pixels that hold the input's picture, None for all.
     mask: np.ndarray | None = None
     quarter: int = 0  # quarter turns undone after `turn`, anticlockwise (numpy's rot90)
+    # The view's and its mirror image's pHash and dHash when made with others (HashCatalog.near).
+    queries: list | None = field(default=None, compare=False)
 
     @property
     def grown(self) -> bool:
@@ -197,7 +200,7 @@ def hidden_item_report(
             return found
     near: list[tuple[float, View, Compared]] = []
     for view in views:
-        report = view_check(view.image, catalog, pixels, tight, view.mask)
+        report = view_check(view.image, catalog, pixels, tight, view.mask, view.queries)
         if not report.compared:
             continue
         if view.mask is None:
@@ -531,18 +534,66 @@ def _side(running: np.ndarray, at: np.ndarray, start: np.ndarray, end: np.ndarra
     return np.where((at == 0) | (at == extent), 1.0, share)
 
 
+def _quarters(view: View) -> list[View]:
+    """`view` and its three quarter turns (View.quartered), each with its hashes."""
+    queries = _quarter_queries(view.image)
+    return [replace(view.quartered(quarter), queries=queries[quarter]) for quarter in range(4)]
+
+
+def _quarter_queries(image: Image.Image) -> list[list[dict[str, int]]]:
+    """The pHash and dHash (as imagehash computes them) of `image` and of its mirror image,
+    for each quarter turn of it: from four resizes instead of sixteen, since resizing commutes
+    with a half turn and a mirror. A quarter turn costs a search of the view's hashes and
+    little more."""
+    grey = image.convert("L")
+    # PIL resizes across and then down through 8-bit values, so a resize commutes with a half
+    # turn and a mirror exactly but not with a quarter turn: the odd ones resize the picture
+    # turned a quarter.
+    resized = [
+        (
+            np.asarray(upright.resize((32, 32), Image.Resampling.LANCZOS)),
+            np.asarray(upright.resize((9, 8), Image.Resampling.LANCZOS)),
+        )
+        for upright in (grey, grey.transpose(Image.Transpose.ROTATE_90))
+    ]
+    found = []
+    for quarter in range(4):
+        square, wide = resized[quarter % 2]
+        turned, across = np.rot90(square, quarter // 2 * 2), np.rot90(wide, quarter // 2 * 2)
+        pair = []
+        for picture, steps in ((turned, across), (turned[:, ::-1], across[:, ::-1])):
+            low = scipy.fftpack.dct(scipy.fftpack.dct(picture, axis=0), axis=1)[:8, :8]
+            pair.append(
+                {
+                    "phash": _bits(low > np.median(low)),
+                    "dhash": _bits(steps[:, 1:] > steps[:, :-1]),
+                }
+            )
+        found.append(pair)
+    return found
+
+
+def _bits(flags: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(flags.ravel()).tobytes(), "big")
+
+
 def rotation_views(image: Image.Image) -> Iterator[View]:
-    """`image` turned back by each of ANGLES, either way, and by each with a quarter turn or
-    more (any angle to within a step): the box an item turned on a grown canvas fills, and the
-    whole input with the corners an item turned and cut lacks masked."""
+    """`image` turned back by each of ANGLES, either way, then by each with one to three
+    quarter turns more (any angle to within a step): the box an item turned on a grown canvas
+    fills, and the whole input with the corners an item turned and cut lacks masked. The small
+    turns come first: a view a quarter turn off its item's can land on another item of flat
+    shapes, and an item turned by a small angle is then named by its own view first."""
     array = np.asarray(image.convert("RGB"))
-    for angle in ANGLES:
-        for turn in (angle, -angle):
-            for grown in (True, False):
-                view = turned_back(array, turn, grown)
-                if view is not None:
-                    for quarter in range(4):
-                        yield view.quartered(quarter)
+    views = [
+        _quarters(view)
+        for angle in ANGLES
+        for turn in (angle, -angle)
+        for grown in (True, False)
+        if (view := turned_back(array, turn, grown)) is not None
+    ]
+    for quarter in range(4):
+        for turns in views:
+            yield turns[quarter]
 
 
 def turned_back(array: np.ndarray, turn: float, grown: bool) -> View | None:

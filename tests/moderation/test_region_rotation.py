@@ -5,8 +5,9 @@ lacks, and the coarse bound lets a view's copy through."""
 import io
 
 import cv2
+import imagehash
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from moderation import copy_detection, region_rotation
 from tests.gating_support import encoded, picture
@@ -112,3 +113,15 @@ def test_a_picture_in_perspective_is_rectified_onto_its_item():
     if other is not None:
         distance = copy_detection.compare(canonical(other.image), item, mask=other.mask).distance
         assert distance > 0.15
+
+
+def test_the_quarter_turns_hashes_are_the_hashes_of_the_turned_views():
+    view = jpeg(picture(72, 96).resize((96, 80)))
+    queries = region_rotation._quarter_queries(view)
+    for quarter in range(4):
+        turned = Image.fromarray(np.rot90(np.asarray(view), quarter))
+        for mirrored, picture_ in enumerate((turned, ImageOps.mirror(turned))):
+            assert queries[quarter][mirrored] == {
+                "phash": int(str(imagehash.phash(picture_)), 16),
+                "dhash": int(str(imagehash.dhash(picture_)), 16),
+            }
