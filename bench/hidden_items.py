@@ -238,6 +238,37 @@ def disguised(scene: Image.Image, others: list[Image.Image], rng) -> tuple[Image
     return perspective(scene, rng)
 
 
+def _measure(cases, rows, catalog, loader, rules, tight, hidden_item_report, memorization_check):
+    for klass, key, image, how in cases:
+        small = image.copy()
+        small.thumbnail((VIEW_SIDE, VIEW_SIDE), Image.Resampling.LANCZOS)
+        # The input's own report (timed apart from the views, as in input_check): the views
+        # rectify its nearest candidates.
+        own = memorization_check(image, catalog, loader, rules)
+        t0 = time.perf_counter()
+        found = hidden_item_report(image, small, catalog, loader, rules, tight, own)
+        seconds = time.perf_counter() - t0
+        named = found[0].copy.candidate.key if found else None
+        hit = named == key if key is not None else named is not None
+        rows.append(
+            {
+                "class": klass,
+                "how": how,
+                "item": key,
+                "named": named,
+                "undone": found[1] if found else "",
+                "similarity": round(found[0].copy.similarity, 4) if found else None,
+                "hit": hit,
+                "seconds": round(seconds, 4),
+            }
+        )
+        if (key is not None and not hit) or (key is None and hit):
+            print(
+                f"  {klass}: {how} -> {rows[-1]['undone']} {named} {rows[-1]['similarity']}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=Path, help="cache of the drawn training items (.npz)")
@@ -334,32 +365,10 @@ def main() -> None:
         cases = [case for case in cases if case[0] in wanted]
 
     rows = []
-    for klass, key, image, how in cases:
-        small = image.copy()
-        small.thumbnail((VIEW_SIDE, VIEW_SIDE), Image.Resampling.LANCZOS)
-        # The input's own report (timed apart from the views, as in input_check): the views
-        # rectify its nearest candidates.
-        own = memorization_check(image, catalog, loader, rules)
-        t0 = time.perf_counter()
-        found = hidden_item_report(image, small, catalog, loader, rules, tight, own)
-        seconds = time.perf_counter() - t0
-        named = found[0].copy.candidate.key if found else None
-        hit = named == key if key is not None else named is not None
-        rows.append(
-            {
-                "class": klass,
-                "how": how,
-                "item": key,
-                "named": named,
-                "undone": found[1] if found else "",
-                "similarity": round(found[0].copy.similarity, 4) if found else None,
-                "hit": hit,
-                "seconds": round(seconds, 4),
-            }
-        )
-        if (key is not None and not hit) or (key is None and hit):
-            print(f"  {klass}: {how} -> {rows[-1]['undone']} {named}", flush=True)
-
+    try:
+        _measure(cases, rows, catalog, loader, rules, tight, hidden_item_report, memorization_check)
+    except KeyboardInterrupt:  # a long run stopped early still reports what it measured
+        print(f"stopped after {len(rows)} of {len(cases)} inputs", flush=True)
     summary = {}
     for klass in dict.fromkeys(r["class"] for r in rows):
         group = [r for r in rows if r["class"] == klass]

@@ -91,6 +91,9 @@ TURNED_ANGLES = 2
 SLANT_SUPPORT = 2.0
 SLANT_FROM = 2.0
 TURNED_REGIONS = 16
+# The turned views tried with quarter turns more: those within this many degrees of undoing a
+# slant (ANGLES' step and the refinement's reach).
+SLANT_NEAR = 3.0
 # The views that come this near an item (the nearest candidate's similarity) without finding it
 # are rectified onto it, the RECTIFIED nearest of them; a rectified view's copy counts only when
 # it is RECTIFY_MARGIN more similar than the view was.
@@ -172,7 +175,9 @@ def hidden_item_report(
     side = max(small.size)
     array = np.asarray(small.convert("RGB"))
     views = itertools.chain(
-        region_views(image, side), rotation_views(small), turned_region_views(image, side)
+        region_views(image, side),
+        rotation_views(small, slants := _slants(image)),
+        turned_region_views(image, side, slants),
     )
     # Per item, the similarity of the nearest view of it that the wide search judged no copy:
     # a view no nearer is not judged again (the search costs as much as a hundred views).
@@ -350,13 +355,13 @@ def region_views(image: Image.Image, side: int) -> list[View]:
     return views
 
 
-def turned_region_views(image: Image.Image, side: int) -> Iterator[View]:
-    """The regions of `image` turned back by each of its TURNED_ANGLES strongest slanted line
-    directions, each with every quarter turn: a picture turned and then pasted (or turned on
+def turned_region_views(image: Image.Image, side: int, slants: list[float]) -> Iterator[View]:
+    """The regions of `image` turned back by each of its `slants` (_slants), each with every
+    quarter turn: a picture turned and then pasted (or turned on
     a grown canvas and pasted) has its sides along one direction, straight again once the
     input is turned back by it, where the region search finds its box."""
     rgb = np.asarray(image.convert("RGB"))
-    for angle in _slants(image):
+    for angle in slants:
         height, width = rgb.shape[:2]
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
         cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
@@ -596,23 +601,34 @@ def _bits(flags: np.ndarray) -> int:
     return int.from_bytes(np.packbits(flags.ravel()).tobytes(), "big")
 
 
-def rotation_views(image: Image.Image) -> Iterator[View]:
-    """`image` turned back by each of ANGLES, either way, then by each with one to three
-    quarter turns more (any angle to within a step): the box an item turned on a grown canvas
-    fills, and the whole input with the corners an item turned and cut lacks masked. The small
-    turns come first: a view a quarter turn off its item's can land on another item of flat
-    shapes, and an item turned by a small angle is then named by its own view first."""
+def rotation_views(image: Image.Image, slants: list[float] = ()) -> Iterator[View]:
+    """`image` turned back by each of ANGLES, either way, then those of them within SLANT_NEAR
+    of undoing one of `slants` (the input's slanted edges, _slants) with one to three quarter
+    turns more: the box an item turned on a grown canvas fills, and the whole input with the
+    corners an item turned and cut lacks masked. An item turned by more than 45 degrees has its
+    sides, or the corners cut off it, along such a slant; every quarter turn of every view
+    (four times the views) compared four times the candidates on ordinary scenes of flat
+    shapes, and refused more of them. The small turns come first: a view a quarter turn off its
+    item's can land on another item of flat shapes."""
     array = np.asarray(image.convert("RGB"))
-    views = [
-        _quarters(view)
-        for angle in ANGLES
-        for turn in (angle, -angle)
-        for grown in (True, False)
-        if (view := turned_back(array, turn, grown)) is not None
-    ]
-    for quarter in range(4):
-        for turns in views:
+    views = []
+    for angle in ANGLES:
+        for turn in (angle, -angle):
+            for grown in (True, False):
+                view = turned_back(array, turn, grown)
+                if view is not None:
+                    views.append(view)
+                    yield view
+    slanted = [_quarters(view) for view in views if _undoes(view.turn, slants)]
+    for quarter in range(1, 4):
+        for turns in slanted:
             yield turns[quarter]
+
+
+def _undoes(turn: float, slants: list[float]) -> bool:
+    """Whether turning back by `turn` (a View's) levels edges along one of `slants` (OpenCV's
+    sense, mod 90 degrees) to within SLANT_NEAR."""
+    return any(abs((turn + slant + 45) % 90 - 45) <= SLANT_NEAR for slant in slants)
 
 
 def turned_back(array: np.ndarray, turn: float, grown: bool) -> View | None:

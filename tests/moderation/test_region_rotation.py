@@ -69,8 +69,10 @@ def test_a_quarter_turn_more_undoes_a_turn_beyond_45_degrees():
     view = region_rotation.turned_back(np.asarray(small), 25, grown=True).quartered(3)
     assert view.undone == "turned back 115° clockwise, out of its grown canvas"
     assert 1 - copy_detection.compare(canonical(view.image), canonical(ITEM)).distance > 0.96
-    # The search yields it among the views of any turn.
-    names = {view.undone for view in region_rotation.rotation_views(small)}
+    # Its sides' slant is found, and the search turns the views near it a quarter more.
+    slants = region_rotation._slants(grown)
+    assert slants and abs(abs(slants[0]) - 25) < 1.5, slants
+    names = {view.undone for view in region_rotation.rotation_views(small, slants)}
     assert "turned back 116° clockwise, out of its grown canvas" in names
     assert "turned back 64° anticlockwise, its corners cut" in names
 
@@ -83,7 +85,7 @@ def test_a_picture_turned_then_pasted_is_found_along_its_slant():
     canvas.paste(turned, (150, 60))
     slants = region_rotation._slants(jpeg(canvas))
     assert slants and abs(slants[0] + 23) < 1, slants
-    views = list(region_rotation.turned_region_views(jpeg(canvas), 128))
+    views = list(region_rotation.turned_region_views(jpeg(canvas), 128, slants))
     best = max(
         1 - copy_detection.compare(canonical(view.image), canonical(ITEM)).distance
         for view in views
