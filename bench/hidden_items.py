@@ -275,7 +275,10 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=60, help="attacked inputs per class")
     parser.add_argument("--ordinary", type=int, default=300, help="ordinary inputs")
     parser.add_argument(
-        "--classes", default="", help="only these classes (comma-separated), all by default"
+        "--class",
+        dest="classes",
+        action="append",
+        help="only this class (repeatable); all by default",
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", type=Path)
@@ -361,8 +364,7 @@ def main() -> None:
     for scene in held_out(ORDINARY_SEED_LATER, third):
         cases.append(("ordinary: scene, new attacks", None, *disguised(scene, fillers, later)))
     if args.classes:
-        wanted = set(args.classes.split(","))
-        cases = [case for case in cases if case[0] in wanted]
+        cases = [case for case in cases if case[0] in args.classes]
 
     rows = []
     try:

@@ -19,9 +19,10 @@ grown canvas is then upright in the middle, whole: the view is the box it fills.
 and cut back to its size is upright but lacks its corners: the view is the whole input turned
 back, its missing corners painted in from their edges for the hashes and left out of the pixel
 comparison (a mask). The angles are 2 degrees apart: 1 degree off moves a 64 px item's corner
-under a pixel, which the hashes and the comparison take. Each view is also turned by one to
-three quarter turns, so any angle is searched (a turn about the centre commutes with a quarter
-turn; the quarter turns' hashes come from the same resizes).
+under a pixel, which the hashes and the comparison take. The views that level one of the
+input's slanted straight edges (below) are also turned by one to three quarter turns, for an
+item turned by more than 45 degrees (a turn about the centre commutes with a quarter turn; the
+quarter turns' hashes come from the same resizes).
 
 Turned, then pasted. The sides of a picture turned and pasted (or turned on a grown canvas and
 pasted) run along one slanted direction, found from the input's long straight edges (Hough):
