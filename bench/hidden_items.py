@@ -15,8 +15,12 @@ candidates a view). Every attacked and ordinary input is made here, fresh, from 
 - rotation: a training item at 128 to 384 px turned by 3 to 45 degrees either way, its canvas
   grown (corners filled black, white or a random colour) or cut back to its size, then rescaled
   0.6x to 1x and saved as JPEG q60 to q90;
+- the second round's attacks on the same items (seed + 1): turned by 46 to 314 degrees,
+  pasted at 12 to 20 %, pasted feathered (3 to 12 px), turned on a grown canvas then pasted,
+  and shown in perspective (turned_any, pasted_small, feathered, turned_pasted, perspective);
 - ordinary: held-out scenes of the same kind (flat shapes, never in training) plain, turned by
-  3 to 45 degrees (grown or cut) and pasted into collages; and smooth noise pictures.
+  3 to 45 degrees (grown or cut) and pasted into collages; smooth noise pictures; and held-out
+  scenes put through one of the second round's attacks.
 
 A copy counts as caught when a view names its own item; an ordinary input counts as refused
 when a view names any item. The time per input is the whole of `hidden_item_report` (all views,
