@@ -248,7 +248,7 @@ def _input_report(image, catalog, memorization) -> tuple[Report, str]:
         viewed = memorization_check(view, catalog, training_pixels, tight)
         if viewed.copy is not None:
             return viewed, undone
-    hidden = hidden_item_report(image, small, catalog, training_pixels, memorization, tight)
+    hidden = hidden_item_report(image, small, catalog, training_pixels, memorization, tight, report)
     return hidden if hidden is not None else (report, "")
 
 

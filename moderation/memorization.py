@@ -216,13 +216,16 @@ class HashCatalog:
             ]
         ).astype(np.int64)
 
-    def near(self, image: Image.Image, *, radius: int, limit: int) -> "CandidateSearch":
+    def near(
+        self, image: Image.Image, *, radius: int, limit: int, queries=None
+    ) -> "CandidateSearch":
         """The tight search for a view that undoes a change (moderation.region_rotation): the
         items within `radius` of the view or its mirror on pHash or dHash, the `limit` nearest
         by summed distance. No wHash and no shift or crop views: a search runs for each of
         many views, and the two cheap hashes of a view that undoes the change land on its
-        item's."""
-        queries = [
+        item's. `queries`: those two hashes of the view and its mirror image when the caller
+        has them already."""
+        queries = queries or [
             {
                 "phash": int(str(imagehash.phash(view)), 16),
                 "dhash": int(str(imagehash.dhash(view)), 16),
@@ -491,12 +494,12 @@ def memorization_check(
 
 
 def view_check(
-    image: Image.Image, catalog: HashCatalog, pixels: PixelLoader, rules, mask=None
+    image: Image.Image, catalog: HashCatalog, pixels: PixelLoader, rules, mask=None, queries=None
 ) -> Report:
     """Both stages for a view that undoes a change, at the tight radius (`max_hamming`) and
     the `candidates` cap of `rules`; `mask`: the view's pixels that came from the input
-    (copy_detection.compare), None for all."""
-    search = catalog.near(image, radius=rules.max_hamming, limit=rules.candidates)
+    (copy_detection.compare), None for all; `queries`: as for HashCatalog.near."""
+    search = catalog.near(image, radius=rules.max_hamming, limit=rules.candidates, queries=queries)
     report = Report(
         len(catalog),
         search,

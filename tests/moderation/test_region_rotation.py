@@ -4,8 +4,10 @@ lacks, and the coarse bound lets a view's copy through."""
 
 import io
 
+import cv2
+import imagehash
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from moderation import copy_detection, region_rotation
 from tests.gating_support import encoded, picture
@@ -57,3 +59,71 @@ def test_a_picture_turned_on_a_grown_canvas_comes_back_whole():
     assert view.undone == "turned back 16° anticlockwise, out of its grown canvas"
     assert view.mask is None
     assert 1 - copy_detection.compare(canonical(view.image), canonical(ITEM)).distance > 0.96
+
+
+def test_a_quarter_turn_more_undoes_a_turn_beyond_45_degrees():
+    big = ITEM.resize((160, 160), Image.LANCZOS)
+    grown = jpeg(big.rotate(115, Image.BICUBIC, expand=True, fillcolor=(0, 0, 0)))
+    small = grown.copy()
+    small.thumbnail((128, 128))
+    view = region_rotation.turned_back(np.asarray(small), 25, grown=True).quartered(3)
+    assert view.undone == "turned back 115° clockwise, out of its grown canvas"
+    assert 1 - copy_detection.compare(canonical(view.image), canonical(ITEM)).distance > 0.96
+    # Its sides' slant is found, and the search turns the views near it a quarter more.
+    slants = region_rotation._slants(grown)
+    assert slants and abs(abs(slants[0]) - 25) < 1.5, slants
+    names = {view.undone for view in region_rotation.rotation_views(small, slants)}
+    assert "turned back 116° clockwise, out of its grown canvas" in names
+    assert "turned back 64° anticlockwise, its corners cut" in names
+
+
+def test_a_picture_turned_then_pasted_is_found_along_its_slant():
+    turned = ITEM.resize((200, 200), Image.LANCZOS).rotate(
+        23, Image.BICUBIC, expand=True, fillcolor=(255, 255, 255)
+    )
+    canvas = picture(70, 320).resize((480, 400))
+    canvas.paste(turned, (150, 60))
+    slants = region_rotation._slants(jpeg(canvas))
+    assert slants and abs(slants[0] + 23) < 1, slants
+    views = list(region_rotation.turned_region_views(jpeg(canvas), 128, slants))
+    best = max(
+        1 - copy_detection.compare(canonical(view.image), canonical(ITEM)).distance
+        for view in views
+    )
+    assert best > 0.96
+    # A picture with only level and upright edges has no slant to turn back.
+    level = picture(70, 320).resize((480, 400))
+    level.paste(ITEM.resize((200, 200), Image.LANCZOS), (150, 60))
+    assert region_rotation._slants(jpeg(level)) == []
+
+
+def test_a_picture_in_perspective_is_rectified_onto_its_item():
+    side = 192
+    big = np.asarray(ITEM.resize((side, side), Image.LANCZOS))
+    corners = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
+    skewed = corners + np.float32([[0, 0], [0, 0], [0, -14], [0, 14]])
+    warp = cv2.getPerspectiveTransform(corners, skewed)
+    out = jpeg(Image.fromarray(cv2.warpPerspective(big, warp, (side, side))))
+    item = canonical(ITEM)
+    plain = 1 - copy_detection.compare(canonical(out), item).distance
+    view = region_rotation.rectified_view(region_rotation.View("", out), item, mirrored=False)
+    assert view is not None and view.undone == "rectified (a homography)"
+    rectified = 1 - copy_detection.compare(canonical(view.image), item, mask=view.mask).distance
+    assert plain < 0.94 < 0.96 < rectified, (plain, rectified)
+    # An unrelated picture is not bent into the item.
+    other = region_rotation.rectified_view(region_rotation.View("", picture(71, 192)), item, False)
+    if other is not None:
+        distance = copy_detection.compare(canonical(other.image), item, mask=other.mask).distance
+        assert distance > 0.15
+
+
+def test_the_quarter_turns_hashes_are_the_hashes_of_the_turned_views():
+    view = jpeg(picture(72, 96).resize((96, 80)))
+    queries = region_rotation._quarter_queries(view)
+    for quarter in range(4):
+        turned = Image.fromarray(np.rot90(np.asarray(view), quarter))
+        for mirrored, picture_ in enumerate((turned, ImageOps.mirror(turned))):
+            assert queries[quarter][mirrored] == {
+                "phash": int(str(imagehash.phash(picture_)), 16),
+                "dhash": int(str(imagehash.dhash(picture_)), 16),
+            }
