@@ -4,8 +4,9 @@ control-image line check (moderation/edge_copies.py), on the CPU.
 The catalog: the default model's training scenes (64 px flat shapes, its five posters among
 them) and textured synthetic pictures (tests' `picture`, provenance's watermark samples). Each
 attacked item's edge map is disguised as an outside tester would (other Canny thresholds,
-inverted, dilated, resized and JPEG'd, mirrored, cropped, a thick hand-like trace); the
-ordinary edge maps are those of pictures outside the catalog, at the same thresholds.
+inverted, dilated, resized and JPEG'd, mirrored, cropped, a thick hand-like trace), and turned
+or cut (geometric_maps: issue #17's geometric class, drawn fresh for each item); the ordinary
+edge maps are those of pictures outside the catalog, at the same thresholds.
 
     .venv/bin/python bench/edge_copies.py --scenes 3000 --pictures 1000 --attacked 40
 """
@@ -93,6 +94,59 @@ def edge_maps(image: Image.Image) -> dict[str, Image.Image]:
     }
 
 
+def turned(image: Image.Image, degrees: float, fill: int) -> Image.Image:
+    return image.rotate(degrees, Image.Resampling.BICUBIC, fillcolor=(fill, fill, fill))
+
+
+def cut(image: Image.Image, share: float, x: float, y: float) -> Image.Image:
+    """The part `share` of the side at (x, y) of the free range, enlarged back."""
+    side = image.width
+    inner = round(side * share)
+    left, top = round(x * (side - inner)), round(y * (side - inner))
+    return image.crop((left, top, left + inner, top + inner)).resize((side, side))
+
+
+def geometric_maps(image: Image.Image, rng: np.random.Generator) -> dict[str, Image.Image]:
+    """Turned and cut edge maps (issue #17's geometric class), drawn fresh for each item:
+    turns of 3 to 20 degrees either way (the turned picture's blank corners black or white),
+    quarter turns with 3 to 15 degrees more, crops of 50 to 90 % of the side at a corner or the
+    centre or anywhere, and those combined with a turn, a mirror or a thick trace."""
+    big = image.convert("RGB")
+    if big.width < 256:
+        big = big.resize((256, 256), Image.Resampling.BICUBIC)
+
+    def angle(low: float, high: float) -> float:
+        return float(rng.uniform(low, high) * rng.choice((-1, 1)))
+
+    def fill() -> int:
+        return int(rng.choice((0, 255)))
+
+    corner = [float(v) for v in rng.choice((0.0, 1.0), 2)]
+    anywhere = [float(v) for v in rng.uniform(0, 1, 2)]
+    quarter = int(rng.integers(1, 4)) * 90
+    trace = cv2.dilate(np.asarray(canny(big, 60, 180)), np.ones((9, 9), np.uint8))
+    thick = ImageOps.invert(Image.fromarray(cv2.GaussianBlur(trace, (0, 0), 2))).convert("RGB")
+    return {
+        "turned 3-8°": canny(turned(big, angle(3, 8), fill())),
+        "turned 8-20°": canny(turned(big, angle(8, 20), fill())),
+        "quarter turn + 3-15°": canny(turned(big, quarter + angle(3, 15), fill())),
+        "crop 50-70 %, corner": canny(cut(big, rng.uniform(0.5, 0.7), *corner)),
+        "crop 70-90 %, corner": canny(cut(big, rng.uniform(0.7, 0.9), *corner)),
+        "crop 50-90 %, centre": canny(cut(big, rng.uniform(0.5, 0.9), 0.5, 0.5)),
+        "crop 55-90 %, anywhere": canny(cut(big, rng.uniform(0.55, 0.9), *anywhere)),
+        "crop 60-90 % + turn 3-15°": canny(
+            turned(cut(big, rng.uniform(0.6, 0.9), *anywhere), angle(3, 15), fill())
+        ),
+        "crop 55-90 % + mirror": canny(
+            ImageOps.mirror(cut(big, rng.uniform(0.55, 0.9), *anywhere))
+        ),
+        "thick trace turned 5-15°": turned(thick, angle(5, 15), 255),
+        "turned 5-15° + resized, JPEG": jpeg(
+            canny(turned(big, angle(5, 15), fill())).resize((200, 200)), 70
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenes", type=int, default=3000)
@@ -126,17 +180,20 @@ def main() -> None:
         set(attacked) | {k for k, i in enumerate(kept) if scenes.poster_of(i) is not None}
     )
     caught: dict[str, list[int]] = {}
-    timings = []
+    timings, cpu = [], []
     for index in attacked:
-        for name, edge_map in edge_maps(items[index]).items():
-            started = time.perf_counter()
+        geometric = geometric_maps(items[index], rng)
+        for name, edge_map in (edge_maps(items[index]) | geometric).items():
+            started, cpu_started = time.perf_counter(), time.process_time()
             report = edge_check(edge_map, catalog, lines.__getitem__)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
             copy = report.copy
             hit = copy is not None and items[int(copy.key)].tobytes() == items[index].tobytes()
             empty = report.line_cells < MIN_LINE_CELLS
             kind = "scene" if index < len(kept) else "picture"
-            for key in (name, f"all {kind}s", "all"):
+            group = "geometric" if name in geometric else "other"
+            for key in (name, f"all {group} {kind}s", f"all {group}"):
                 caught.setdefault(key, [0, 0, 0])
                 caught[key][0] += hit
                 caught[key][1] += 1
@@ -175,9 +232,10 @@ def main() -> None:
         source = "picture" if number < args.ordinary else "held-out scene"
         for name in ("canny 100/200", "canny 50/100", "inverted", "dilated 5 px"):
             edge_map = edge_maps(image)[name]
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             report = edge_check(edge_map, catalog, lines.__getitem__)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
             checked += 1
             refused[source] = refused.get(source, 0) + (report.copy is not None)
             if report.compared:
@@ -192,8 +250,9 @@ def main() -> None:
     print(f"ordinary edge maps wrongly refused: {sum(refused.values())} / {checked} {refused}")
     low = np.percentile(nearest, 1)
     print(f"  best line score of ordinary maps: min {min(nearest):.2f}, 1st pct {low:.2f}")
-    median, high = np.median(timings) * 1000, np.percentile(timings, 95) * 1000
-    print(f"check per control image: median {median:.1f} ms, 95th pct {high:.1f} ms")
+    for name, values in (("wall", timings), ("CPU", cpu)):
+        median, high = np.median(values) * 1000, np.percentile(values, 95) * 1000
+        print(f"check per control image ({name}): median {median:.1f} ms, 95th pct {high:.1f} ms")
 
 
 if __name__ == "__main__":
