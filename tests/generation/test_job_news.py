@@ -66,6 +66,13 @@ async def next_event(chunks) -> dict:
                 return events[-1]
 
 
+async def stream(persona, job_id: str):
+    """The job's event stream, opened as the persona, and its first event."""
+    response = await async_client(persona.token).get(f"/api/generations/{job_id}/events")
+    chunks = aiter(response.streaming_content)
+    return chunks, await next_event(chunks)
+
+
 def test_a_stream_hears_each_change_when_it_commits(
     settings, live_db, personas, model, clean_leases, redis_url
 ):
@@ -76,9 +83,8 @@ def test_a_stream_hears_each_change_when_it_commits(
     job_id = submit(staff)
 
     async def scenario():
-        response = await async_client(staff.token).get(f"/api/generations/{job_id}/events")
-        chunks = aiter(response.streaming_content)
-        seen = [await next_event(chunks)]
+        chunks, first = await stream(staff, job_id)
+        seen = [first]
         # The transition a worker's claim makes, a GPU batch's progress write, a cancel.
         await sync_to_async(job_transition)(job_id=job_id, to=State.RUNNING, claimed_by="t")
         seen.append(await next_event(chunks))
@@ -145,9 +151,8 @@ def test_with_redis_away_changes_commit_and_streams_poll(
     job_id = submit(staff)
 
     async def scenario():
-        response = await async_client(staff.token).get(f"/api/generations/{job_id}/events")
-        chunks = aiter(response.streaming_content)
-        seen = [await next_event(chunks)]
+        chunks, first = await stream(staff, job_id)
+        seen = [first]
         moved = await sync_to_async(job_transition)(job_id=job_id, to=State.CANCELLED)
         seen.append(await next_event(chunks))
         return moved, seen
