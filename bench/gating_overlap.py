@@ -109,10 +109,10 @@ def main() -> None:
             f" (p95 {row['now']['p95_ms']:.0f}): {row['ratio_p50']:.2f}x",
             flush=True,
         )
-        for name in ("quarantine_png", "release_png"):
+        for name, what in (("quarantine_png", "quarantined"), ("release_png", "released")):
             png = row[name]
             print(
-                f"  {name}: level 6 p50 {png['before_p50_ms']:.0f} ms, level"
+                f"  {what} PNG: level 6 p50 {png['before_p50_ms']:.0f} ms, level"
                 f" {png['level_now']} p50 {png['now_p50_ms']:.0f} ms ({png['ratio_p50']:.2f}x),"
                 f" files {png['bytes_now_over_before']:.2f}x the size",
                 flush=True,

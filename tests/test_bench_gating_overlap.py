@@ -23,4 +23,6 @@ def test_smoke_run_measures_both_ways(tmp_path):
     assert row["size"] == 256 and row["images"] == 2
     assert row["now"]["p50_ms"] > 0 and row["before"]["p50_ms"] > 0 and row["ratio_p50"] > 0
     assert row["quarantine_png"]["level_now"] == 1 and row["quarantine_png"]["ratio_p50"] > 0
+    assert row["release_png"]["level_now"] == 1 and row["release_png"]["ratio_p50"] > 0
     assert "256 px (2 images)" in done.stdout and "quarantined PNG" in done.stdout
+    assert "released PNG" in done.stdout

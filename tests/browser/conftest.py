@@ -103,11 +103,11 @@ def page(browser_context):
     return browser_context.new_page()
 
 
-@pytest.fixture(scope="session")
-def prompt_gate_loaded():
+def prompt_gate_load() -> None:
     """The prompt gate's encoders, loaded as a web process loads them at start
     (mintmark.warm): the live server runs in this process, and a first submission that loads
-    them itself takes longer than a page action may wait on a busy machine."""
+    them itself takes longer than a page action may wait on a busy machine. Loaded once a
+    process (both loaders cache)."""
     from moderation.prompt_classifier import load_classifier
     from moderation.prompt_multilingual import load_multilingual
 
@@ -116,10 +116,11 @@ def prompt_gate_loaded():
 
 
 @pytest.fixture
-def portal_url(live_db, prompt_gate_loaded):
+def portal_url(live_db):
     """A live server per test, started after the committed-data fixtures: pytest-django's
     session `live_server` would take the database before `live_db` could arrange the
     append-only triggers around the teardown flush."""
+    prompt_gate_load()
     server = LiveServer("localhost")
     yield server.url
     server.stop()
