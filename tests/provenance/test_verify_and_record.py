@@ -306,7 +306,11 @@ def test_a_signature_over_the_digest_alone_no_longer_checks(personas, released, 
 @pytest.mark.parametrize("fmt", ["GIF", "BMP", "WEBP"])
 def test_formats_without_credentials_support_still_get_a_verdict(anon, released, fmt):
     asset, data = released
-    converted = encoded(Image.open(io.BytesIO(data)).convert("RGB"), fmt)
+    # WebP losslessly: this is about formats that carry no credentials; what lossy coding does
+    # to the mark (Pillow's WebP default is quality 80) depends on the payload each release
+    # draws and is measured in bench/ (watermark_robustness.py), not asserted per payload here.
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    converted = encoded(Image.open(io.BytesIO(data)).convert("RGB"), fmt, **options)
     body = verify(anon, converted).json()
     assert body["c2pa"]["state"] == "none"
     assert "fingerprint" in body["identified_by"] and "c2pa" not in body["identified_by"]
