@@ -90,6 +90,13 @@ def lines():
     return found, by_key.__getitem__
 
 
+def assert_finds_the_item(lines, edge_map: Image.Image) -> None:
+    """The line check names ITEM for the edge map."""
+    found, of = lines
+    report = edge_check(edge_map, found, of)
+    assert report.copy is not None and report.copy.key == str(ITEM), report.nearest_text()
+
+
 def test_the_plain_attacks_are_found(named, lines):
     item = ITEMS[ITEM]
     pasted = canvas()
@@ -119,9 +126,7 @@ def test_an_edge_map_with_noise_dots_is_found(lines):
     edges = np.asarray(canny(big(ITEMS[ITEM]))).copy()
     rng = np.random.default_rng(1)
     edges[rng.integers(0, 256, 400), rng.integers(0, 256, 400)] = 255
-    found, of = lines
-    report = edge_check(Image.fromarray(edges), found, of)
-    assert report.copy is not None and report.copy.key == str(ITEM), report.nearest_text()
+    assert_finds_the_item(lines, Image.fromarray(edges))
 
 
 @pytest.mark.xfail(
@@ -130,9 +135,7 @@ def test_an_edge_map_with_noise_dots_is_found(lines):
     "an item's edge map turned 10° scores 6.0",
 )
 def test_an_edge_map_of_the_item_turned_10_degrees_is_found(lines):
-    found, of = lines
-    report = edge_check(canny(big(ITEMS[ITEM]).rotate(10, Image.BICUBIC)), found, of)
-    assert report.copy is not None and report.copy.key == str(ITEM), report.nearest_text()
+    assert_finds_the_item(lines, canny(big(ITEMS[ITEM]).rotate(10, Image.BICUBIC)))
 
 
 @pytest.mark.xfail(
@@ -141,10 +144,8 @@ def test_an_edge_map_of_the_item_turned_10_degrees_is_found(lines):
     "1.3: the item's edge map scores 2.8",
 )
 def test_an_edge_map_of_a_corner_crop_is_found(lines):
-    found, of = lines
     crop = big(ITEMS[ITEM]).crop((0, 0, 179, 179)).resize((256, 256))
-    report = edge_check(canny(crop), found, of)
-    assert report.copy is not None and report.copy.key == str(ITEM), report.nearest_text()
+    assert_finds_the_item(lines, canny(crop))
 
 
 def test_an_item_turned_100_degrees_is_found(named):
