@@ -121,6 +121,12 @@ SQUARE_FROM = 36
 # The missing corners are masked this many canonical pixels beyond where they end: the
 # canonical blur carries their fill that far into the picture.
 MASK_MARGIN = 2
+# The fill a skew, a turn or a perspective leaves where the picture no longer reaches: pure black
+# or white (within FILL_TOLERANCE of it) touching the border, over a share of the input within
+# FILL_SHARE (more is a background, less is noise). The input is judged for rectifying without
+# it: a 5 % skew's black corners held its item's similarity at 0.77, rectified it is 0.96.
+FILL_TOLERANCE = 4
+FILL_SHARE = (0.004, 0.3)
 
 
 @dataclass(frozen=True)
@@ -220,7 +226,13 @@ def hidden_item_report(
     # The input itself near an item (a picture in perspective) is rectified first: its views
     # would each come near the item too, and each be judged.
     if plain is not None:
-        found = rectified([(c.similarity, View("", small), c) for c in plain.compared])
+        near = [(c.similarity, View("", small), c) for c in plain.compared]
+        filled = border_fill(small)
+        if filled is not None:
+            unfilled = View("", small, mask=_canonical_mask(~filled))
+            report = view_check(small, catalog, pixels, tight, unfilled.mask)
+            near += [(c.similarity, unfilled, c) for c in report.compared]
+        found = rectified(near)
         if found is not None:
             return found
     near: list[tuple[float, View, Compared]] = []
@@ -282,6 +294,19 @@ def rectified_view(view: View, item: np.ndarray, mirrored: bool) -> View | None:
     painted = cv2.inpaint(back, cut, 3, cv2.INPAINT_TELEA) if cut.any() else back
     undone = ", ".join(part for part in (view.undone, "rectified (a homography)") if part)
     return View(undone, Image.fromarray(painted), mask=_canonical_mask(inside))
+
+
+def border_fill(image: Image.Image) -> np.ndarray | None:
+    """Where `image` holds fill rather than picture (FILL_SHARE), None when it has none."""
+    array = np.asarray(image.convert("RGB")).astype(np.int16)
+    for value in (0, 255):
+        fill = (np.abs(array - value) <= FILL_TOLERANCE).all(axis=2).astype(np.uint8)
+        _, labels = cv2.connectedComponents(fill, connectivity=4)
+        edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+        touching = np.isin(labels, np.unique(edge[edge > 0]))
+        if FILL_SHARE[0] <= touching.mean() <= FILL_SHARE[1]:
+            return touching
+    return None
 
 
 def _turn_matters(array: np.ndarray, view: View, report: Report, pixels: PixelLoader) -> bool:

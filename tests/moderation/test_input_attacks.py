@@ -182,18 +182,9 @@ def _skewed_left(image):
 
 
 GEOMETRIC = [_turned_cut, _pasted_small, _turned_then_pasted, _skewed_left]
-SKEW_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="the corners a skew uncovers left black: the input is 0.77 similar to its item, "
-    "under RECTIFY_FROM (0.85), so it is not rectified (rectified it is 0.96)",
-)
 
 
-@pytest.mark.parametrize(
-    "attack",
-    [*GEOMETRIC[:3], pytest.param(_skewed_left, marks=SKEW_GAP)],
-    ids=lambda attack: attack.__name__[1:],
-)
+@pytest.mark.parametrize("attack", GEOMETRIC, ids=lambda attack: attack.__name__[1:])
 def test_other_turns_sizes_and_skews_are_found(named, attack):
     # Other angles, sizes, places and sides than the reproducers', on another item.
     assert named(attack(ITEMS[20])) == "20"
