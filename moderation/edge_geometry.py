@@ -83,7 +83,7 @@ def turned_view(work: np.ndarray, turn: float) -> LineView:
     kernel = np.ones((2 * TURN_MARGIN + 1, 2 * TURN_MARGIN + 1), np.uint8)
     valid = cv2.erode(shown.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     mask = pooled((lines > 0.25).astype(np.uint8)) & valid
-    return LineView(f"turned {turn:g}°", mask, valid, turn=turn)
+    return LineView(f"turned back {turn:g}°", mask, valid, turn=turn)
 
 
 def cropped_view(
@@ -98,7 +98,7 @@ def cropped_view(
     mask[top : top + inner, left : left + inner] = pooled(lines, inner)
     valid = np.zeros_like(mask)
     valid[top : top + inner, left : left + inner] = 1
-    name = f"a crop of {share:.0%} of the side" + (", mirrored" if mirrored else "")
+    name = f"as a crop of {share:.0%} of the side" + (", mirrored" if mirrored else "")
     return LineView(name, mask, valid, pooled(lines), None, share, place, mirrored)
 
 
