@@ -31,7 +31,12 @@ Coverage: the share of the item's strong lines that no upload line comes within 
 of (a few lines that happen to lie on an item are not a copy of it). The score is the larger of
 the two, each over its limit: an upload that scores 1 or less on an item, and much less than on
 the next item (MAX_RATIO), is a copy of it, as is one up to STANDOUT_SCORE that stands out
-further (STANDOUT_RATIO) (bench/edge_copies.py measures the numbers)."""
+further (STANDOUT_RATIO) (bench/edge_copies.py measures the numbers).
+
+Second search (geometric_search), only for an upload the first finds no copy in, so that what
+the first finds is decided as before: the same two stages over turned and cut views of the
+upload (moderation.edge_geometry), under a stricter rule (GEOMETRIC_MAX_RATIO, no standout),
+since many views give an ordinary drawing many chances to fit some item."""
 
 from dataclasses import dataclass, field
 
@@ -240,14 +245,11 @@ def view_compare(view: LineView, item: ItemLines) -> EdgeComparison:
         return EdgeComparison(CAP, 1.0, 1.0, view.mirrored, 1.0, (0, 0), view.name)
     near_item = np.minimum(_distances(loose_part), CAP)
     precision = float(near_item[upload > 0].mean() / max(near_item[valid].mean(), 1e-6))
-    uncovered = (
-        float((_distances(upload)[strong_part > 0] > COVER_TOLERANCE).mean())
-        if strong_part.any()
-        else 0.0
-    )
+    uncovered = float((_distances(upload)[strong_part > 0] > COVER_TOLERANCE).mean())
     score = min(CAP, max(precision / MAX_PRECISION, uncovered / MAX_UNCOVERED))
     shift = (dx - MAX_SHIFT, dy - MAX_SHIFT)
-    return EdgeComparison(score, precision, uncovered, view.mirrored, 1.0, shift, view.name)
+    zoom = 1.0 if view.share is None else 1 / view.share
+    return EdgeComparison(score, precision, uncovered, view.mirrored, zoom, shift, view.name)
 
 
 @dataclass(frozen=True)
