@@ -150,12 +150,12 @@ def _found(name, report: Report, undone: str, lines: EdgeReport | None):
     match = lines.copy if lines is not None else None
     if match is None:
         return None
-    score = match.comparison.score
+    score, view = match.comparison.score, match.comparison.view
     return (
         f"input {name} (a line drawing): likely edges or trace of training item {match.key} of "
         f"dataset {match.label!r}: line score {score:.2f} (a copy scores 1 or less), "
-        f"{lines.ratio:.2f} of the next nearest item's"
-        + (", mirrored" if match.comparison.mirrored else ""),
+        f"{lines.copy_ratio:.2f} of the next nearest item's"
+        + (f", seen {view}" if view else ", mirrored" if match.comparison.mirrored else ""),
         f"The {name} is a likely edge map or trace of training item {match.key} of dataset "
         f"{match.label!r} (line score {score:.2f})",
         {"item": match.key, "dataset": match.label, "line_score": round(score, 3)},
@@ -187,6 +187,16 @@ def _line_details(lines: EdgeReport) -> dict:
                 "zoom": match.comparison.zoom,
             }
             for match in lines.compared[:5]
+        ],
+        # The second search's nearest items (turned and cut views), when it ran.
+        "geometric": [
+            {
+                "item": match.key,
+                "dataset": match.label,
+                "score": round(match.comparison.score, 3),
+                "view": match.comparison.view,
+            }
+            for match in lines.geometric[:5]
         ],
     }
 

@@ -65,12 +65,17 @@ def pooled(lines: np.ndarray, side: int = EDGE_SIDE, thin: bool = True) -> np.nd
 
 def line_mask(image: Image.Image) -> np.ndarray:
     """An uploaded line drawing as a one-pixel line mask, EDGE_SIDE square (0/1 uint8)."""
+    return pooled(line_binary(image))
+
+
+def line_binary(image: Image.Image) -> np.ndarray:
+    """An uploaded line drawing's lines at its own size, before pooling (0/255 uint8)."""
     grey = np.asarray(image.convert("L"), dtype=np.uint8)
     # Line drawings are mostly background: a bright background means dark lines.
     if np.median(grey) > 127:
         grey = 255 - grey
     _, binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return pooled(_specks_removed(binary))
+    return _specks_removed(binary)
 
 
 def _specks_removed(binary: np.ndarray) -> np.ndarray:
@@ -108,6 +113,24 @@ class ItemLines:
             lines = np.unpackbits(packed)[: work * work].reshape(work, work)
             lines = np.pad(lines, pad)[low + pad : high + pad, low + pad : high + pad]
             masks.append(pooled(lines, side, thin))
+        return masks[0], masks[1]
+
+    def region(self, share: float, place: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """As `at`, for the box `share` of the side at `place` of the free range (a crop at a
+        corner, which `at`'s centred boxes do not reach). `at` keeps its own arithmetic: the
+        first search's figures were measured with it."""
+        work = ITEM_WORK_SIDE
+        side = EDGE_SIDE + 2 * MAX_SHIFT
+        half = work * share * side / EDGE_SIDE / 2
+        box = work * share
+        lows = [round(p * (work - box) + box / 2 - half) for p in place]
+        span = round(2 * half)
+        pad = max(0, -min(lows), max(low + span for low in lows) - work)
+        masks = []
+        for packed, thin in ((self.loose, False), (self.strong, True)):
+            lines = np.pad(np.unpackbits(packed)[: work * work].reshape(work, work), pad)
+            x, y = lows[0] + pad, lows[1] + pad
+            masks.append(pooled(lines[y : y + span, x : x + span], side, thin))
         return masks[0], masks[1]
 
 

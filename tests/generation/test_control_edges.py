@@ -14,6 +14,7 @@ from generation.submission import JobRequest, job_submit
 from licensing.models import DatasetItem
 from mintmark.errors import ApiError
 from mintmark.line_drawings import edge_fingerprint
+from moderation import edge_copies
 from moderation.catalogs import _item_image
 from moderation.models import InputCheck
 from policies.services import policy_create
@@ -89,6 +90,20 @@ def test_edge_maps_of_other_pictures_pass_and_their_check_is_kept(personas, line
         assert "nearest training item" in check.details["lines"]["nearest"] or (
             "no training item" in check.details["lines"]["nearest"]
         )
+
+
+def test_a_line_check_that_cannot_run_refuses_the_request(personas, lines_setup, monkeypatch):
+    # The second search (turned and cut views) failing for an ordinary map is the check failing:
+    # 503 as for an unreadable item, no job queued, not a pass.
+    def broken(work):
+        raise RuntimeError("no views")
+
+    monkeypatch.setattr(edge_copies, "geometric_views", broken)
+    with pytest.raises(ApiError) as caught:
+        submit(personas["staff"], as_upload(canny(picture(40, 256))))
+    assert (caught.value.status, caught.value.code) == (503, "input_check_failed")
+    assert "turned and cut views" in caught.value.detail
+    assert not GenerationJob.objects.exists()
 
 
 def test_only_line_kinds_without_preprocessing_are_compared_by_lines(personas, lines_setup):

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 from defaultmodel import scenes
 from defaultmodel.memorized import MEMORIZED
 from mintmark.line_drawings import edge_fingerprint, item_lines, line_mask
+from moderation import edge_copies
 from moderation.edge_copies import EdgeCatalog, edge_check
 from moderation.gates import GateError
 from tests.gating_support import picture
@@ -109,3 +110,31 @@ def test_a_blank_control_image_is_not_compared_and_an_unreadable_item_fails_clos
 
     with pytest.raises(GateError, match="could not read training item"):
         edge_check(canny(big(ITEMS[3])), found, unreadable)
+
+
+def test_a_fault_in_the_second_search_fails_closed(catalog, monkeypatch):
+    # The second search runs for uploads the first finds nothing in, which is nearly every
+    # ordinary one: if it cannot run, the upload must not pass as if it had been searched.
+    found, lines = catalog
+    ordinary = canny(picture(100, 256))
+    report = edge_check(ordinary, found, lines)
+    assert report.copy is None and report.geometric
+    first = {match.key for match in report.compared}
+    assert {match.key for match in report.geometric} - first
+
+    def first_search_items_only(key):
+        if key not in first:
+            raise OSError("gone")
+        return lines(key)
+
+    with pytest.raises(GateError, match="could not read training item"):
+        edge_check(ordinary, found, first_search_items_only)
+
+    def broken(work):
+        raise RuntimeError("no views")
+
+    monkeypatch.setattr(edge_copies, "geometric_views", broken)
+    with pytest.raises(GateError, match="turned and cut views of the line drawing failed"):
+        edge_check(ordinary, found, lines)
+    # An upload the first search finds a copy in is decided without the second.
+    assert edge_check(canny(big(ITEMS[3])), found, lines).copy.key == "3"
