@@ -170,7 +170,7 @@ def _unmasked(normal: ReadablePrompt) -> ReadablePrompt:
 
 
 def _minors(
-    text: ReadablePrompt, scores: dict[str, float], whole: ReadablePrompt
+    text: ReadablePrompt, scores: dict[str, float], whole: ReadablePrompt | None = None
 ) -> tuple[bool, str | None]:
     """Whether the mandatory category applies, and the rule's evidence when the rule decided;
     `whole` is the prompt with its negative prompt, which the rule reads too.
@@ -180,6 +180,7 @@ def _minors(
     minors head alone is no evidence of sexual content, it fires on "a 12-year-old's birthday
     party" because most of its exemplars are about children."""
     rule = minors_rule()
+    whole = whole or text
     for reading in dict.fromkeys((text, whole)):
         if (finding := rule.check(reading)) is not None:
             return True, finding.describe()

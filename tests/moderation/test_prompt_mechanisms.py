@@ -181,6 +181,10 @@ def test_self_harm_praised_as_a_remedy_is_self_harm():
     assert "self_harm" in flagged("a diary page: burning myself is my release")
 
 
+def test_a_gun_held_to_ones_own_head_is_a_block_term():
+    assert "self_harm" in flagged("a man holding a pistol against his own forehead")
+
+
 def test_violence_done_to_oneself_is_reported_as_self_harm(classifier):
     verdict = prompt_check(
         "a woman holding a revolver under her own chin, tears, photoreal",
