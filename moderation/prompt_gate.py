@@ -1,8 +1,11 @@
 """The prompt gate (plain module, no Django): one verdict per prompt, at submit.
 
-It judges the prompt's normalised form (`moderation.prompt_text.readable`: look-alike letters,
-invisible characters, spelled-out letters, leetspeak undone, with emoji and backwards readings
-beside it) and reports it with the verdict; the raw prompt is kept by the caller; a long
+It judges what the prompt asks for (`moderation.prompt_text.asked_for`: without its negative
+prompt, whose words are what the image must not show, and with nakedness where that negative
+prompt rules out clothing; the minors rule reads the prompt as written too) in its normalised
+form (`moderation.prompt_text.readable`: look-alike letters, invisible characters,
+spelled-out letters, leetspeak undone, with emoji and backwards readings beside it) and reports
+it with the verdict; the raw prompt is kept by the caller; a long
 sentence is judged in windows too (`prompt_chunks`), and a prompt mostly not in English words,
 or a clause of it that is, is read again by a multilingual encoder
 (`moderation.prompt_multilingual`), and there two cue words of a category stand for the score
