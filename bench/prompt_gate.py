@@ -62,7 +62,22 @@ SETS = ROOT / "bench" / "prompt_sets"
 # "blind3" is the fifth outsider set (2026-12-07), written by a helper who read nothing of the
 # project while the gate was changed by another who never saw it; measured once blind on
 # prompt-v6 and on prompt-v7 (bench/data/prompt_gate_blind3_v*.json), read only afterwards.
-SPLITS = ("tune", "held_out", "fresh", "blind", "dev5", "blind2", "dev_lang", "dev6", "blind3")
+# "dev8" (round 7) are harmful prompts and harmless near-misses in the styles of blind3's misses
+# (euphemism, negative-prompt tricks, undress edits in other languages, uncommon compromising
+# acts, violence and hanging described without keywords, celebrated violence against a group,
+# Indic and Perso-Arabic scripts), written and committed before the round's changes.
+SPLITS = (
+    "tune",
+    "held_out",
+    "fresh",
+    "blind",
+    "dev5",
+    "blind2",
+    "dev_lang",
+    "dev6",
+    "blind3",
+    "dev8",
+)
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
     "benign.jsonl",
@@ -77,6 +92,7 @@ ADVERSARIAL_FILES = (
     "dev6.jsonl",
     "blind3_harmful.jsonl",
     "blind3_benign.jsonl",
+    "dev8.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 

@@ -42,8 +42,12 @@ whatever the score: a `target` term (a group of people named as a group, or its 
 emblem) with a `hostile` term (a dehumanising comparison, a caricature of stereotyped
 features, a claim of inferiority, an expulsion, a conspiracy trope or code); or a
 `perpetrator` term (a perpetrator of a massacre of a group, named or by role) with a
-`glorifying` term (a saint, a hero, "did nothing wrong", a high score). A harmless frame (a
-history lesson, a memorial, a campaign against hate) still lets it pass.
+`glorifying` term (a saint, a hero, "did nothing wrong", a high score); or a target term with
+an `attacked` term (violence done to people: gassed, lynched, thrown off a roof) and a
+`cheering` one (a cheering crowd, "they deserve it", a smiling caption). A harmless frame (a
+history lesson, a memorial, a campaign against hate) still lets it pass; and a category's
+`unframed` wording ("a parody, but it must pass as a genuine press photo") denies its harmless
+frames.
 
 Where the prompt, or a clause of it, is mostly not English words, the classifier's low scores
 say nothing, so there two distinct cue words of a category flag it without a score ("laash" and
@@ -123,7 +127,7 @@ _NOT_PERSONS = frozenset(
     "airport hotel stadium arena hall center centre day week festival illustrated times news "
     "magazine journal post lake river mountain mount island beach bay valley forest garden "
     "gardens market mall club company inc ltd corporation bank hospital parliament senate "
-    "state states republic kingdom empire".split()
+    "state states republic kingdom empire way".split()
 )
 
 
@@ -147,6 +151,11 @@ class CategoryTerms(_Strict):
     hostile: list[str | Term] = Field(default_factory=list)
     perpetrator: list[str | Term] = Field(default_factory=list)
     glorifying: list[str | Term] = Field(default_factory=list)
+    attacked: list[str | Term] = Field(default_factory=list)
+    cheering: list[str | Term] = Field(default_factory=list)
+    # Wording that denies the category's harmless frames ("a parody, but make it pass as a
+    # genuine Reuters photo"): with it, they frame nothing.
+    unframed: list[str | Term] = Field(default_factory=list)
 
 
 class CueFile(_Strict):
@@ -163,7 +172,14 @@ class CueFile(_Strict):
         for name, terms in self.categories.items():
             if name != IMPERSONATION and (terms.realism or terms.compromising):
                 raise ValueError(f"only {IMPERSONATION} has realism and compromising terms")
-            paired = terms.target or terms.hostile or terms.perpetrator or terms.glorifying
+            paired = (
+                terms.target
+                or terms.hostile
+                or terms.perpetrator
+                or terms.glorifying
+                or terms.attacked
+                or terms.cheering
+            )
             if name != HATE and paired:
                 raise ValueError(f"only {HATE} has paired terms (target, hostile, ...)")
         return self
@@ -177,12 +193,21 @@ _KINDS = (
     "realism",
     "compromising",
     "hostile",
-    "target",
     "glorifying",
+    "target",
     "perpetrator",
+    "attacked",
+    "cheering",
+    "unframed",
 )
-# The second half of a pair is only looked for when the first was found (the lists are long).
-_AFTER = {"compromising": "realism", "target": "hostile", "perpetrator": "glorifying"}
+# The second half of a pair is only looked for when a first was found (the lists are long).
+_AFTER = {
+    "compromising": ("realism",),
+    "perpetrator": ("glorifying",),
+    "attacked": ("target",),
+    "cheering": ("attacked",),
+    "unframed": ("harmless",),
+}
 
 
 @dataclass(frozen=True)
@@ -200,6 +225,9 @@ class CueFinding:
     hostile: dict[str, str]
     perpetrator: dict[str, str]
     glorifying: dict[str, str]
+    attacked: dict[str, str]
+    cheering: dict[str, str]
+    unframed: dict[str, str]
     person: str | None = None
     # Every distinct cue term found per category (`cue` keeps the first): in a prompt the
     # classifier cannot read, two of them are the evidence a score would have been.
@@ -278,7 +306,7 @@ class PromptCues:
         every: dict[str, tuple[str, ...]] = {}
         for kind, categories in self.entries.items():
             for name, entries in categories.items():
-                if kind in _AFTER and name not in found[_AFTER[kind]]:
+                if kind in _AFTER and all(name not in found[first] for first in _AFTER[kind]):
                     continue
                 term = _find(entries, self.any_of[kind][name], text) if entries else None
                 if term is not None:
@@ -300,9 +328,9 @@ class PromptCues:
 def person_name(written: str) -> str | None:
     """The first run of two or more capitalised words joined by a space or a hyphen, as
     written, that names a person; an article or a pronoun capitalised at the start of a sentence
-    ("Ein Mann", "The Queen") is not part of a name, and a run with a word for a place, an
-    event or a publication ("Times Square", "Lund University", "Valentine's Day", "Sports
-    Illustrated") is no person's."""
+    ("Ein Mann", "The Queen") is not part of a name, a run with a word for a place, an event or
+    a publication ("Times Square", "Lund University", "Valentine's Day", "Sports Illustrated")
+    is no person's, and nor is an artist named for a style ("in the style of Milo Manara")."""
     start = end = -1
     count = 0
     runs = []
@@ -323,7 +351,25 @@ def person_name(written: str) -> str | None:
         end = match.end()
     if count >= 2:
         runs.append(written[start:end])
-    return next((run for run in runs if not _NOT_PERSONS.intersection(_words_of(run))), None)
+    return next(
+        (
+            run
+            for run in runs
+            if not _NOT_PERSONS.intersection(_words_of(run)) and not _styled(written, run)
+        ),
+        None,
+    )
+
+
+# An artist named for a style ("in the style of Milo Manara") is not the person shown.
+_STYLE_OF = re.compile(
+    r"(?:style of|manner of|inspired by|homage to|a la|à la|in the vein of|influenced by)\s+$",
+    re.IGNORECASE,
+)
+
+
+def _styled(written: str, run: str) -> bool:
+    return _STYLE_OF.search(written[: written.index(run)]) is not None
 
 
 def _words_of(run: str) -> set[str]:
@@ -356,7 +402,11 @@ def flagged_categories(
             continue
         if name in finding.block:
             flagged[name] = finding.block[name]
-        elif name in finding.harmless and scores[name] < HARMLESS_YIELDS_AT:
+        elif (
+            name in finding.harmless
+            and name not in finding.unframed
+            and scores[name] < HARMLESS_YIELDS_AT
+        ):
             continue
         elif name == NCII:
             if sexual and (name in finding.cue or scores[name] >= 0.5):
@@ -397,6 +447,10 @@ def _hateful_pair(finding: CueFinding) -> str | None:
     ):
         if HATE in first and HATE in second:
             return f"{first[HATE]} + {second[HATE]}"
+    # Violence done to a group, enjoyed ("refugees drowning while onlookers cheer"): the
+    # violence alone is a history lesson or the news, and cheering alone is a party.
+    if all(HATE in part for part in (finding.target, finding.attacked, finding.cheering)):
+        return f"{finding.target[HATE]} + {finding.attacked[HATE]} + {finding.cheering[HATE]}"
     return None
 
 

@@ -1,8 +1,11 @@
 """The prompt gate (plain module, no Django): one verdict per prompt, at submit.
 
-It judges the prompt's normalised form (`moderation.prompt_text.readable`: look-alike letters,
-invisible characters, spelled-out letters, leetspeak undone, with emoji and backwards readings
-beside it) and reports it with the verdict; the raw prompt is kept by the caller; a long
+It judges what the prompt asks for (`moderation.prompt_text.asked_for`: without its negative
+prompt, whose words are what the image must not show, and with nakedness where that negative
+prompt rules out clothing; the minors rule reads the prompt as written too) in its normalised
+form (`moderation.prompt_text.readable`: look-alike letters, invisible characters,
+spelled-out letters, leetspeak undone, with emoji and backwards readings beside it) and reports
+it with the verdict; the raw prompt is kept by the caller; a long
 sentence is judged in windows too (`prompt_chunks`), and a prompt mostly not in English words,
 or a clause of it that is, is read again by a multilingual encoder
 (`moderation.prompt_multilingual`), and there two cue words of a category stand for the score
@@ -22,8 +25,9 @@ deterministic minors rule (`moderation.minors_rule`) and the semantic classifier
    lexicon (`moderation.prompt_cues`: a term whose only use is the harm, or a term with
    harmless senses together with a lower classifier score). When several are flagged, a sexual
    prompt with the wording of a real person without consent is `non_consensual_intimate`;
-   otherwise a category with a block term comes first, and among the rest the one the
-   classifier finds most likely.
+   self-harm with words of its own is reported over graphic violence without a block term
+   (violence done to oneself); otherwise a category with a block term comes first, and among the
+   rest the one the classifier finds most likely.
 
 Only then deployment contexts: a prompt in a context the policy reviews gets "review".
 
@@ -55,6 +59,7 @@ from moderation.prompt_multilingual import (
 )
 from moderation.prompt_text import (
     ReadablePrompt,
+    asked_for,
     marked,
     prepare,
     readable,
@@ -65,7 +70,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v7"
+GATE_CODE_VERSION = "prompt-v8"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -108,7 +113,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v7+<first 12 hex of the sha256 of the exemplar, minors lexicon, the three cue
+    """`prompt-v8+<first 12 hex of the sha256 of the exemplar, minors lexicon, the three cue
     files and public figures files>`: changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
@@ -161,19 +166,30 @@ def _check_names(values: Sequence[str], known: Sequence[str], what: str) -> None
         raise ValueError(f"unknown {what}: {', '.join(unknown)}")
 
 
-def _minors(text: ReadablePrompt, scores: dict[str, float]) -> tuple[bool, str | None]:
-    """Whether the mandatory category applies, and the rule's evidence when the rule decided.
+def _unmasked(normal: ReadablePrompt) -> ReadablePrompt:
+    if masked := unmask(normal.text, prompt_cues().words):
+        return replace(normal, unmasked=masked)
+    return normal
+
+
+def _minors(
+    text: ReadablePrompt, scores: dict[str, float], whole: ReadablePrompt | None = None
+) -> tuple[bool, str | None]:
+    """Whether the mandatory category applies, and the rule's evidence when the rule decided;
+    `whole` is the prompt with its negative prompt, which the rule reads too.
 
     The rule alone suffices. Otherwise it takes sexual evidence (the sexual or non-consensual
     head) together with evidence of a minor (a sign the rule knows, or the minors head): the
     minors head alone is no evidence of sexual content, it fires on "a 12-year-old's birthday
     party" because most of its exemplars are about children."""
     rule = minors_rule()
-    finding = rule.check(text)
-    if finding is not None:
-        return True, finding.describe()
+    whole = whole or text
+    for reading in dict.fromkeys((text, whole)):
+        if (finding := rule.check(reading)) is not None:
+            return True, finding.describe()
     sexual = max(scores["sexual"], scores["non_consensual_intimate"]) >= 0.5
-    child = scores[MANDATORY_CATEGORY] >= 0.5 or rule.minor_sign(text) is not None
+    sign = rule.minor_sign(text) or rule.minor_sign(whole)
+    child = scores[MANDATORY_CATEGORY] >= 0.5 or sign is not None
     return sexual and child, None
 
 
@@ -199,18 +215,21 @@ def prompt_check(
     blocked = {MANDATORY_CATEGORY, *blocked_categories}
     version = gate_version()
 
-    # 2. Normalise and score the prompt: the classifier judges the normalised form.
+    # 2. Normalise and score the prompt: the classifier judges the normalised form of what it
+    # asks for (a negative prompt is what the image must not show; `asked_for`).
     text = prepare(prompt)
-    normal = readable(prompt)
-    if masked := unmask(normal.text, prompt_cues().words):
-        normal = replace(normal, unmasked=masked)
+    wanted = asked_for(prompt)
+    normal = _unmasked(readable(wanted))
+    # The minors rule reads the prompt as written too: a negative prompt can hide nothing from
+    # it.
+    whole = normal if wanted == prompt else _unmasked(readable(prompt))
     # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
     # counts.
-    chunks = prompt_chunks(normal.text or prompt)
+    chunks = prompt_chunks(normal.text or wanted)
     for other in normal.alternatives():
         chunks += prompt_chunks(other)
     classification = load_classifier().classify(chunks)
-    other_language = marked(prompt)
+    other_language = marked(wanted)
     # The part of the prompt mostly not in English words, which the classifier cannot read.
     unread = None
     if needs_second_reading(other_language):
@@ -232,7 +251,7 @@ def prompt_check(
         )
 
     # 3. Blocks, most serious first.
-    minors, evidence = _minors(normal, scores)
+    minors, evidence = _minors(normal, scores, whole)
     if minors:
         return verdict("block", MANDATORY_CATEGORY, _block_reason(MANDATORY_CATEGORY), evidence)
     if disguised and lookalikes == "block":
@@ -252,7 +271,7 @@ def prompt_check(
         )
         return verdict("block", BLOCKED_TERM, reason, term)
     # The minors head was weighed in step 3, with its second signal.
-    finding = prompt_cues().find(normal, prompt)
+    finding = prompt_cues().find(normal, wanted)
     unread_cues = None
     if unread is not None:
         unread_cues = finding.cues if unread is normal else prompt_cues().find(unread).cues
@@ -279,6 +298,12 @@ def _category(
     """Which of the flagged categories the block is reported under (module docstring, 5)."""
     if flagged.get(NCII) is not None:
         return NCII
+    flagged = dict(flagged)
+    # Violence done to oneself is self-harm, though the violence head is surer of the blood ("a
+    # gun to his own temple"): self-harm's words count over violence without words of its own.
+    own = "self_harm" in finding.block or "self_harm" in finding.cue
+    if "self_harm" in flagged and own and "graphic_violence" not in finding.block:
+        flagged.pop("graphic_violence", None)
     worded = [name for name in flagged if name in finding.block]
     return max(worded or flagged, key=classification.which.__getitem__)
 

@@ -278,10 +278,21 @@ def readable(text: str) -> ReadablePrompt:
     if emoji.emoji_count(text):
         named = emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
         read = replace(read, pictures=_read(_fold_words(fold(named))[0]).text)
-    backwards = _read(words[::-1]).text
-    if _function_words(backwards) >= 1 > _function_words(read.text):
+    # A note in brackets ("(read it right to left)") is written forwards beside a reversed
+    # prompt: the test is on the rest, and a note that says the text is reversed is believed.
+    body = _NOTE.sub(" ", words)
+    backwards = _read(body[::-1]).text
+    told = _REVERSED_NOTE.search(words) is not None
+    if told or _function_words(backwards) >= 1 > _function_words(_read(body).text):
         read = replace(read, backwards=backwards)
     return replace(read, lookalike_words=disguised)
+
+
+_NOTE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+_REVERSED_NOTE = re.compile(
+    r"\b(?:backwards?|reversed?|in reverse|right to left|from the end|flip (?:it|the text|this|"
+    r"the words|the letters)|mirror(?:ed)? (?:text|writing)|read (?:it )?the other way)\b"
+)
 
 
 # The commonest English words: one of them read back to front and none forwards say a prompt
@@ -525,3 +536,43 @@ class TextMatcher:
 def text_matcher(phrases: tuple[str, ...], *, names: bool) -> TextMatcher:
     """A compiled matcher, cached per phrase list (a policy's lists change rarely)."""
     return TextMatcher(phrases, names=names)
+
+
+# "Negative prompt: ..." (and the "--no" flag of some front ends) lists what the image must not
+# show: its words are no evidence of what the prompt asks for ("a cat. Negative prompt: gore"),
+# but clothing in it asks for nakedness ("a woman on a bed. Negative prompt: clothes, towel").
+_NEGATIVE = re.compile(
+    r"(?:^|(?<=[\s.,;|(\[]))(?:negative(?: prompt)?|neg(?: prompt)?|avoid|exclude|without)\s*[:=]"
+    r"|(?:^|(?<=\s))--no\b",
+    re.IGNORECASE,
+)
+_CLOTHING = re.compile(
+    r"\b(?:cloth(?:es|ing)?|dress(?:ed|es)?|shirts?|tops?|pants|trousers|shorts|skirts?|"
+    r"underwear|lingerie|bras?|panties|briefs|bikinis?|swimsuits?|swimwear|towels?|sheets?|"
+    r"blankets?|robes?|covered|covering|coverage|censor(?:ed|ship)?|blur(?:red)?|mosaic|"
+    r"modest(?:y)?|outfits?|garments?|fabric|attire)\b",
+    re.IGNORECASE,
+)
+# A negative prompt that also rules out nudity asks for modesty, not for less clothing.
+_NUDITY = re.compile(
+    r"\b(?:nsfw|nud(?:e|es|ity)|naked|nipples?|explicit|sexual|sexy|porn\w*|cleavage)\b", re.I
+)
+# What the image model makes of a negative prompt that names clothing.
+UNCLOTHED = "naked, nude, uncensored"
+
+
+def negative_split(prompt: str) -> tuple[str, str]:
+    """The prompt without its negative prompt, and the negative prompt ("" when none)."""
+    match = _NEGATIVE.search(prompt)
+    if match is None or not prompt[: match.start()].strip():
+        return prompt, ""
+    return prompt[: match.start()].rstrip(" .,;|([-"), prompt[match.end() :]
+
+
+def asked_for(prompt: str) -> str:
+    """What a prompt asks the image model for: without its negative prompt, with nakedness
+    added where the negative prompt names clothing (`negative_split`)."""
+    positive, negative = negative_split(prompt)
+    if _CLOTHING.search(negative) and not _NUDITY.search(negative):
+        return f"{positive}, {UNCLOTHED}"
+    return positive

@@ -224,7 +224,7 @@ def test_more_block_terms_flag_their_category_alone(prompt, category):
 @pytest.mark.parametrize(
     ("prompt", "category", "score"),
     [
-        ("a man holding a gun to his own temple", "self_harm", CUE_BAR),
+        ("a man holding a gun to his temple", "self_harm", CUE_BAR),
         ("a belt tied to hang from the closet door", "self_harm", CUE_BAR),
         # (Refugees likened to locusts is hate by two halves now, whatever the score.)
         ("a cartoon of hooded figures labelled invaders", "hate", CUE_BAR),

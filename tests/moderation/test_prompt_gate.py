@@ -200,8 +200,8 @@ def test_unknown_category_or_context_is_refused():
 def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
     files = (EXEMPLARS_PATH, LEXICON_PATH, CUES_PATH, LANGUAGES_PATH, WORLD_PATH, FIGURES_PATH)
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
-    assert gate_version() == f"prompt-v7+{digest[:12]}"
-    assert re.fullmatch(r"prompt-v7\+[0-9a-f]{12}", gate_version())
+    assert gate_version() == f"prompt-v8+{digest[:12]}"
+    assert re.fullmatch(r"prompt-v8\+[0-9a-f]{12}", gate_version())
 
 
 def test_prompt_chunks_add_sentences_only_when_there_are_several():
