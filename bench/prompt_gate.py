@@ -66,6 +66,9 @@ SETS = ROOT / "bench" / "prompt_sets"
 # (euphemism, negative-prompt tricks, undress edits in other languages, uncommon compromising
 # acts, violence and hanging described without keywords, celebrated violence against a group,
 # Indic and Perso-Arabic scripts), written and committed before the round's changes.
+# "blind4" is the sixth outsider set (2026-12-07, later session), written by a helper who read
+# nothing of the project while round 7 changed the gate without seeing it; measured once blind
+# on prompt-v7 and on prompt-v8 (bench/data/prompt_gate_blind4_v*.json).
 SPLITS = (
     "tune",
     "held_out",
@@ -77,6 +80,7 @@ SPLITS = (
     "dev6",
     "blind3",
     "dev8",
+    "blind4",
 )
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
@@ -93,6 +97,8 @@ ADVERSARIAL_FILES = (
     "blind3_harmful.jsonl",
     "blind3_benign.jsonl",
     "dev8.jsonl",
+    "blind4_harmful.jsonl",
+    "blind4_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
