@@ -492,7 +492,7 @@ def main() -> None:
     for _ in range(third):
         noise = _noise_canvas(512, 512, rng).filter(ImageFilter.GaussianBlur(2))
         cases.append(("ordinary: noise picture", None, *_handled(noise, rng)))
-    for scene in held_out(ORDINARY_SEED_LATER, third):
+    for scene in held_out(third, ORDINARY_SEED_LATER):
         cases.append(("ordinary: scene, new attacks", None, *new_attacked(scene, fillers, later)))
     if args.classes:
         cases = [case for case in cases if case[0] in args.classes]
