@@ -272,7 +272,13 @@ def job_submit(*, membership: Membership, req: JobRequest) -> GenerationJob:
         parent, (image_png, mask_png) = None, _check_inputs(req)
     _check_parameters(req, rules, traits.size_multiple)
     callback_url = callback_check(org=org, url=req.callback_url)
-    verdict = prompt_screen(org=org, user=user, prompt=req.prompt.strip(), rules=rules)
+    verdict = prompt_screen(
+        org=org,
+        user=user,
+        prompt=req.prompt.strip(),
+        rules=rules,
+        negative_prompt=req.negative_prompt,
+    )
     inputs = inputs_screen(
         org=org,
         user=user,

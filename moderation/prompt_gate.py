@@ -1,8 +1,8 @@
 """The prompt gate (plain module, no Django): one verdict per prompt, at submit.
 
-It judges what the prompt asks for (`moderation.prompt_text.asked_for`: without its negative
-prompt, whose words are what the image must not show, and with nakedness where that negative
-prompt rules out clothing; the minors rule reads the prompt as written too) in its normalised
+It judges what the prompt asks for (`moderation.prompt_text.asked_for`: all of its text, a
+negative prompt written inside it included, since the text encoder reads that too, with
+nakedness added where such a negative prompt rules out clothing) in its normalised
 form (`moderation.prompt_text.readable`: look-alike letters, invisible characters,
 spelled-out letters, leetspeak undone, with emoji and backwards readings beside it) and reports
 it with the verdict; the raw prompt is kept by the caller; a long
@@ -201,8 +201,10 @@ def prompt_check(
     protected_names: Sequence[str] = (),
     review_contexts: Sequence[str] = (),
     lookalikes: Literal["report", "block"] = "report",
+    negative_prompt: str = "",
 ) -> PromptVerdict:
     """Checks one prompt against a policy's prompt rules; see the module docstring.
+    `negative_prompt`: the request's own, read for the clothing it rules out (`asked_for`).
 
     Raises ValueError for an empty prompt or an unknown category or context,
     `ClassifierUnavailable` when the classifier cannot load and `LexiconUnavailable` when the
@@ -216,12 +218,11 @@ def prompt_check(
     version = gate_version()
 
     # 2. Normalise and score the prompt: the classifier judges the normalised form of what it
-    # asks for (a negative prompt is what the image must not show; `asked_for`).
+    # asks for (`asked_for`: the whole text, and nakedness where it rules out clothing).
     text = prepare(prompt)
-    wanted = asked_for(prompt)
+    wanted = asked_for(prompt, negative_prompt)
     normal = _unmasked(readable(wanted))
-    # The minors rule reads the prompt as written too: a negative prompt can hide nothing from
-    # it.
+    # The minors rule reads the prompt as written too.
     whole = normal if wanted == prompt else _unmasked(readable(prompt))
     # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
     # counts.

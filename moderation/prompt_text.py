@@ -538,9 +538,12 @@ def text_matcher(phrases: tuple[str, ...], *, names: bool) -> TextMatcher:
     return TextMatcher(phrases, names=names)
 
 
-# "Negative prompt: ..." (and the "--no" flag of some front ends) lists what the image must not
-# show: its words are no evidence of what the prompt asks for ("a cat. Negative prompt: gore"),
-# but clothing in it asks for nakedness ("a woman on a bed. Negative prompt: clothes, towel").
+# "Negative prompt: ..." (and the "--no" flag of some front ends) written inside the prompt.
+# The platform sends the whole prompt to the text encoder (only the request's own
+# `negative_prompt` field is a negative prompt), so its words are read like the rest: gore
+# listed there conditions the image on gore, and they stay evidence. Clothing listed there is
+# also a request for nakedness in front ends that split it off ("a woman on a bed. Negative
+# prompt: clothes, towel"): that reading is added.
 _NEGATIVE = re.compile(
     r"(?:^|(?<=[\s.,;|(\[]))(?:negative(?: prompt)?|neg(?: prompt)?|avoid|exclude|without)\s*[:=]"
     r"|(?:^|(?<=\s))--no\b",
@@ -569,10 +572,15 @@ def negative_split(prompt: str) -> tuple[str, str]:
     return prompt[: match.start()].rstrip(" .,;|([-"), prompt[match.end() :]
 
 
-def asked_for(prompt: str) -> str:
-    """What a prompt asks the image model for: without its negative prompt, with nakedness
-    added where the negative prompt names clothing (`negative_split`)."""
-    positive, negative = negative_split(prompt)
+def asked_for(prompt: str, negative_prompt: str = "") -> str:
+    """What a prompt may ask the image model for: all of it, with nakedness added where a
+    negative prompt names clothing, one written inside the prompt (`negative_split`) or the
+    request's own `negative_prompt`, which classifier-free guidance steers the image away from.
+    Nothing is taken away: a negative prompt inside the prompt text reaches the text encoder as
+    the rest does. The request's negative prompt is read for that alone: harm words there
+    ("nsfw, gore") are what the image is steered away from."""
+    _, negative = negative_split(prompt)
+    negative = f"{negative} {negative_prompt}"
     if _CLOTHING.search(negative) and not _NUDITY.search(negative):
-        return f"{positive}, {UNCLOTHED}"
-    return positive
+        return f"{prompt}, {UNCLOTHED}"
+    return prompt

@@ -28,13 +28,14 @@ def submitter_check(*, org, user) -> None:
         )
 
 
-def prompt_judge(*, prompt: str, rules: PolicyRules) -> PromptVerdict:
-    """The gate's verdict on `prompt` under `rules`, recording nothing (submission and the
-    `prompt_check` command both use it). Raises 503 `prompt_gate_unavailable` when the gate
-    cannot judge."""
+def prompt_judge(*, prompt: str, rules: PolicyRules, negative_prompt: str = "") -> PromptVerdict:
+    """The gate's verdict on `prompt` (with the request's `negative_prompt`) under `rules`,
+    recording nothing (submission and the `prompt_check` command both use it). Raises 503
+    `prompt_gate_unavailable` when the gate cannot judge."""
     try:
         return prompt_check(
             prompt,
+            negative_prompt=negative_prompt,
             blocked_categories=rules.prompt.blocked_categories,
             blocked_terms=rules.prompt.blocked_terms,
             protected_names=rules.prompt.protected_names,
@@ -49,9 +50,11 @@ def prompt_judge(*, prompt: str, rules: PolicyRules) -> PromptVerdict:
         ) from None
 
 
-def prompt_screen(*, org, user, prompt: str, rules: PolicyRules) -> PromptVerdict:
+def prompt_screen(
+    *, org, user, prompt: str, rules: PolicyRules, negative_prompt: str = ""
+) -> PromptVerdict:
     """Runs the prompt gate; raises 422 `prompt_blocked` (after recording it) on a block."""
-    verdict = prompt_judge(prompt=prompt, rules=rules)
+    verdict = prompt_judge(prompt=prompt, rules=rules, negative_prompt=negative_prompt)
     metrics.gate_decided(gate=PROMPT_GATE, outcome=verdict.verdict)
     if verdict.verdict != "block":
         return verdict
@@ -63,6 +66,7 @@ def prompt_screen(*, org, user, prompt: str, rules: PolicyRules) -> PromptVerdic
             subject=("auth.user", str(user.pk)),
             data={
                 "prompt": prompt,
+                "negative_prompt": negative_prompt,
                 "normalised": verdict.normalised,
                 "lookalike_words": verdict.lookalike_words,
                 "category": verdict.category,

@@ -236,3 +236,17 @@ def test_a_training_item_both_inverted_and_turned_is_refused(personas, upscaler,
         personas["staff"], "image-to-image", encoded(changed.transpose(Image.Transpose.ROTATE_90))
     )
     assert "(inverted, rotated 90°)" in error.detail
+
+
+def test_a_job_whose_negative_prompt_rules_out_clothing_is_refused(personas, setup):  # noqa: F811
+    # The request's negative prompt is not the model's only input to be trusted: CFG steers
+    # the image away from it, so "clothes" there asks for nakedness.
+    req = JobRequest(
+        prompt="a woman relaxing on a sofa, full body, photo",
+        negative_prompt="clothes, underwear, blanket",
+        model="tiny",
+        steps=2,
+    )
+    with pytest.raises(ApiError) as caught:
+        job_submit(membership=personas["staff"].membership, req=req)
+    assert (caught.value.status, caught.value.code) == (422, "prompt_blocked")
