@@ -11,11 +11,16 @@ def _warm_prompt_gate() -> None:
     from moderation.prompt_classifier import ClassifierUnavailable, load_classifier
     from moderation.prompt_multilingual import load_multilingual
 
-    # Lowest priority, for this thread only (Linux: nice is per thread): the process serves
-    # requests meanwhile, and a machine running several web processes starts them all at once.
-    os.nice(19)
     try:
+        # At the process's own priority: every submission waits for this one (under its lock),
+        # and a request waiting on a thread at the lowest priority waited past a minute on a
+        # loaded machine.
         load_classifier()
+        # The second reading, needed only for prompts in other languages, at the lowest
+        # priority, for this thread only (Linux: nice is per thread): the process serves
+        # requests meanwhile, and a machine running several web processes starts them all at
+        # once.
+        os.nice(19)
         load_multilingual()
     except ClassifierUnavailable:
         pass
