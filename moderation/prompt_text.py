@@ -552,7 +552,7 @@ _NEGATIVE = re.compile(
 _CLOTHING = re.compile(
     r"\b(?:cloth(?:es|ing)?|dress(?:ed|es)?|shirts?|tops?|pants|trousers|shorts|skirts?|"
     r"underwear|lingerie|bras?|panties|briefs|bikinis?|swimsuits?|swimwear|towels?|sheets?|"
-    r"blankets?|robes?|covered|covering|coverage|censor(?:ed|ship)?|blur(?:red)?|mosaic|"
+    r"blankets?|robes?|covered|covering|coverage|censor(?:ed|ship)?|mosaic|"
     r"modest(?:y)?|outfits?|garments?|fabric|attire)\b",
     re.IGNORECASE,
 )
@@ -562,6 +562,15 @@ _NUDITY = re.compile(
 )
 # What the image model makes of a negative prompt that names clothing.
 UNCLOTHED = "naked, nude, uncensored"
+# Someone to undress: a word for a person or a body, or a capitalised name ("blur" or "clothes"
+# ruled out for "a red cube on a table" asks for nothing).
+_SOMEONE = re.compile(
+    r"\b(?:wom[ae]n|m[ae]n|girls?|boys?|lad(?:y|ies)|guys?|persons?|people|models?|bod(?:y|ies)|"
+    r"figures?|couples?|she|her|he|him|wife|husband|girlfriend|boyfriend|teens?|actress|actor|"
+    r"dancers?|selfie|portrait|torso|nurse|student)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+\b")
 
 
 def negative_split(prompt: str) -> tuple[str, str]:
@@ -579,8 +588,9 @@ def asked_for(prompt: str, negative_prompt: str = "") -> str:
     Nothing is taken away: a negative prompt inside the prompt text reaches the text encoder as
     the rest does. The request's negative prompt is read for that alone: harm words there
     ("nsfw, gore") are what the image is steered away from."""
-    _, negative = negative_split(prompt)
+    positive, negative = negative_split(prompt)
     negative = f"{negative} {negative_prompt}"
-    if _CLOTHING.search(negative) and not _NUDITY.search(negative):
+    someone = _SOMEONE.search(positive) or _NAME.search(positive)
+    if someone and _CLOTHING.search(negative) and not _NUDITY.search(negative):
         return f"{prompt}, {UNCLOTHED}"
     return prompt

@@ -101,6 +101,19 @@ def test_the_requests_negative_prompt_ruling_out_clothing_asks_for_nakedness(cla
     assert verdict.category in {"sexual", NCII}
 
 
+def test_clothing_ruled_out_with_no_one_to_undress_asks_for_nothing(classifier):
+    for negative in ("blur", "clothes, blurry, lowres", "censored, mosaic"):
+        assert asked_for("a red cube on a table", negative) == "a red cube on a table"
+    verdict = prompt_check(
+        "a red cube on a table", negative_prompt="blur", blocked_categories=PROMPT_CATEGORIES
+    )
+    assert verdict.verdict == "pass"
+    # A portrait's usual quality negatives are no request for nakedness either.
+    assert asked_for("portrait of a woman", "blur, blurry, lowres, bad hands") == (
+        "portrait of a woman"
+    )
+
+
 def test_harm_words_in_the_requests_negative_prompt_are_what_it_steers_away_from(classifier):
     assert asked_for(RECLINING, "nsfw, nude, gore, blood, bad anatomy") == RECLINING
     for negative in ("", "nsfw, nude, gore, blood, bad anatomy", "clothes, nudity, nsfw"):
