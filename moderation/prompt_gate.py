@@ -166,30 +166,19 @@ def _check_names(values: Sequence[str], known: Sequence[str], what: str) -> None
         raise ValueError(f"unknown {what}: {', '.join(unknown)}")
 
 
-def _unmasked(normal: ReadablePrompt) -> ReadablePrompt:
-    if masked := unmask(normal.text, prompt_cues().words):
-        return replace(normal, unmasked=masked)
-    return normal
-
-
-def _minors(
-    text: ReadablePrompt, scores: dict[str, float], whole: ReadablePrompt | None = None
-) -> tuple[bool, str | None]:
-    """Whether the mandatory category applies, and the rule's evidence when the rule decided;
-    `whole` is the prompt with its negative prompt, which the rule reads too.
+def _minors(text: ReadablePrompt, scores: dict[str, float]) -> tuple[bool, str | None]:
+    """Whether the mandatory category applies, and the rule's evidence when the rule decided.
 
     The rule alone suffices. Otherwise it takes sexual evidence (the sexual or non-consensual
     head) together with evidence of a minor (a sign the rule knows, or the minors head): the
     minors head alone is no evidence of sexual content, it fires on "a 12-year-old's birthday
     party" because most of its exemplars are about children."""
     rule = minors_rule()
-    whole = whole or text
-    for reading in dict.fromkeys((text, whole)):
-        if (finding := rule.check(reading)) is not None:
-            return True, finding.describe()
+    finding = rule.check(text)
+    if finding is not None:
+        return True, finding.describe()
     sexual = max(scores["sexual"], scores["non_consensual_intimate"]) >= 0.5
-    sign = rule.minor_sign(text) or rule.minor_sign(whole)
-    child = scores[MANDATORY_CATEGORY] >= 0.5 or sign is not None
+    child = scores[MANDATORY_CATEGORY] >= 0.5 or rule.minor_sign(text) is not None
     return sexual and child, None
 
 
@@ -221,9 +210,9 @@ def prompt_check(
     # asks for (`asked_for`: the whole text, and nakedness where it rules out clothing).
     text = prepare(prompt)
     wanted = asked_for(prompt, negative_prompt)
-    normal = _unmasked(readable(wanted))
-    # The minors rule reads the prompt as written too.
-    whole = normal if wanted == prompt else _unmasked(readable(prompt))
+    normal = readable(wanted)
+    if masked := unmask(normal.text, prompt_cues().words):
+        normal = replace(normal, unmasked=masked)
     # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
     # counts.
     chunks = prompt_chunks(normal.text or wanted)
@@ -252,7 +241,7 @@ def prompt_check(
         )
 
     # 3. Blocks, most serious first.
-    minors, evidence = _minors(normal, scores, whole)
+    minors, evidence = _minors(normal, scores)
     if minors:
         return verdict("block", MANDATORY_CATEGORY, _block_reason(MANDATORY_CATEGORY), evidence)
     if disguised and lookalikes == "block":
