@@ -108,12 +108,11 @@ class ItemLines:
         half = work / zoom * side / EDGE_SIDE / 2
         low, high = round(work / 2 - half), round(work / 2 + half)
         pad = max(0, -low)
-        masks = []
-        for packed, thin in ((self.loose, False), (self.strong, True)):
-            lines = np.unpackbits(packed)[: work * work].reshape(work, work)
-            lines = np.pad(lines, pad)[low + pad : high + pad, low + pad : high + pad]
-            masks.append(pooled(lines, side, thin))
-        return masks[0], masks[1]
+        loose, strong = (
+            pooled(np.pad(lines, pad)[low + pad : high + pad, low + pad : high + pad], side, thin)
+            for lines, thin in self._planes()
+        )
+        return loose, strong
 
     def region(self, share: float, place: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
         """As `at`, for the box `share` of the side at `place` of the free range (a crop at a
@@ -126,12 +125,21 @@ class ItemLines:
         lows = [round(p * (work - box) + box / 2 - half) for p in place]
         span = round(2 * half)
         pad = max(0, -min(lows), max(low + span for low in lows) - work)
-        masks = []
-        for packed, thin in ((self.loose, False), (self.strong, True)):
-            lines = np.pad(np.unpackbits(packed)[: work * work].reshape(work, work), pad)
-            x, y = lows[0] + pad, lows[1] + pad
-            masks.append(pooled(lines[y : y + span, x : x + span], side, thin))
-        return masks[0], masks[1]
+        x, y = lows[0] + pad, lows[1] + pad
+        loose, strong = (
+            pooled(np.pad(lines, pad)[y : y + span, x : x + span], side, thin)
+            for lines, thin in self._planes()
+        )
+        return loose, strong
+
+    def _planes(self) -> list[tuple[np.ndarray, bool]]:
+        """The loose and strong lines unpacked at ITEM_WORK_SIDE, each with whether it is
+        pooled thin."""
+        work = ITEM_WORK_SIDE
+        return [
+            (np.unpackbits(packed)[: work * work].reshape(work, work), thin)
+            for packed, thin in ((self.loose, False), (self.strong, True))
+        ]
 
 
 def item_lines(image: Image.Image) -> ItemLines:
