@@ -140,15 +140,29 @@ def live_db(_triggers_back_after_flush, transactional_db):
 
 @pytest.fixture
 def org_signing_key(personas):
-    """The org's signing key where a worker process looks (the run's data folder), removed
-    afterwards."""
+    """The org's signing key where a worker process looks (the run's data folder); one the tests
+    made is removed when the run ends."""
     org = personas["admin"].org
     base = settings.DATA_DIR / "keys"
-    existed = (base / org.slug).exists()
-    keys.org_key_ensure(base, org.slug, org.name, signing_passphrase())
+    if keys.org_key_ensure(base, org.slug, org.name, signing_passphrase()).created:
+        (base / f"{org.slug}{TEST_KEY_MARK}").touch()
     yield
-    if not existed:
-        shutil.rmtree(base / org.slug)
+
+
+# The pytest-xdist processes share the data folder, so one process removing the key it made
+# when its test ended took it from under the other's test (CI's stop 26). The keys the tests
+# made stay until the whole run has ended, then the controlling process removes them; a key
+# that was there before the run carries no mark and is kept.
+TEST_KEY_MARK = ".made-by-tests"
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        return
+    base = settings.DATA_DIR / "keys"
+    for mark in base.glob(f"*{TEST_KEY_MARK}"):
+        shutil.rmtree(base / mark.name.removesuffix(TEST_KEY_MARK), ignore_errors=True)
+        mark.unlink()
 
 
 @pytest.fixture
