@@ -40,7 +40,7 @@ target=(--python-version 3.12 --implementation cp --only-binary=:all: --no-compi
 
 python3 -m pip install "${target[@]}" \
     $(pins 'django|django-ninja|django-htmx|django-storages|dj-database-url|celery|kombu|redis') \
-    $(pins 'structlog|whitenoise|gunicorn|uvicorn|uvicorn-worker|confusable-homoglyphs|ftfy') \
+    $(pins 'structlog|whitenoise|gunicorn|uvicorn|uvicorn-worker|confusable-homoglyphs|ftfy|rapidfuzz') \
     $(pins 'mozilla-django-oidc|pyjwt|prometheus-client|django-axes|django-ratelimit|emoji') \
     $(pins 'boto3') \
     "psycopg[binary]==3.3.9" pydantic==2.14.3

@@ -38,6 +38,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from moderation import prompt_classifier as pc  # noqa: E402
 from moderation.prompt_gate import _minors, gate_version, prompt_check  # noqa: E402
+from moderation.prompt_multilingual import second_reading_exemplars  # noqa: E402
 from moderation.prompt_text import normalise, prepare, readable, text_matcher  # noqa: E402
 from policies.rules import (  # noqa: E402
     DEPLOYMENT_CONTEXTS,
@@ -322,7 +323,8 @@ def main() -> None:
 
     rows = read_set(DATA)
     adversarial = adversarial_rows()
-    exemplars = pc.Exemplars.read()
+    # Every exemplar, those of the second reading in other languages included.
+    exemplars = second_reading_exemplars()
     check_disjoint(rows, exemplars)
     check_disjoint(adversarial, exemplars)
     print(f"gate {gate_version()}, {len(rows)} prompts: {dict(Counter(r['label'] for r in rows))}")

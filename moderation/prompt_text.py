@@ -30,12 +30,14 @@ inside, because spelling a word out is itself the evasion."""
 
 import re
 import unicodedata
+from collections.abc import Container
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import emoji
 from confusable_homoglyphs import categories as scripts
 from confusable_homoglyphs import confusables
+from rapidfuzz.distance import OSA
 
 
 def _latin_lookalike(char: str) -> str | None:
@@ -188,6 +190,9 @@ class ReadablePrompt:
     # `text` with each word masked with "*" ("k*kes", "s**x") read as the lexicon word it
     # fits (`unmask`), or None.
     unmasked: str | None = None
+    # `text` with each misspelled word read as the lexicon word one edit away ("nakid",
+    # "beheding"; `respell`), or None.
+    respelled: str | None = None
 
     def alternatives(self) -> tuple[str, ...]:
         """The other readings of the prompt, judged beside `text`; the worse counts."""
@@ -197,6 +202,7 @@ class ReadablePrompt:
             self.pictures,
             self.backwards,
             self.unmasked,
+            self.respelled,
         )
         return tuple(other for other in readings if other)
 
@@ -283,7 +289,7 @@ def readable(text: str) -> ReadablePrompt:
     body = _NOTE.sub(" ", words)
     backwards = _read(body[::-1]).text
     told = _REVERSED_NOTE.search(words) is not None
-    if told or _function_words(backwards) >= 1 > _function_words(_read(body).text):
+    if told or _common_words(backwards) > _common_words(_read(body).text):
         read = replace(read, backwards=backwards)
     return replace(read, lookalike_words=disguised)
 
@@ -295,15 +301,22 @@ _REVERSED_NOTE = re.compile(
 )
 
 
-# The commonest English words: one of them read back to front and none forwards say a prompt
-# may have been written backwards ("a" reads the same both ways, so it says nothing). An
-# English prompt without them gets a reading of gibberish, which costs a chunk and flags
-# nothing.
-_FUNCTION_WORDS = frozenset("an the of and with in on at to is are for from by".split())
+# The commonest English words and the words image prompts nearly always carry: more of them
+# read back to front than forwards say a prompt may have been written backwards ("a" reads the
+# same both ways, so it says nothing). Function words alone missed reversed prompts that have
+# none but "a" and "as" ("Muslims as cockroaches, propaganda poster" backwards). An English
+# prompt without them gets a reading of gibberish, which costs a chunk and flags nothing.
+_COMMON_WORDS = frozenset(
+    "an the of and with in on at to is are for from by as into onto over under her his their "
+    "its it this that who while being out off up down no not all every some one two after "
+    "before during photo photograph photorealistic picture image realistic poster style scene "
+    "art painting drawing portrait render detailed lighting background close shot video "
+    "footage news meme cinematic man woman people person".split()
+)
 
 
-def _function_words(text: str) -> int:
-    return sum(word in _FUNCTION_WORDS for word in re.findall(r"[a-z]+", text))
+def _common_words(text: str) -> int:
+    return sum(word in _COMMON_WORDS for word in re.findall(r"[a-z]+", text))
 
 
 def _read(folded: str) -> ReadablePrompt:
@@ -354,6 +367,73 @@ def unmask(text: str, words: dict[str, tuple[str, ...]]) -> str | None:
 
     unmasked = _MASKED.sub(read, text)
     return unmasked if changed else None
+
+
+@dataclass(frozen=True)
+class Spellings:
+    """What `respell` reads misspellings as (`targets`: the English lexicon's words and stems,
+    a stem ending in "*", by first letter) and the terms of every language's lexicon, which
+    are never read as another word (`words`, and `stems` without their "*")."""
+
+    targets: dict[str, tuple[str, ...]]
+    words: frozenset[str]
+    stems: tuple[str, ...]
+
+    def has(self, token: str) -> bool:
+        return token in self.words or token.startswith(self.stems)
+
+
+def respell(text: str, spellings: Spellings, known: Container[str]) -> str | None:
+    """`text` with each misspelled word read as the first English lexicon word one edit away
+    from it (a letter changed, added, dropped, or two swapped), or None when no word is so
+    read; a stem ("behead*") reads "beheding" as "beheading" where what follows is an English
+    ending.
+
+    Only a word of `RESPELL_MIN` letters or more is read that is neither a lexicon term of any
+    language (Dutch "naakt" is not German "nackt") nor in `known` (the words the classifier's
+    encoder knows) with or without an English ending ("splashing" is "splash" and "ing", not
+    "slashing"), and only as a word with its first letter: a misspelling that hides a harm
+    ("nakid", "beheding") keeps the word's start, and a real word is never taken for
+    another."""
+    changed = False
+
+    def read(match: re.Match) -> str:
+        nonlocal changed
+        token = match.group()
+        if _known(token, known) or spellings.has(token):
+            return token
+        for word in spellings.targets.get(token[0], ()):
+            stem = word.removesuffix("*")
+            if len(stem) < RESPELL_MIN:
+                continue
+            if stem == word:
+                if abs(len(token) - len(word)) <= 1 and OSA.distance(token, word) <= 1:
+                    changed = True
+                    return word
+                continue
+            for cut in (len(stem), len(stem) - 1, len(stem) + 1):
+                rest = token[cut:]
+                if (not rest or rest in _ENDINGS) and OSA.distance(token[:cut], stem) <= 1:
+                    changed = True
+                    return stem + rest
+        return token
+
+    respelled = _RESPELL_WORD.sub(read, text)
+    return respelled if changed else None
+
+
+def _known(token: str, known: Container[str]) -> bool:
+    return token in known or any(
+        token.endswith(ending) and token[: -len(ending)] in known for ending in _ENDINGS
+    )
+
+
+# Shorter words are one edit away from too many others, in English and in the languages the
+# encoder does not know ("nude": "node", "rude", Spanish "nube").
+RESPELL_MIN = 5
+_RESPELL_WORD = re.compile(rf"(?<![a-z0-9])[a-z]{{{RESPELL_MIN},}}(?![a-z0-9])")
+# English endings: a known word with one is known ("beaters"), and a stem is read through one.
+_ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers", "y", "ies", "ly", "ion", "ions", "ation")
 
 
 # Characters a word may be written with: letters, digits, and the symbols leetspeak uses.

@@ -24,6 +24,7 @@ from moderation.prompt_gate import (
     prompt_check,
     prompt_chunks,
 )
+from moderation.prompt_multilingual import LANGUAGE_EXEMPLARS_PATH
 from moderation.prompt_text import normalise, prepare, readable, text_matcher
 from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
@@ -198,10 +199,18 @@ def test_unknown_category_or_context_is_refused():
 
 
 def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
-    files = (EXEMPLARS_PATH, LEXICON_PATH, CUES_PATH, LANGUAGES_PATH, WORLD_PATH, FIGURES_PATH)
+    files = (
+        EXEMPLARS_PATH,
+        LANGUAGE_EXEMPLARS_PATH,
+        LEXICON_PATH,
+        CUES_PATH,
+        LANGUAGES_PATH,
+        WORLD_PATH,
+        FIGURES_PATH,
+    )
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
-    assert gate_version() == f"prompt-v8+{digest[:12]}"
-    assert re.fullmatch(r"prompt-v8\+[0-9a-f]{12}", gate_version())
+    assert gate_version() == f"prompt-v9+{digest[:12]}"
+    assert re.fullmatch(r"prompt-v9\+[0-9a-f]{12}", gate_version())
 
 
 def test_prompt_chunks_add_sentences_only_when_there_are_several():
