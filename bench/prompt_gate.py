@@ -70,6 +70,10 @@ SETS = ROOT / "bench" / "prompt_sets"
 # "blind4" is the sixth outsider set (2026-12-07, later session), written by a helper who read
 # nothing of the project while round 7 changed the gate without seeing it; measured once blind
 # on prompt-v7 and on prompt-v8 (bench/data/prompt_gate_blind4_v*.json).
+# "blind5" is the seventh (2026-12-07, third session), written the same way while round 8
+# changed the gate; measured on prompt-v8 and prompt-v9 (bench/data/prompt_gate_blind5_v*.json).
+# "blind6" is the eighth, written while round 9 read blind5's misses; measured on prompt-v8,
+# on round 8's prompt-v9 and on round 9's prompt-v10 (bench/data/prompt_gate_blind6_v*.json).
 SPLITS = (
     "tune",
     "held_out",
@@ -82,6 +86,8 @@ SPLITS = (
     "blind3",
     "dev8",
     "blind4",
+    "blind5",
+    "blind6",
 )
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
@@ -100,6 +106,10 @@ ADVERSARIAL_FILES = (
     "dev8.jsonl",
     "blind4_harmful.jsonl",
     "blind4_benign.jsonl",
+    "blind5_harmful.jsonl",
+    "blind5_benign.jsonl",
+    "blind6_harmful.jsonl",
+    "blind6_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 

@@ -124,7 +124,7 @@ _MASKED_FIRST = (
 _NOT_PERSONS = frozenset(
     "university college school academy institute square street avenue road boulevard park "
     "circus bridge tower museum gallery palace castle cathedral church temple mosque station "
-    "airport hotel stadium arena hall center centre day week festival illustrated times news "
+    "airport hotel stadium arena hall center centre day week festival mela illustrated times news "
     "magazine journal post lake river mountain mount island beach bay valley forest garden "
     "gardens market mall club company inc ltd corporation bank hospital parliament senate "
     "state states republic kingdom empire way".split()

@@ -311,7 +311,8 @@ _COMMON_WORDS = frozenset(
     "its it this that who while being out off up down no not all every some one two after "
     "before during photo photograph photorealistic picture image realistic poster style scene "
     "art painting drawing portrait render detailed lighting background close shot video "
-    "footage news meme cinematic man woman people person".split()
+    "footage news meme cinematic man woman people person having quality high ultra sharp "
+    "focus 4k 8k hd hdr".split()
 )
 
 
@@ -647,18 +648,30 @@ UNCLOTHED = "naked, nude, uncensored"
 _SOMEONE = re.compile(
     r"\b(?:wom[ae]n|m[ae]n|girls?|boys?|lad(?:y|ies)|guys?|persons?|people|models?|bod(?:y|ies)|"
     r"figures?|couples?|she|her|he|him|wife|husband|girlfriend|boyfriend|teens?|actress|actor|"
-    r"dancers?|selfie|portrait|torso|nurse|student)\b",
+    r"dancers?|selfie|portrait|torso|nurse|student|adults?|lovers?|partners?)\b",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+\b")
 
 
+# The prompt itself after a negative prompt written first ("Negative prompt: clothes. Prompt:
+# a couple on a bed").
+_POSITIVE = re.compile(
+    r"(?:^|(?<=[\s.,;|(\[]))(?:positive(?: prompt)?|prompt)\s*[:=]", re.IGNORECASE
+)
+
+
 def negative_split(prompt: str) -> tuple[str, str]:
     """The prompt without its negative prompt, and the negative prompt ("" when none)."""
     match = _NEGATIVE.search(prompt)
-    if match is None or not prompt[: match.start()].strip():
+    if match is None:
         return prompt, ""
-    return prompt[: match.start()].rstrip(" .,;|([-"), prompt[match.end() :]
+    if prompt[: match.start()].strip():
+        return prompt[: match.start()].rstrip(" .,;|([-"), prompt[match.end() :]
+    after = _POSITIVE.search(prompt, match.end())
+    if after is None:
+        return prompt, ""
+    return prompt[after.end() :], prompt[match.end() : after.start()].rstrip(" .,;|([-")
 
 
 def asked_for(prompt: str, negative_prompt: str = "") -> str:
