@@ -73,7 +73,8 @@ SETS = ROOT / "bench" / "prompt_sets"
 # "blind5" is the seventh (2026-12-07, third session), written the same way while round 8
 # changed the gate; measured on prompt-v8 and prompt-v9 (bench/data/prompt_gate_blind5_v*.json).
 # "blind6" is the eighth, written while round 9 read blind5's misses; measured on prompt-v8,
-# on round 8's prompt-v9 and on round 9's prompt-v10 (bench/data/prompt_gate_blind6_v*.json).
+# on round 8's prompt-v9, round 9's prompt-v10 and round 10's prompt-v11 (after a review)
+# (bench/data/prompt_gate_blind6_v*.json).
 SPLITS = (
     "tune",
     "held_out",

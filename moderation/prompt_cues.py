@@ -456,10 +456,11 @@ def _hateful_pair(finding: CueFinding) -> str | None:
     return None
 
 
-def _one_word_terms(cues: CueFile, kinds: tuple[str, ...]) -> list[str]:
+def _one_word_terms(cues: CueFile, kinds: tuple[str, ...], skip: str = "") -> list[str]:
     terms = (
         term if isinstance(term, str) else term.term
-        for entry in cues.categories.values()
+        for name, entry in cues.categories.items()
+        if name != skip
         for kind in kinds
         for term in getattr(entry, kind)
     )
@@ -468,11 +469,14 @@ def _one_word_terms(cues: CueFile, kinds: tuple[str, ...]) -> list[str]:
 
 def _spellings(english: CueFile, every: CueFile) -> Spellings:
     """What `prompt_text.respell` reads misspellings as: the English file's one-word terms and
-    stems of every list but the harmless senses, and the masked words, by first letter. Not
-    the other languages' terms: a rare English word one edit from one of them would be read
-    as it ("bralette" as French "branlette"). Every file's terms are never respelled."""
+    stems of every list but the harmless senses, by first letter. Not the other languages'
+    terms: a rare English word one edit from one of them would be read as it ("bralette" as
+    French "branlette"). Not hate's: its slurs are one edit from ordinary words ("chinos",
+    "clink", Swahili "chini", "fagots" of firewood, "niggling"), and a misspelled slur is
+    written on purpose, where leetspeak and masking are read anyway. Every file's terms are
+    never respelled."""
     targets: dict[str, list[str]] = {}
-    for word in (*_MASKED_FIRST, *_one_word_terms(english, _SPELLING_KINDS)):
+    for word in _one_word_terms(english, _SPELLING_KINDS, skip="hate"):
         targets.setdefault(word[0], []).append(word)
     terms = _one_word_terms(every, _KINDS)
     return Spellings(

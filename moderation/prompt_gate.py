@@ -73,7 +73,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v10"
+GATE_CODE_VERSION = "prompt-v11"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -116,7 +116,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v10+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
+    """`prompt-v11+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
     cue and public figures files>`: changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
@@ -222,8 +222,9 @@ def prompt_check(
     # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
     # counts.
     chunks = prompt_chunks(normal.text or wanted)
-    for other in normal.alternatives():
-        chunks += prompt_chunks(other)
+    for other in (*normal.alternatives(), normal.respelled):
+        if other:
+            chunks += prompt_chunks(other)
     classification = load_classifier().classify(chunks)
     other_language = marked(wanted)
     # The part of the prompt mostly not in English words, which the classifier cannot read.

@@ -190,8 +190,11 @@ class ReadablePrompt:
     # `text` with each word masked with "*" ("k*kes", "s**x") read as the lexicon word it
     # fits (`unmask`), or None.
     unmasked: str | None = None
-    # `text` with each misspelled word read as the lexicon word one edit away ("nakid",
-    # "beheding"; `respell`), or None.
+    # `text` with each misspelled word read as the lexicon word one edit away ("beheding";
+    # `respell`), or None. Only the classifier reads it, not the cue lists: a rare real word
+    # one edit from a harm word ("swabbing", "genial", "hooters") is respelled too, and the
+    # classifier, reading the whole prompt, is not taken in by one such word where a list
+    # term would block.
     respelled: str | None = None
 
     def alternatives(self) -> tuple[str, ...]:
@@ -202,7 +205,6 @@ class ReadablePrompt:
             self.pictures,
             self.backwards,
             self.unmasked,
-            self.respelled,
         )
         return tuple(other for other in readings if other)
 
@@ -289,7 +291,7 @@ def readable(text: str) -> ReadablePrompt:
     body = _NOTE.sub(" ", words)
     backwards = _read(body[::-1]).text
     told = _REVERSED_NOTE.search(words) is not None
-    if told or _common_words(backwards) > _common_words(_read(body).text):
+    if told or any(_reads_backwards(part) for part in (body, *_CLAUSE.split(body))):
         read = replace(read, backwards=backwards)
     return replace(read, lookalike_words=disguised)
 
@@ -302,18 +304,25 @@ _REVERSED_NOTE = re.compile(
 
 
 # The commonest English words and the words image prompts nearly always carry: more of them
-# read back to front than forwards say a prompt may have been written backwards ("a" reads the
-# same both ways, so it says nothing). Function words alone missed reversed prompts that have
-# none but "a" and "as" ("Muslims as cockroaches, propaganda poster" backwards). An English
-# prompt without them gets a reading of gibberish, which costs a chunk and flags nothing.
+# read back to front than forwards, in the whole prompt or in one of its clauses, say that it
+# or a part of it was written backwards (a reversed clause after forward style tags: "photo,
+# 8k, roolf eht no doolb"). Words of three letters or more only: reversed two-letter words of
+# other languages are English ones (Tagalog "sa" is "as", "on" is "no"), and reading such a
+# prompt backwards made harm words of its other words ("Izan" is "nazi"). Function words
+# alone missed reversed prompts that have none ("Muslims as cockroaches, propaganda poster").
+# An English prompt without them gets no backwards reading.
 _COMMON_WORDS = frozenset(
-    "an the of and with in on at to is are for from by as into onto over under her his their "
-    "its it this that who while being out off up down no not all every some one two after "
-    "before during photo photograph photorealistic picture image realistic poster style scene "
-    "art painting drawing portrait render detailed lighting background close shot video "
-    "footage news meme cinematic man woman people person having quality high ultra sharp "
-    "focus 4k 8k hd hdr".split()
+    "the and with for from are into onto over under her his their its this that who while "
+    "being out off all every some one two after before during photo photograph "
+    "photorealistic picture image realistic poster style scene art painting drawing portrait "
+    "render detailed lighting background close shot video footage news meme cinematic man "
+    "woman people person having quality high ultra sharp focus".split()
 )
+_CLAUSE = re.compile(r"[,;.|\n]+")
+
+
+def _reads_backwards(text: str) -> bool:
+    return _common_words(_read(text[::-1]).text) > _common_words(_read(text).text)
 
 
 def _common_words(text: str) -> int:
@@ -408,7 +417,10 @@ def respell(text: str, spellings: Spellings, known: Container[str]) -> str | Non
             if len(stem) < RESPELL_MIN:
                 continue
             if stem == word:
-                if abs(len(token) - len(word)) <= 1 and OSA.distance(token, word) <= 1:
+                # A short word is reached only by a letter changed or two swapped: one dropped
+                # or added reads "nudges" as "nudes".
+                size = 0 if len(word) < _SHORT else 1
+                if abs(len(token) - len(word)) <= size and OSA.distance(token, word) <= 1:
                     changed = True
                     return word
                 continue
@@ -424,14 +436,29 @@ def respell(text: str, spellings: Spellings, known: Container[str]) -> str | Non
 
 
 def _known(token: str, known: Container[str]) -> bool:
-    return token in known or any(
-        token.endswith(ending) and token[: -len(ending)] in known for ending in _ENDINGS
-    )
+    """Whether `token` is in `known`, or is a word of it with an English ending: as written
+    ("beaters"), with the "e" the ending dropped ("shaving"), with a doubled last consonant
+    ("swabbing") or "y" for "i" ("pantries")."""
+    if token in known:
+        return True
+    for ending in _ENDINGS:
+        if not token.endswith(ending) or len(token) - len(ending) < 3:
+            continue
+        stem = token[: -len(ending)]
+        forms = {stem, stem + "e", stem[:-1] + "y" if stem.endswith("i") else stem}
+        if len(stem) > 3 and stem[-1] == stem[-2]:
+            forms.add(stem[:-1])
+        if any(form in known for form in forms):
+            return True
+    return False
 
 
 # Shorter words are one edit away from too many others, in English and in the languages the
-# encoder does not know ("nude": "node", "rude", Spanish "nube").
+# encoder does not know ("nude": "node", Spanish "nube"). Five-letter ones still are (German
+# "nacht": "nackt", Swedish "räkor": "razor"), but only the classifier reads the respelling,
+# and it weighs the whole prompt.
 RESPELL_MIN = 5
+_SHORT = 6
 _RESPELL_WORD = re.compile(rf"(?<![a-z0-9])[a-z]{{{RESPELL_MIN},}}(?![a-z0-9])")
 # English endings: a known word with one is known ("beaters"), and a stem is read through one.
 _ENDINGS = ("s", "es", "d", "ed", "ing", "er", "ers", "y", "ies", "ly", "ion", "ions", "ation")
