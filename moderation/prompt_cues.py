@@ -467,16 +467,16 @@ def _one_word_terms(cues: CueFile, kinds: tuple[str, ...], skip: str = "") -> li
     return sorted(term for term in terms if re.fullmatch(r"[a-z]{3,}\*?", term))
 
 
-def _spellings(english: CueFile, every: CueFile) -> Spellings:
-    """What `prompt_text.respell` reads misspellings as: the English file's one-word terms and
-    stems of every list but the harmless senses, by first letter. Not the other languages'
-    terms: a rare English word one edit from one of them would be read as it ("bralette" as
-    French "branlette"). Not hate's: its slurs are one edit from ordinary words ("chinos",
+def _spellings(english_terms: list[str], every: CueFile) -> Spellings:
+    """What `prompt_text.respell` reads misspellings as: `english_terms` (the English file's
+    one-word terms and stems of every list but the harmless senses), by first letter. Not the
+    other languages' terms: a rare English word one edit from one of them would be read as it
+    ("bralette" as French "branlette"). Not hate's: its slurs are one edit from ordinary words ("chinos",
     "clink", Swahili "chini", "fagots" of firewood, "niggling"), and a misspelled slur is
     written on purpose, where leetspeak and masking are read anyway. Every file's terms are
     never respelled."""
     targets: dict[str, list[str]] = {}
-    for word in _one_word_terms(english, _SPELLING_KINDS, skip="hate"):
+    for word in english_terms:
         targets.setdefault(word[0], []).append(word)
     terms = _one_word_terms(every, _KINDS)
     return Spellings(
@@ -497,7 +497,8 @@ def read_cues(
     try:
         raw = Path(path).read_bytes()
         cues = CueFile.model_validate(yaml.safe_load(raw))
-        english = cues.model_copy(deep=True)
+        # Read before the other files' terms are merged into `cues`.
+        english_terms = _one_word_terms(cues, _SPELLING_KINDS, skip="hate")
         digest = hashlib.sha256(raw)
         for extra in (languages, world):
             other_raw = Path(extra).read_bytes()
@@ -506,7 +507,7 @@ def read_cues(
             for name, terms in other.categories.items():
                 for kind in _KINDS:
                     getattr(cues.categories[name], kind).extend(getattr(terms, kind))
-        return PromptCues(cues, digest.hexdigest(), _spellings(english, cues))
+        return PromptCues(cues, digest.hexdigest(), _spellings(english_terms, cues))
     except (OSError, yaml.YAMLError, ValidationError, re.error) as exc:
         raise CuesUnavailable(
             f"the prompt cue file {path}, {languages} or {world} is unusable: {exc}"

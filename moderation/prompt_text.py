@@ -291,7 +291,10 @@ def readable(text: str) -> ReadablePrompt:
     body = _NOTE.sub(" ", words)
     backwards = _read(body[::-1]).text
     told = _REVERSED_NOTE.search(words) is not None
-    if told or any(_reads_backwards(part) for part in (body, *_CLAUSE.split(body))):
+    whole = _common_words(backwards) > _common_words(_read(body).text)
+    # A prompt of one clause was judged whole already.
+    clauses = _CLAUSE.split(body)
+    if told or whole or (len(clauses) > 1 and any(map(_reads_backwards, clauses))):
         read = replace(read, backwards=backwards)
     return replace(read, lookalike_words=disguised)
 
@@ -445,7 +448,9 @@ def _known(token: str, known: Container[str]) -> bool:
         if not token.endswith(ending) or len(token) - len(ending) < 3:
             continue
         stem = token[: -len(ending)]
-        forms = {stem, stem + "e", stem[:-1] + "y" if stem.endswith("i") else stem}
+        forms = {stem, stem + "e"}
+        if stem.endswith("i"):
+            forms.add(stem[:-1] + "y")
         if len(stem) > 3 and stem[-1] == stem[-2]:
             forms.add(stem[:-1])
         if any(form in known for form in forms):
