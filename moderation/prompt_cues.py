@@ -471,10 +471,10 @@ def _spellings(english_terms: list[str], every: CueFile) -> Spellings:
     """What `prompt_text.respell` reads misspellings as: `english_terms` (the English file's
     one-word terms and stems of every list but the harmless senses), by first letter. Not the
     other languages' terms: a rare English word one edit from one of them would be read as it
-    ("bralette" as French "branlette"). Not hate's: its slurs are one edit from ordinary words ("chinos",
-    "clink", Swahili "chini", "fagots" of firewood, "niggling"), and a misspelled slur is
-    written on purpose, where leetspeak and masking are read anyway. Every file's terms are
-    never respelled."""
+    ("bralette" as French "branlette"). Not hate's: its slurs are one edit from ordinary words
+    ("chinos", "clink", Swahili "chini", "fagots" of firewood, "niggling"), and a misspelled
+    slur is written on purpose, where leetspeak and masking are read anyway. Every file's terms
+    are never respelled."""
     targets: dict[str, list[str]] = {}
     for word in english_terms:
         targets.setdefault(word[0], []).append(word)
