@@ -10,6 +10,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from moderation import copy_detection, region_rotation
+from moderation.memorization import Candidate, CandidateSearch, Compared, Report
+from policies.rules import MemorizationRules
 from tests.gating_support import encoded, picture
 
 ITEM = picture(23, 64)
@@ -127,3 +129,33 @@ def test_the_quarter_turns_hashes_are_the_hashes_of_the_turned_views():
                 "phash": int(str(imagehash.phash(picture_)), 16),
                 "dhash": int(str(imagehash.dhash(picture_)), 16),
             }
+
+
+def test_a_view_as_near_other_items_is_a_copy_only_at_the_views_exact_similarity(monkeypatch):
+    # Over a few hundred views, a scene of flat shapes lands 0.97 near some item as often as
+    # a copy does; only standing out from its neighbours, or coming nearer, tells them apart.
+    rules = MemorizationRules()
+    candidate = Candidate(0, "7", "items", "7", {"phash": 2, "dhash": 2, "whash": 2}, False)
+    view = region_rotation.View("region 50 % of the image at (0, 0)", ITEM)
+    monkeypatch.setattr(region_rotation, "region_views", lambda image, side: [view])
+    monkeypatch.setattr(region_rotation, "rotation_views", lambda small, slants=(): iter(()))
+    monkeypatch.setattr(region_rotation, "turned_region_views", lambda *args: iter(()))
+    monkeypatch.setattr(region_rotation, "rectified_view", lambda *args: None)
+    for similarity, ratio, found in ((0.975, 0.5, False), (0.975, 0.15, True), (0.985, 0.5, True)):
+
+        def check(image, catalog, pixels, rules, mask=None, queries=None, at=(similarity, ratio)):
+            compared = [Compared(candidate, at[0], False, 1.0, (0, 0), at[1])]
+            return Report(
+                1,
+                CandidateSearch([candidate], 1, 8),
+                compared,
+                rules.similarity_limit,
+                rules.exact_similarity,
+                rules.max_neighbour_ratio,
+            )
+
+        monkeypatch.setattr(region_rotation, "view_check", check)
+        monkeypatch.setattr(region_rotation, "memorization_check", check)
+        pixels = lambda key: canonical(ITEM)  # noqa: E731
+        report = region_rotation.hidden_item_report(ITEM, ITEM, None, pixels, rules, rules)
+        assert (report is not None) == found, (similarity, ratio)
