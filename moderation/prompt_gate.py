@@ -63,8 +63,10 @@ from moderation.prompt_text import (
     ReadablePrompt,
     asked_for,
     marked,
+    negative_split,
     prepare,
     readable,
+    rejoin,
     respell,
     text_matcher,
     unmask,
@@ -73,11 +75,16 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v11"
+GATE_CODE_VERSION = "prompt-v12"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+# Words an image front end weights ("(fresh cuts on her arm:1.3)", "((gore))"): what the
+# prompt stresses is read on its own, not diluted among the style tags around it.
+_WEIGHTED = re.compile(
+    r"[(\[{]([^()\[\]{}:]+):\s*\d*\.?\d+[)\]}]|[(\[{]{2,}([^()\[\]{}:]+)[)\]}]{2,}"
+)
 # A longer sentence is also scored in windows of about this many words: prompts are mostly one
 # comma-separated sentence, and a harmful clause with a tail of style tags ("8k, sharp focus,
 # bokeh, ...") scored as a whole is diluted under the classifier's boundary while the image model
@@ -116,7 +123,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v11+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
+    """`prompt-v12+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
     cue and public figures files>`: changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
@@ -131,12 +138,17 @@ def gate_version() -> str:
 
 
 def prompt_chunks(prompt: str) -> list[str]:
-    """The whole prompt, its sentences when it has more than one, and the windows of each
-    sentence longer than WINDOW_WORDS words."""
+    """The whole prompt, its sentences when it has more than one, the windows of each
+    sentence longer than WINDOW_WORDS words, and each group of words the prompt weights."""
     sentences = [part.strip() for part in _SENTENCE_END.split(prompt) if part.strip()]
     chunks = [prompt.strip(), *sentences] if len(sentences) > 1 else [prompt.strip()]
     windows = [window for sentence in sentences for window in _windows(sentence)]
-    return chunks + [window for window in dict.fromkeys(windows) if window not in chunks]
+    weighted = [
+        group.strip()
+        for match in _WEIGHTED.finditer(prompt)
+        if len((group := match.group(1) or match.group(2)).split()) >= 2
+    ]
+    return chunks + [part for part in dict.fromkeys(windows + weighted) if part not in chunks]
 
 
 def _windows(sentence: str) -> list[str]:
@@ -217,6 +229,8 @@ def prompt_check(
     normal = readable(wanted)
     if masked := unmask(normal.text, prompt_cues().words):
         normal = replace(normal, unmasked=masked)
+    if rejoined := rejoin(normal.text, prompt_cues().spellings, english_vocabulary()):
+        normal = replace(normal, rejoined=rejoined)
     if respelled := respell(normal.text, prompt_cues().spellings, english_vocabulary()):
         normal = replace(normal, respelled=respelled)
     # Every reading is judged (stretched letters, a prompt wholly in look-alikes); the worse
@@ -268,7 +282,7 @@ def prompt_check(
         )
         return verdict("block", BLOCKED_TERM, reason, term)
     # The minors head was weighed in step 3, with its second signal.
-    finding = prompt_cues().find(normal, wanted)
+    finding = _frames_asked_for(prompt_cues().find(normal, wanted), wanted)
     unread_cues = None
     if unread is not None:
         unread_cues = finding.cues if unread is normal else prompt_cues().find(unread).cues
@@ -287,6 +301,18 @@ def prompt_check(
         )
         return verdict("review", context, reason)
     return verdict("pass", None, "The prompt passed the prompt gate.")
+
+
+def _frames_asked_for(finding: CueFinding, wanted: str) -> CueFinding:
+    """`finding` without the harmless frames only a negative prompt inside the prompt names:
+    what the image is steered away from frames nothing ("a razor to her forearm. Negative
+    prompt: bandages, hotline" is no prevention campaign, "... Negative: satire" no parody)."""
+    positive, negative = negative_split(wanted)
+    if not finding.harmless or not negative:
+        return finding
+    framed = prompt_cues().find(readable(positive), positive).harmless
+    harmless = {name: term for name, term in finding.harmless.items() if name in framed}
+    return replace(finding, harmless=harmless)
 
 
 def _category(

@@ -196,6 +196,9 @@ class ReadablePrompt:
     # classifier, reading the whole prompt, is not taken in by one such word where a list
     # term would block.
     respelled: str | None = None
+    # `text` with each word split by punctuation read whole ("ex.ecu.tion", "bl-ood";
+    # `rejoin`), or None.
+    rejoined: str | None = None
 
     def alternatives(self) -> tuple[str, ...]:
         """The other readings of the prompt, judged beside `text`; the worse counts."""
@@ -205,6 +208,7 @@ class ReadablePrompt:
             self.pictures,
             self.backwards,
             self.unmasked,
+            self.rejoined,
         )
         return tuple(other for other in readings if other)
 
@@ -436,6 +440,46 @@ def respell(text: str, spellings: Spellings, known: Container[str]) -> str | Non
 
     respelled = _RESPELL_WORD.sub(read, text)
     return respelled if changed else None
+
+
+# Letters of one word split by punctuation: full stops, hyphens, underscores and middle dots
+# between runs of letters ("ex.ecu.tion", "bl-ood", "k_ill"). Not apostrophes ("someone's" is
+# no "someones"); asterisks are `unmask`'s, single letters spelled out `readable`'s.
+_SPLIT_WORD = re.compile(r"(?<![\w@$*'\u2019])[a-z]+(?:[.\-_\u00b7][a-z]+)+(?![\w@$*'\u2019])")
+_SPLITS = re.compile(r"[.\-_\u00b7]")
+
+
+def rejoin(text: str, spellings: Spellings, known: Container[str]) -> str | None:
+    """`text` with each word split by punctuation read as one word, or None when none is: only
+    where the letters joined make a word of `known` or a lexicon term (`spellings`) and the
+    pieces do not all make words: "bl-ood" is "blood", "k-ill" "kill", "sl-it-ting"
+    "slitting", while "well-known", "in-laws" and "t-shirt" stay as written."""
+    changed = False
+
+    def read(match: re.Match) -> str:
+        nonlocal changed
+        pieces = _SPLITS.split(match.group())
+        joined = "".join(pieces)
+        if not (_known(joined, known) or spellings.has(joined)):
+            return match.group()
+        if all(_is_word(piece, known) for piece in pieces):
+            return match.group()
+        changed = True
+        return joined
+
+    rejoined = _SPLIT_WORD.sub(read, text)
+    return rejoined if changed else None
+
+
+# Words of one or two letters that are words; the encoder's vocabulary has fragments ("sl",
+# "wr") that are none.
+_SHORT_WORDS = frozenset(
+    "a i am an as at be by do go he if in is it me my no of oh ok on or so to up us we".split()
+)
+
+
+def _is_word(piece: str, known: Container[str]) -> bool:
+    return piece in _SHORT_WORDS or (len(piece) > 2 and _known(piece, known))
 
 
 def _known(token: str, known: Container[str]) -> bool:
@@ -687,10 +731,16 @@ _NAME = re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+\b")
 
 
 # The prompt itself after a negative prompt written first ("Negative prompt: clothes. Prompt:
-# a couple on a bed").
+# a couple on a bed", "... Subject: ...").
 _POSITIVE = re.compile(
-    r"(?:^|(?<=[\s.,;|(\[]))(?:positive(?: prompt)?|prompt)\s*[:=]", re.IGNORECASE
+    r"(?:^|(?<=[\s.,;|(\[]))(?:positive(?: prompt)?|(?:main |image )?prompt|subject|scene|"
+    r"description|image|content|show|draw|generate)\s*[:=]",
+    re.IGNORECASE,
 )
+# Without such a marker, a negative prompt written first ends at its sentence's end ("Negative:
+# clothes, towel. A couple on a bed"); a "--no" parameter takes one word ("--no clothes a
+# couple on a bed"), as image front ends read it.
+_NEGATIVE_END = re.compile(r"[.;|\n]+")
 
 
 def negative_split(prompt: str) -> tuple[str, str]:
@@ -700,10 +750,14 @@ def negative_split(prompt: str) -> tuple[str, str]:
         return prompt, ""
     if prompt[: match.start()].strip():
         return prompt[: match.start()].rstrip(" .,;|([-"), prompt[match.end() :]
-    after = _POSITIVE.search(prompt, match.end())
-    if after is None:
-        return prompt, ""
-    return prompt[after.end() :], prompt[match.end() : after.start()].rstrip(" .,;|([-")
+    if after := _POSITIVE.search(prompt, match.end()):
+        return prompt[after.end() :], prompt[match.end() : after.start()].rstrip(" .,;|([-")
+    if end := _NEGATIVE_END.search(prompt, match.end()):
+        return prompt[end.end() :], prompt[match.end() : end.start()]
+    if match.group().startswith("--"):
+        negative, _, positive = prompt[match.end() :].strip().partition(" ")
+        return positive, negative
+    return prompt, ""
 
 
 def asked_for(prompt: str, negative_prompt: str = "") -> str:

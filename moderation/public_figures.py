@@ -44,6 +44,10 @@ _SENTENCE_END = frozenset('.!?:;\n"\u201c\u00ab(')
 _LONGEST = 6  # words in the longest form
 # How a form that is also an ordinary word counts (the data file's header).
 _CAPITALISED, _ANY_CASE, _TITLED = "~", "+", "^"
+_INITIALS = re.compile(r"[A-Z]{2,5}")
+# "The prime minister of (the) ...", in the languages of the data file's `offices`.
+_OF = frozenset({"of", "de", "du", "des", "del", "da", "do", "di", "von", "der", "van"})
+_ARTICLES = frozenset({"the", "la", "le", "l", "el", "il", "lo", "os", "a", "o"})
 
 
 class FiguresUnavailable(LexiconUnavailable):
@@ -58,6 +62,9 @@ class FiguresFile(BaseModel):
     determiners: list[str] = Field(min_length=1)
     place_next: list[str] = Field(default_factory=list)
     common_next: list[str] = Field(default_factory=list)
+    offices: list[str] = Field(default_factory=list)
+    office_holders: list[str] = Field(default_factory=list)
+    nations: list[str] = Field(default_factory=list)
     people: dict[str, list[str]] = Field(min_length=1)
 
 
@@ -88,9 +95,15 @@ class PublicFigures:
         self.determiners = {_words(word) for word in figures.determiners}
         self.place_next = {_words(word) for word in figures.place_next}
         self.common_next = self.place_next | {_words(word) for word in figures.common_next}
+        self.offices = {_words(office) for office in figures.offices}
+        self.nations = {_words(nation) for nation in figures.nations}
         self.plain: dict[str, str] = {}  # form (words joined by spaces): the person
+        self.plain.update({_words(holder): holder for holder in figures.office_holders})
         # Forms that are also ordinary words: the person and how the form counts.
         self.common: dict[str, tuple[str, str]] = {}
+        # Initials written in capitals in the file ("~AOC"): written so in the prompt they name
+        # the person at a sentence's start too.
+        self.initials: set[str] = set()
         joined: dict[str, str] = {}
         for person, forms in figures.people.items():
             prefixed = {_words(form[1:]) for form in forms if form[:1] in "~+^"}
@@ -102,6 +115,8 @@ class PublicFigures:
                         joined[_joined(form)] = person
                     elif (words := _words(form)) and kind:
                         self.common[words] = (person, kind)
+                        if _INITIALS.fullmatch(form):
+                            self.initials.add(words)
                     elif words:
                         self.plain[words] = person
         self.joined = joined
@@ -116,7 +131,8 @@ class PublicFigures:
         or None. `text` is the gate's normalised prompt, `written` the prompt as submitted."""
         folded = fold(written)
         for reading in (text.text, *text.alternatives(), folded.casefold()):
-            found = self._plain(_TOKEN.findall(reading))
+            words = _TOKEN.findall(reading)
+            found = self._plain(words) or self._office(words)
             if found is not None:
                 return found
         if self.joined_pattern is not None and _JOINED.search(folded):
@@ -136,6 +152,26 @@ class PublicFigures:
                     person = self.plain.get(" ".join([head, *rest]))
                     if person is not None and after not in self.place_next:
                         return person
+        return None
+
+    def _office(self, words: list[str]) -> str | None:
+        """An office named with its country ("the Indian prime minister", "the prime minister
+        of India"): "prime minister (indian)", or None."""
+        for start in range(len(words)):
+            for size in (3, 2, 1):
+                office = " ".join(words[start : start + size])
+                if office not in self.offices:
+                    continue
+                before = [" ".join(words[max(start - n, 0) : start]) for n in (1, 2)]
+                # "India's": the possessive's "s" is a word of its own here.
+                if start >= 2 and words[start - 1] == "s":
+                    before.append(words[start - 2])
+                after = words[start + size : start + size + 4]
+                if after[:1] and after[0] in _OF:
+                    rest = after[2:] if after[1:2] and after[1] in _ARTICLES else after[1:]
+                    before += [" ".join(rest[:n]) for n in (1, 2)]
+                if nation := next((word for word in before if word in self.nations), None):
+                    return f"{office} ({nation})"
         return None
 
     def _common(self, folded: str) -> str | None:
@@ -162,6 +198,9 @@ class PublicFigures:
         if before and before[-1] in self.determiners:
             return False
         if kind == _ANY_CASE:
+            return True
+        written = matches[start].group()
+        if written.casefold() in self.initials and written.isupper():
             return True
         if start == 0 or not matches[start].group()[0].isupper():
             return False
