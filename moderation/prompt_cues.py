@@ -311,6 +311,8 @@ class PromptCues:
                 if kind in _AFTER and all(name not in found[first] for first in _AFTER[kind]):
                     continue
                 term = _find(entries, self.any_of[kind][name], text) if entries else None
+                if kind == "harmless" and term is not None and _negated(term, text):
+                    term = None
                 if term is not None:
                     found[kind][name] = term
                 if kind == "cue" and term is not None:
@@ -327,12 +329,31 @@ class PromptCues:
         return CueFinding(**found, person=person, cues=every)
 
 
+# A frame said not to be there ("no helpline", "without a hotline") frames nothing.
+_NEGATION = r"(?:no|not|without|never|minus|zero|skip|lose) (?:a |an |the |any )?(?:\w+ )?"
+
+
+def _negated(term: str, text: ReadablePrompt) -> bool:
+    """Whether every mention of a harmless `term` in the prompt is negated; a term that is a
+    negation itself ("no gore") never is."""
+    if re.match(r"(?:no|not|without|never)\b", term):
+        return False
+    mention = re.compile(rf"(?<![\w]){re.escape(term)}")
+    negated = re.compile(rf"(?<![\w]){_NEGATION}{re.escape(term)}")
+    readings = [reading for reading in (text.text, *text.alternatives()) if term in reading]
+    return bool(readings) and all(
+        len(negated.findall(reading)) >= len(mention.findall(reading)) for reading in readings
+    )
+
+
 def person_name(written: str) -> str | None:
     """The first run of two or more capitalised words joined by a space or a hyphen, as
     written, that names a person; an article or a pronoun capitalised at the start of a sentence
     ("Ein Mann", "The Queen") is not part of a name, a run with a word for a place, an event or
     a publication ("Times Square", "Lund University", "Valentine's Day", "Sports Illustrated")
-    is no person's, and nor is an artist named for a style ("in the style of Milo Manara")."""
+    is no person's, and nor is an artist named for a style ("in the style of Milo Manara",
+    "Lucian Freud style"). A capital initial with its full stop after a first name ("Taylor
+    S.", "Jessica M.") is a surname written short."""
     start = end = -1
     count = 0
     runs = []
@@ -340,7 +361,10 @@ def person_name(written: str) -> str | None:
         word = match.group()
         titled = word[0].isupper() and word[1:].islower()
         joined = count and match.start() == end + 1 and written[end] in _JOINERS
-        if titled and joined:  # "Marine Le Pen": inside a name, any capitalised word
+        initial = (
+            len(word) == 1 and word.isupper() and written[match.end() : match.end() + 1] == "."
+        )
+        if (titled or initial) and joined:  # "Marine Le Pen": inside a name, any capitalised word
             count += 1
             end = match.end()
             continue
@@ -363,15 +387,21 @@ def person_name(written: str) -> str | None:
     )
 
 
-# An artist named for a style ("in the style of Milo Manara") is not the person shown.
+# An artist named for a style ("in the style of Milo Manara", "Lucian Freud style", "a
+# Schiele-inspired nude") is not the person shown.
 _STYLE_OF = re.compile(
     r"(?:style of|manner of|inspired by|homage to|a la|à la|in the vein of|influenced by)\s+$",
     re.IGNORECASE,
 )
+_STYLE_AFTER = re.compile(r"^(?:'s)?[\s-]*(?:style|styled|inspired|esque|like)\b", re.IGNORECASE)
 
 
 def _styled(written: str, run: str) -> bool:
-    return _STYLE_OF.search(written[: written.index(run)]) is not None
+    at = written.index(run)
+    return (
+        _STYLE_OF.search(written[:at]) is not None
+        or _STYLE_AFTER.match(written[at + len(run) :]) is not None
+    )
 
 
 def _words_of(run: str) -> set[str]:

@@ -75,7 +75,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v12"
+GATE_CODE_VERSION = "prompt-v13"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -123,7 +123,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v12+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
+    """`prompt-v13+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
     cue and public figures files>`: changes with any exemplar or lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
@@ -328,6 +328,11 @@ def _category(
     if "self_harm" in flagged and own and "graphic_violence" not in finding.block:
         flagged.pop("graphic_violence", None)
     worded = [name for name in flagged if name in finding.block]
+    # A named person in a scene staged as real is impersonation, whatever the scene shows
+    # ("... dragged out by police, crying, realistic"), unless another category has its words.
+    staged = "impersonation" in finding.realism and "impersonation" in finding.compromising
+    if not worded and "impersonation" in flagged and finding.person and staged:
+        return "impersonation"
     return max(worded or flagged, key=classification.which.__getitem__)
 
 

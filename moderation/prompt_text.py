@@ -289,6 +289,8 @@ def readable(text: str) -> ReadablePrompt:
         read = replace(read, latin_letters=_read(every).text)
     if emoji.emoji_count(text):
         named = emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
+        # "🔞" says adults only; its name, "no one under eighteen", read as an age.
+        named = named.replace("no one under eighteen", "adults only")
         read = replace(read, pictures=_read(_fold_words(fold(named))[0]).text)
     # A note in brackets ("(read it right to left)") is written forwards beside a reversed
     # prompt: the test is on the rest, and a note that says the text is reversed is believed.
@@ -717,6 +719,23 @@ _CLOTHING = re.compile(
 _NUDITY = re.compile(
     r"\b(?:nsfw|nud(?:e|es|ity)|naked|nipples?|explicit|sexual|sexy|porn\w*|cleavage)\b", re.I
 )
+# Clothing named as a fault to avoid ("ugly clothes", "deformed hands, extra sleeves") rules out
+# the fault, not the clothes.
+_FAULT = re.compile(
+    r"\b(?:ugly|bad|badly|weird|deformed|distorted|blurry|messy|wrinkled|extra|cheap|low "
+    r"quality|poorly drawn|mismatched|floating|torn|dirty|stained|modern|casual|plain)\s+$",
+    re.IGNORECASE,
+)
+# Someone the prompt itself dresses ("a man hiking in jeans", "a woman in a ball gown"): the
+# clothing ruled out is not all there is.
+_WEARING = re.compile(
+    r"\b(?:(?:wearing|wears|dressed)(?!\s+(?:nothing|only|just|in nothing))|clothed|"
+    r"in (?:a |an |her |his |their |full |formal )?(?:[\w-]+ )?"
+    r"(?:dress|gown|suit|jeans|uniform|coat|jacket|shirt|blouse|sweater|jumper|costume|kimono|"
+    r"sari|robe|armou?r|bikini|swimsuit|clothes|outfit|tuxedo|hoodie|t-shirt|trousers|pants|"
+    r"skirt|overalls|scrubs|parka|cardigan|vest|attire))\b",
+    re.IGNORECASE,
+)
 # What the image model makes of a negative prompt that names clothing.
 UNCLOTHED = "naked, nude, uncensored"
 # Someone to undress: a word for a person or a body, or a capitalised name ("blur" or "clothes"
@@ -770,6 +789,11 @@ def asked_for(prompt: str, negative_prompt: str = "") -> str:
     positive, negative = negative_split(prompt)
     negative = f"{negative} {negative_prompt}"
     someone = _SOMEONE.search(positive) or _NAME.search(positive)
-    if someone and _CLOTHING.search(negative) and not _NUDITY.search(negative):
+    ruled_out = [
+        match
+        for match in _CLOTHING.finditer(negative)
+        if not _FAULT.search(negative[: match.start()])
+    ]
+    if someone and ruled_out and not _NUDITY.search(negative) and not _WEARING.search(positive):
         return f"{prompt}, {UNCLOTHED}"
     return prompt

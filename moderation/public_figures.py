@@ -47,7 +47,10 @@ _CAPITALISED, _ANY_CASE, _TITLED = "~", "+", "^"
 _INITIALS = re.compile(r"[A-Z]{2,5}")
 # "The prime minister of (the) ...", in the languages of the data file's `offices`.
 _OF = frozenset({"of", "de", "du", "des", "del", "da", "do", "di", "von", "der", "van"})
-_ARTICLES = frozenset({"the", "la", "le", "l", "el", "il", "lo", "os", "a", "o"})
+_ARTICLES = frozenset({"the", "la", "le", "l", "el", "il", "lo", "os", "o", "der", "die", "das"})
+_INDEFINITE = frozenset(
+    {"a", "an", "some", "any", "one", "un", "une", "una", "ein", "eine", "einen"}
+)
 
 
 class FiguresUnavailable(LexiconUnavailable):
@@ -63,6 +66,7 @@ class FiguresFile(BaseModel):
     place_next: list[str] = Field(default_factory=list)
     common_next: list[str] = Field(default_factory=list)
     offices: list[str] = Field(default_factory=list)
+    office_next: list[str] = Field(default_factory=list)
     office_holders: list[str] = Field(default_factory=list)
     nations: list[str] = Field(default_factory=list)
     people: dict[str, list[str]] = Field(min_length=1)
@@ -97,6 +101,7 @@ class PublicFigures:
         self.common_next = self.place_next | {_words(word) for word in figures.common_next}
         self.offices = {_words(office) for office in figures.offices}
         self.nations = {_words(nation) for nation in figures.nations}
+        self.office_next = {_words(word) for word in figures.office_next}
         self.plain: dict[str, str] = {}  # form (words joined by spaces): the person
         self.plain.update({_words(holder): holder for holder in figures.office_holders})
         # Forms that are also ordinary words: the person and how the form counts.
@@ -162,17 +167,34 @@ class PublicFigures:
                 office = " ".join(words[start : start + size])
                 if office not in self.offices:
                     continue
+                after = words[start + size : start + size + 4]
+                if any(" ".join(after[:n]) in self.office_next for n in (1, 2, 3)):
+                    continue
                 before = [" ".join(words[max(start - n, 0) : start]) for n in (1, 2)]
                 # "India's": the possessive's "s" is a word of its own here.
                 if start >= 2 and words[start - 1] == "s":
                     before.append(words[start - 2])
-                after = words[start + size : start + size + 4]
                 if after[:1] and after[0] in _OF:
                     rest = after[2:] if after[1:2] and after[1] in _ARTICLES else after[1:]
                     before += [" ".join(rest[:n]) for n in (1, 2)]
-                if nation := next((word for word in before if word in self.nations), None):
+                nation = next((word for word in before if word in self.nations), None)
+                if nation and not self._indefinite(words, start, nation):
                     return f"{office} ({nation})"
         return None
+
+    @staticmethod
+    def _indefinite(words: list[str], start: int, nation: str) -> bool:
+        """Whether the office is said of someone indefinite: "a" or "an" a few words before
+        the nation word that comes before the office ("a nude Greek king"), or before the
+        office itself, with no "the" nearer."""
+        size = len(nation.split())
+        at = start - size if " ".join(words[start - size : start]) == nation else start
+        for word in reversed(words[max(at - 3, 0) : at]):
+            if word in _INDEFINITE:
+                return True
+            if word in _ARTICLES:
+                return False
+        return False
 
     def _common(self, folded: str) -> str | None:
         matches = list(_TOKEN.finditer(folded))

@@ -209,8 +209,8 @@ def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
         FIGURES_PATH,
     )
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
-    assert gate_version() == f"prompt-v12+{digest[:12]}"
-    assert re.fullmatch(r"prompt-v12\+[0-9a-f]{12}", gate_version())
+    assert gate_version() == f"prompt-v13+{digest[:12]}"
+    assert re.fullmatch(r"prompt-v13\+[0-9a-f]{12}", gate_version())
 
 
 def test_prompt_chunks_add_sentences_only_when_there_are_several():
