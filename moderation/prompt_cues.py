@@ -340,9 +340,14 @@ def _negated(term: str, text: ReadablePrompt) -> bool:
         return False
     mention = re.compile(rf"(?<![\w]){re.escape(term)}")
     negated = re.compile(rf"(?<![\w]){_NEGATION}{re.escape(term)}")
-    readings = [reading for reading in (text.text, *text.alternatives()) if term in reading]
-    return bool(readings) and all(
-        len(negated.findall(reading)) >= len(mention.findall(reading)) for reading in readings
+    counts = [
+        (len(mention.findall(reading)), len(negated.findall(reading)))
+        for reading in (text.text, *text.alternatives())
+        if term in reading
+    ]
+    # Inside a word of a script written without spaces there is no word before it to negate.
+    return any(mentions for mentions, _ in counts) and all(
+        not mentions or negations >= mentions for mentions, negations in counts
     )
 
 
