@@ -75,6 +75,11 @@ SETS = ROOT / "bench" / "prompt_sets"
 # "blind6" is the eighth, written while round 9 read blind5's misses; measured on prompt-v8,
 # on round 8's prompt-v9, round 9's prompt-v10 and round 10's prompt-v11 (after a review)
 # (bench/data/prompt_gate_blind6_v*.json).
+# "blind7" is the ninth (2026-12-07, fourth session), measured blind on prompt-v11, then read
+# by round 11 (prompt-v12); "blind8" the tenth, written while round 11 changed the gate and
+# measured on prompt-v11 and prompt-v12, then read by round 12 (prompt-v13); "blind9" the
+# eleventh, written while round 12 changed the gate and measured on prompt-v12 and prompt-v13
+# (bench/data/prompt_gate_blind{7,8,9}_v*.json).
 SPLITS = (
     "tune",
     "held_out",
@@ -89,6 +94,9 @@ SPLITS = (
     "blind4",
     "blind5",
     "blind6",
+    "blind7",
+    "blind8",
+    "blind9",
 )
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
@@ -111,6 +119,12 @@ ADVERSARIAL_FILES = (
     "blind5_benign.jsonl",
     "blind6_harmful.jsonl",
     "blind6_benign.jsonl",
+    "blind7_harmful.jsonl",
+    "blind7_benign.jsonl",
+    "blind8_harmful.jsonl",
+    "blind8_benign.jsonl",
+    "blind9_harmful.jsonl",
+    "blind9_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
