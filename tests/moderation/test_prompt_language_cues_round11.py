@@ -11,15 +11,7 @@ written for these tests, none from the bench sets."""
 
 import pytest
 
-from moderation.prompt_gate import prompt_check
-from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
-
-
-def check(prompt):
-    return prompt_check(
-        prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
-    )
-
+from tests.prompt_gate_support import check
 
 SELF_HARM = [
     # Spanish

@@ -8,9 +8,9 @@ import pytest
 
 from moderation import prompt_classifier as pc
 from moderation import prompt_multilingual as pm
-from moderation.prompt_gate import prompt_check
 from moderation.prompt_text import marked
-from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
+from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
+from tests.prompt_gate_support import check
 
 
 def test_the_language_lines_are_added_to_the_main_ones_for_the_second_reading_only():
@@ -45,12 +45,6 @@ def test_a_bad_language_file_makes_the_classifier_unavailable(tmp_path, text, pr
 def test_a_missing_language_file_makes_the_classifier_unavailable(tmp_path):
     with pytest.raises(pc.ClassifierUnavailable, match="unusable"):
         pm.second_reading_exemplars(languages=tmp_path / "absent.yaml")
-
-
-def check(prompt):
-    return prompt_check(
-        prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
-    )
 
 
 # Other scripts, where the second reading's own boundary applies and no cue list decides.

@@ -11,10 +11,9 @@ import pytest
 
 from moderation import prompt_multilingual
 from moderation.prompt_classifier import ClassifierUnavailable
-from moderation.prompt_gate import prompt_check
 from moderation.prompt_multilingual import english_share
 from moderation.prompt_text import marked
-from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
+from tests.prompt_gate_support import check
 
 SEXUAL, VIOLENCE, HATE, SELF_HARM = "sexual", "graphic_violence", "hate", "self_harm"
 
@@ -40,12 +39,6 @@ HARMLESS = [
     "한강 공원에서 자전거를 타는 가족",
     "होली के त्योहार पर रंग खेलते बच्चे",
 ]
-
-
-def check(prompt):
-    return prompt_check(
-        prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
-    )
 
 
 def test_the_share_of_english_words_tells_languages_apart():

@@ -7,13 +7,8 @@ import pytest
 
 from moderation.prompt_gate import prompt_check
 from moderation.prompt_text import readable
-from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
-
-
-def check(prompt):
-    return prompt_check(
-        prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
-    )
+from policies.rules import MANDATORY_CATEGORY
+from tests.prompt_gate_support import check
 
 
 def test_emoji_are_read_as_their_names():

@@ -5,17 +5,10 @@ classes. Prompts written for these tests, none from the bench sets."""
 import pytest
 
 from moderation.prompt_cues import prompt_cues
-from moderation.prompt_gate import prompt_check
 from moderation.prompt_multilingual import english_vocabulary
 from moderation.prompt_text import asked_for, negative_split, readable, rejoin
 from moderation.public_figures import public_figures
-from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
-
-
-def check(prompt):
-    return prompt_check(
-        prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
-    )
+from tests.prompt_gate_support import check
 
 
 @pytest.mark.parametrize(

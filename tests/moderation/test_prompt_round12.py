@@ -5,16 +5,9 @@ taken from the review's findings, none from the bench sets."""
 import pytest
 
 from moderation.prompt_cues import person_name, prompt_cues
-from moderation.prompt_gate import prompt_check
 from moderation.prompt_text import asked_for, readable
 from moderation.public_figures import public_figures
-from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
-
-
-def check(prompt):
-    return prompt_check(
-        prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
-    )
+from tests.prompt_gate_support import check
 
 
 @pytest.mark.parametrize(

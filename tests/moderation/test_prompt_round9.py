@@ -4,15 +4,8 @@ review's findings on them. Prompts written for these tests, none from the bench 
 
 import pytest
 
-from moderation.prompt_gate import prompt_check
 from moderation.prompt_text import asked_for, negative_split, readable
-from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
-
-
-def check(prompt):
-    return prompt_check(
-        prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
-    )
+from tests.prompt_gate_support import check
 
 
 def test_a_negative_prompt_written_before_the_prompt_is_split_off():
