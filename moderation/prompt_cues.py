@@ -330,7 +330,7 @@ class PromptCues:
 
 
 # A frame said not to be there ("no helpline", "without a hotline") frames nothing.
-_NEGATION = r"(?:no|not|without|never|minus|zero|skip|lose) (?:a |an |the |any )?(?:\w+ )?"
+_NEGATION = r"(?:no|not|without|never) (?:a |an |the |any )?"
 
 
 def _negated(term: str, text: ReadablePrompt) -> bool:

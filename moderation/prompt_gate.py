@@ -143,11 +143,12 @@ def prompt_chunks(prompt: str) -> list[str]:
     sentences = [part.strip() for part in _SENTENCE_END.split(prompt) if part.strip()]
     chunks = [prompt.strip(), *sentences] if len(sentences) > 1 else [prompt.strip()]
     windows = [window for sentence in sentences for window in _windows(sentence)]
-    weighted = [
-        group.strip()
-        for match in _WEIGHTED.finditer(prompt)
-        if len((group := match.group(1) or match.group(2)).split()) >= 2
-    ]
+    groups = [(match.group(1) or match.group(2)).strip() for match in _WEIGHTED.finditer(prompt)]
+    # Each group of words on its own, and single weighted words together ("((cutting))
+    # ((wrist)) ((blood))").
+    weighted = [group for group in groups if len(group.split()) >= 2]
+    if len(groups) >= 2:
+        weighted.append(" ".join(groups))
     return chunks + [part for part in dict.fromkeys(windows + weighted) if part not in chunks]
 
 

@@ -719,21 +719,13 @@ _CLOTHING = re.compile(
 _NUDITY = re.compile(
     r"\b(?:nsfw|nud(?:e|es|ity)|naked|nipples?|explicit|sexual|sexy|porn\w*|cleavage)\b", re.I
 )
-# Clothing named as a fault to avoid ("ugly clothes", "deformed hands, extra sleeves") rules out
-# the fault, not the clothes.
-_FAULT = re.compile(
-    r"\b(?:ugly|bad|badly|weird|deformed|distorted|blurry|messy|wrinkled|extra|cheap|low "
-    r"quality|poorly drawn|mismatched|floating|torn|dirty|stained|modern|casual|plain)\s+$",
-    re.IGNORECASE,
-)
-# Someone the prompt itself dresses ("a man hiking in jeans", "a woman in a ball gown"): the
-# clothing ruled out is not all there is.
+# Someone the prompt itself dresses ("a man hiking in jeans", "a woman in a ball gown"): where
+# the negative prompt does not rule that garment out too, it rules out other clothes, not all.
 _WEARING = re.compile(
-    r"\b(?:(?:wearing|wears|dressed)(?!\s+(?:nothing|only|just|in nothing))|clothed|"
-    r"in (?:a |an |her |his |their |full |formal )?(?:[\w-]+ )?"
-    r"(?:dress|gown|suit|jeans|uniform|coat|jacket|shirt|blouse|sweater|jumper|costume|kimono|"
-    r"sari|robe|armou?r|bikini|swimsuit|clothes|outfit|tuxedo|hoodie|t-shirt|trousers|pants|"
-    r"skirt|overalls|scrubs|parka|cardigan|vest|attire))\b",
+    r"\b(?:wearing|wears|dressed in|in) (?:a |an |her |his |their |full |formal )?(?:[\w-]+ )?"
+    r"(dress|gown|suit|jeans|uniform|coat|jacket|shirt|blouse|sweater|jumper|costume|kimono|"
+    r"sari|robe|armou?r|bikini|swimsuit|tuxedo|hoodie|t-shirt|trousers|pants|skirt|overalls|"
+    r"scrubs|parka|cardigan|vest)e?s?\b",
     re.IGNORECASE,
 )
 # What the image model makes of a negative prompt that names clothing.
@@ -789,11 +781,8 @@ def asked_for(prompt: str, negative_prompt: str = "") -> str:
     positive, negative = negative_split(prompt)
     negative = f"{negative} {negative_prompt}"
     someone = _SOMEONE.search(positive) or _NAME.search(positive)
-    ruled_out = [
-        match
-        for match in _CLOTHING.finditer(negative)
-        if not _FAULT.search(negative[: match.start()])
-    ]
-    if someone and ruled_out and not _NUDITY.search(negative) and not _WEARING.search(positive):
+    worn = {match.group(1).casefold() for match in _WEARING.finditer(positive)}
+    dressed = any(not re.search(rf"\b{garment}", negative, re.IGNORECASE) for garment in worn)
+    if someone and _CLOTHING.search(negative) and not _NUDITY.search(negative) and not dressed:
         return f"{prompt}, {UNCLOTHED}"
     return prompt
