@@ -233,6 +233,14 @@ class CueFinding:
     # classifier cannot read, two of them are the evidence a score would have been.
     cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def staged(self) -> bool:
+        """A named person + a realism term + a compromising term: impersonation's three
+        halves, a made-up scene of a real person passed off as real."""
+        return bool(self.person) and all(
+            IMPERSONATION in terms for terms in (self.realism, self.compromising)
+        )
+
 
 def _find_every(
     entries: list[LexiconEntry], any_of: re.Pattern, text: ReadablePrompt
@@ -330,13 +338,14 @@ class PromptCues:
 
 
 # A frame said not to be there ("no helpline", "without a hotline") frames nothing.
-_NEGATION = r"(?:no|not|without|never) (?:a |an |the |any )?"
+_NEGATORS = r"(?:no|not|without|never)"
+_NEGATION = rf"{_NEGATORS} (?:a |an |the |any )?"
 
 
 def _negated(term: str, text: ReadablePrompt) -> bool:
     """Whether every mention of a harmless `term` in the prompt is negated; a term that is a
     negation itself ("no gore") never is."""
-    if re.match(r"(?:no|not|without|never)\b", term):
+    if re.match(rf"{_NEGATORS}\b", term):
         return False
     mention = re.compile(rf"(?<![\w]){re.escape(term)}")
     negated = re.compile(rf"(?<![\w]){_NEGATION}{re.escape(term)}")
@@ -448,7 +457,7 @@ def flagged_categories(
         elif name == NCII:
             if sexual and (name in finding.cue or scores[name] >= 0.5):
                 flagged[name] = finding.cue.get(name)
-        elif name == IMPERSONATION and finding.person and _staged(finding):
+        elif name == IMPERSONATION and finding.staged:
             flagged[name] = f"{finding.person} + {finding.compromising[name]}"
         elif name == HATE and (pair := _hateful_pair(finding)):
             flagged[name] = pair
@@ -469,10 +478,6 @@ def _outside_name(term: str | None, person: str | None) -> bool:
         return term is not None
     words = person.casefold().split()
     return term.casefold() not in words or len(words) - words.count(term.casefold()) >= 2
-
-
-def _staged(finding: CueFinding) -> bool:
-    return IMPERSONATION in finding.realism and IMPERSONATION in finding.compromising
 
 
 def _hateful_pair(finding: CueFinding) -> str | None:

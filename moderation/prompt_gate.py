@@ -331,8 +331,7 @@ def _category(
     worded = [name for name in flagged if name in finding.block]
     # A named person in a scene staged as real is impersonation, whatever the scene shows
     # ("... dragged out by police, crying, realistic"), unless another category has its words.
-    staged = "impersonation" in finding.realism and "impersonation" in finding.compromising
-    if not worded and "impersonation" in flagged and finding.person and staged:
+    if not worded and "impersonation" in flagged and finding.staged:
         return "impersonation"
     return max(worded or flagged, key=classification.which.__getitem__)
 

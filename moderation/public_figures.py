@@ -224,7 +224,7 @@ class PublicFigures:
         written = matches[start].group()
         if written.casefold() in self.initials and written.isupper():
             return True
-        if start == 0 or not matches[start].group()[0].isupper():
+        if start == 0 or not written[0].isupper():
             return False
         gap = folded[matches[start - 1].end() : matches[start].start()]
         return not any(char in _SENTENCE_END for char in gap)
