@@ -71,7 +71,10 @@ run: setup
 
 # Tests build their own databases, so they need no migrate or seed; pytest's own exit status
 # (5 when no test was collected) is make's.
+# The prompt classifier is built once (about two minutes on a fresh clone) before the test
+# processes start, which then load it from the cache instead of each fitting it.
 test: optional browser
+	$(MANAGE) prompt_gate_load
 	MINTMARK_TEST_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install

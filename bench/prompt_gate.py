@@ -79,7 +79,12 @@ SETS = ROOT / "bench" / "prompt_sets"
 # by round 11 (prompt-v12); "blind8" the tenth, written while round 11 changed the gate and
 # measured on prompt-v11 and prompt-v12, then read by round 12 (prompt-v13); "blind9" the
 # eleventh, written while round 12 changed the gate and measured on prompt-v12 and prompt-v13
-# (bench/data/prompt_gate_blind{7,8,9}_v*.json).
+# (bench/data/prompt_gate_blind{7,8,9}_v*.json). "blind10" the twelfth (2026-12-07, fifth
+# session), measured blind on prompt-v13 with and without training prompts. From round 13 the
+# splits in bench/prompt_training.py are the classifier's training prompts (blind10 among them):
+# their figures are fits, not measurements; "held_out", "fresh" and later outsider sets are
+# measurements. "blind11" the thirteenth, written while round 13 trained the heads, measured
+# blind on prompt-v13 and on prompt-v14 before its prompts were read.
 SPLITS = (
     "tune",
     "held_out",
@@ -97,6 +102,8 @@ SPLITS = (
     "blind7",
     "blind8",
     "blind9",
+    "blind10",
+    "blind11",
 )
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
@@ -125,6 +132,10 @@ ADVERSARIAL_FILES = (
     "blind8_benign.jsonl",
     "blind9_harmful.jsonl",
     "blind9_benign.jsonl",
+    "blind10_harmful.jsonl",
+    "blind10_benign.jsonl",
+    "blind11_harmful.jsonl",
+    "blind11_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 
@@ -197,11 +208,16 @@ def check_disjoint(rows: list[dict], exemplars: pc.Exemplars) -> None:
         raise SystemExit(f"{len(shared)} evaluation prompts are also exemplars: {shared[:5]}")
 
 
+def trained_splits() -> list[str]:
+    lines = pc.TRAINING_PATH.read_text(encoding="utf-8").splitlines()
+    return sorted({json.loads(line)["split"] for line in lines if line.strip()})
+
+
 def timed_load() -> tuple[pc.PromptClassifier, dict]:
     started = time.perf_counter()
     encoder = pc._encoder()
     encoder_s = time.perf_counter() - started
-    exemplars = pc.Exemplars.read()
+    exemplars = pc.with_training(pc.Exemplars.read())
     classifier = pc.build_classifier(exemplars, encoder)
     pc._loaded = classifier  # prompt_check uses this instance
     total_s = time.perf_counter() - started
@@ -288,10 +304,10 @@ def cross_validation() -> dict:
     block decision (minors rule, flagged heads, the category named by the multinomial head or,
     for comparison, the most severe flagged category)."""
     classifier = pc.load_classifier()
-    labels, texts = pc.exemplar_texts(pc.Exemplars.read())
+    labels, texts = pc.exemplar_texts(pc.with_training(pc.Exemplars.read()))
     # The n-gram vocabulary is the deployed one (fitted on all exemplars): a small optimism.
     x = pc.featurise(classifier.encoder, classifier.ngrams, texts)
-    benign = labels == pc.BENIGN
+    benign = np.isin(labels, (pc.BENIGN, pc.NEAR_MISS))
     heads, shifted = {}, {}
     for head in classifier.heads:
         scores = np.clip(pc.cross_validated_scores(x, labels, head.name), 1e-9, 1 - 1e-9)
@@ -350,8 +366,13 @@ def main() -> None:
     adversarial = adversarial_rows()
     # Every exemplar, those of the second reading in other languages included.
     exemplars = second_reading_exemplars()
-    check_disjoint(rows, exemplars)
-    check_disjoint(adversarial, exemplars)
+    # The training prompts' splits are fits; every other prompt must be new to the classifier.
+    trained = trained_splits()
+    everything = pc.with_training(exemplars)
+    check_disjoint(rows, everything)
+    check_disjoint([r for r in adversarial if r["split"] not in trained], everything)
+    check_disjoint([r for r in adversarial if r["split"] in trained], exemplars)
+    print(f"splits the classifier is trained on (figures are fits): {', '.join(trained)}")
     print(f"gate {gate_version()}, {len(rows)} prompts: {dict(Counter(r['label'] for r in rows))}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
 
@@ -491,6 +512,7 @@ def main() -> None:
             "latency_ms": {"p50": p50, "p95": p95},
             "literal": literal,
             "adversarial": adv,
+            "trained_splits": trained,
             "cross_validation": cv,
         }
         (out / "results.json").write_text(json.dumps(result, indent=2))

@@ -9,5 +9,5 @@ class ModerationConfig(AppConfig):
 
         from moderation import prompt_classifier
 
-        # The prompt classifier keeps its exemplars' embeddings between processes there.
-        prompt_classifier.EMBEDDING_CACHE_DIR = settings.DATA_DIR / "cache"
+        # The prompt classifier keeps its exemplars' embeddings and fitted heads there.
+        prompt_classifier.EMBEDDING_CACHE_DIR = settings.PROMPT_CACHE_DIR

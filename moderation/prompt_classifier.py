@@ -8,19 +8,27 @@ exemplars. The embedding carries the topic; the character n-grams carry the word
 what tells a sense apart ("killer whale" from "killer", "slaughter-free" from "slaughter") and
 what the embedding of a short prompt blurs. Every category and deployment context has a
 logistic-regression head over both, fitted at load time on the labelled exemplars in
-`moderation/data/prompt_exemplars.yaml` (normalised like the prompts it judges):
+`moderation/data/prompt_exemplars.yaml` and the labelled prompts of the bench's read sets in
+`moderation/data/prompt_training.jsonl` (normalised like the prompts it judges):
 
 - positives are the label's exemplars ("sexual" also takes the non-consensual and the minors
   exemplars: both are sexual content too);
 - negatives for a category are every other exemplar, benign and labelled; for a context, the
-  benign exemplars and the other contexts (a violent prompt is no evidence about contexts).
+  benign exemplars and the other contexts (a violent prompt is no evidence about contexts, and
+  the training file's harmless prompts, `NEAR_MISS`, have no context labelled).
 
-Each head's threshold is chosen by stratified 5-fold cross-validation on the exemplars alone:
-the cut that minimises `missed positives + 4 * benign exemplars flagged` over the out-of-fold
-probabilities. The benign exemplars are mostly deliberate near-misses, a contrast set written
-by the senses that fooled the embedding alone: animals hunting, butchery and cooking, rescues,
-tattoos, contact sports, games, memorials and awareness campaigns, sadness without harm,
-idioms, ordinary unnamed people. The weights (4, and 1.5 for the n-grams against the
+The training prompts came after the exemplars (round 13 of issue #17): the outsider sets were
+measured blind, read, and then fitted on, which generalised to the next unseen set better than
+rules written from them (bench/README.md, "Round 13"). Embedding and fitting them takes minutes
+on a fresh installation, so both are cached (`exemplar_embeddings`, `fitted`).
+
+Each head's threshold is chosen by stratified 5-fold cross-validation on those prompts: the
+cut that minimises `missed positives + 4 * benign prompts flagged` over the out-of-fold
+probabilities (2 for a context, whose flag asks for a review, not a refusal). The benign
+exemplars are mostly deliberate near-misses, a contrast set written by the senses that fooled
+the embedding alone: animals hunting, butchery and cooking, rescues, tattoos, contact sports,
+games, memorials and awareness campaigns, sadness without harm, idioms, ordinary unnamed
+people. The weights (4, and 1.5 for the n-grams against the
 embedding) were chosen on the tuning split of the issue #17 sets in `bench/prompt_sets` and the
 labelled set, never on the held-out splits: with the embedding alone and a weight of 1.5, 6.7 %
 of the tuning split's benign prompts were blocked; the weight went from 2.5 to 4 when the
@@ -45,10 +53,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sklearn
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import sparse
-from scipy.special import expit, logit
+from scipy.special import expit, logit, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -58,18 +67,29 @@ from moderation.prompt_text import readable
 from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
 
 EXEMPLARS_PATH = Path(__file__).resolve().parent / "data" / "prompt_exemplars.yaml"
+# Labelled prompts of the bench's read sets (`bench/prompt_training.py` writes it).
+TRAINING_PATH = Path(__file__).resolve().parent / "data" / "prompt_training.jsonl"
 BENIGN = "benign"
+# Harmless prompts of the training file: benign for every category, but nobody labelled their
+# deployment context (the bench's harmless medicine and news prompts are medical and news), so
+# they are no negatives of a context head.
+NEAR_MISS = "near_miss"
 # Labels whose exemplars also count as positives of another head.
 _ALSO_POSITIVE = {"sexual": ("non_consensual_intimate", "sexual_minors")}
 _FOLDS = 5
 _C = 4.0
 # Weight of a benign exemplar flagged against a positive missed, when choosing a threshold.
 _FALSE_BLOCK_COST = 4.0
+# The same for a deployment context, whose flag sends an image to a reviewer instead of refusing
+# the prompt. At 4, fitted beside the training prompts, the medical head's cut went to 0.96 and
+# its cross-validated recall to 0.05 (the cost is nearly flat between cuts there); at 2 it is
+# 0.92 with 9 of 515 benign exemplars flagged (bench/README, "Round 13").
+_FALSE_REVIEW_COST = 2.0
 # Weight of the character n-gram block against the (unit-length) embedding.
 _NGRAM_WEIGHT = 1.5
 _BATCH = 64
-# Where `exemplar_embeddings` keeps its arrays; None keeps nothing. The Django app sets it to
-# $MINTMARK_DATA_DIR/cache.
+# Where `exemplar_embeddings` and `fitted` keep their arrays; None keeps nothing. The Django app
+# sets it to $MINTMARK_PROMPT_CACHE_DIR ($MINTMARK_DATA_DIR/cache).
 EMBEDDING_CACHE_DIR: Path | None = None
 # Encoding and fitting run single-threaded (threadpoolctl limits torch's OpenMP and BLAS). The
 # gate runs inside web requests, several at a time, on a few sentences each: parallel kernels
@@ -92,6 +112,7 @@ class ExemplarFile(_Strict):
     categories: dict[str, list[str]]
     contexts: dict[str, list[str]]
     benign: list[str] = Field(min_length=20)
+    near_misses: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _complete(self) -> "ExemplarFile":
@@ -110,10 +131,12 @@ class ExemplarFile(_Strict):
         return self
 
     def labelled(self) -> list[tuple[str, str]]:
-        """(label, text) for every exemplar, categories first, then contexts, then benign."""
+        """(label, text) for every exemplar, categories first, then contexts, then benign, then
+        near misses."""
         rows = [(name, text) for name in PROMPT_CATEGORIES for text in self.categories[name]]
         rows += [(name, text) for name in DEPLOYMENT_CONTEXTS for text in self.contexts[name]]
-        return rows + [(BENIGN, text) for text in self.benign]
+        rows += [(BENIGN, text) for text in self.benign]
+        return rows + [(NEAR_MISS, text) for text in self.near_misses]
 
 
 @dataclass(frozen=True)
@@ -133,6 +156,42 @@ class Exemplars:
             raise ClassifierUnavailable(
                 f"the prompt exemplar file {path} is unusable: {exc}"
             ) from exc
+
+
+class TrainingRow(_Strict):
+    prompt: str = Field(min_length=1)
+    label: str
+    split: str  # the bench set it was written for
+
+
+def with_training(exemplars: Exemplars, path: Path = TRAINING_PATH) -> Exemplars:
+    """`exemplars` with the labelled prompts of the training file added to their labels;
+    raises `ClassifierUnavailable` if the file is bad (a row repeating an exemplar is bad)."""
+    try:
+        raw = Path(path).read_bytes()
+        rows = [TrainingRow.model_validate_json(line) for line in raw.splitlines() if line.strip()]
+        file = exemplars.file
+        categories = {name: list(lines) for name, lines in file.categories.items()}
+        contexts = {name: list(lines) for name, lines in file.contexts.items()}
+        near_misses = list(file.near_misses)
+        for row in rows:
+            if row.label == BENIGN:
+                near_misses.append(row.prompt)
+            elif row.label in categories or row.label in contexts:
+                (categories.get(row.label) or contexts[row.label]).append(row.prompt)
+            else:
+                raise ValueError(f"unknown label {row.label!r}")
+        merged = ExemplarFile(
+            version=file.version,
+            categories=categories,
+            contexts=contexts,
+            benign=file.benign,
+            near_misses=near_misses,
+        )
+    except (OSError, ValueError) as exc:
+        raise ClassifierUnavailable(f"the prompt training file {path} is unusable: {exc}") from exc
+    digest = hashlib.sha256(exemplars.sha256.encode() + hashlib.sha256(raw).digest())
+    return Exemplars(merged, digest.hexdigest())
 
 
 @dataclass(frozen=True)
@@ -161,12 +220,16 @@ def _fit(x, labels: np.ndarray, name: str) -> LogisticRegression:
     return model.fit(x[rows], _positive(name, labels)[rows])
 
 
-def _threshold(scores: np.ndarray, positive: np.ndarray, benign: np.ndarray) -> float:
-    """The cut minimising missed positives plus weighted benign flags (ties: the higher cut)."""
+def _threshold(
+    scores: np.ndarray, positive: np.ndarray, benign: np.ndarray, flag_cost: float | None = None
+) -> float:
+    """The cut minimising missed positives plus benign flags weighted by `flag_cost`
+    (_FALSE_BLOCK_COST unless given; ties: the higher cut)."""
+    flag_cost = _FALSE_BLOCK_COST if flag_cost is None else flag_cost
     candidates = np.unique(scores[positive | benign])
     best, best_cost = 0.5, np.inf
     for cut in candidates:
-        cost = np.sum(scores[positive] < cut) + _FALSE_BLOCK_COST * np.sum(scores[benign] >= cut)
+        cost = np.sum(scores[positive] < cut) + flag_cost * np.sum(scores[benign] >= cut)
         if cost <= best_cost:
             best, best_cost = float(cut), cost
     return float(np.clip(best, 1e-4, 1 - 1e-4))
@@ -184,11 +247,13 @@ def cross_validated_scores(x, labels: np.ndarray, name: str) -> np.ndarray:
 def fit_heads(x, labels: np.ndarray) -> list[Head]:
     """Fits every head on all exemplars, with its threshold from cross-validation."""
     heads = []
-    benign = labels == BENIGN
     for name in (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS):
         # "sexual" is judged on its own exemplars: the others have heads of their own.
         own = labels == name
-        threshold = _threshold(cross_validated_scores(x, labels, name), own, benign)
+        # Near misses may well be of a context: no false flags of its head.
+        benign = _training_rows(name, labels) & np.isin(labels, (BENIGN, NEAR_MISS))
+        cost = _FALSE_REVIEW_COST if name in DEPLOYMENT_CONTEXTS else _FALSE_BLOCK_COST
+        threshold = _threshold(cross_validated_scores(x, labels, name), own, benign, cost)
         model = _fit(x, labels, name)
         heads.append(
             Head(
@@ -210,11 +275,24 @@ class Classification:
     which: dict[str, float]
 
 
-def fit_which(x, labels: np.ndarray) -> LogisticRegression:
-    """A multinomial regression over the categories' exemplars alone: which category a
-    prompt that some head flagged belongs to."""
+@dataclass(frozen=True)
+class Which:
+    """The multinomial regression over the categories: which category a prompt that some head
+    flagged belongs to (kept as its arrays, so a fitted one can be cached)."""
+
+    classes: tuple[str, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def predict_proba(self, features) -> np.ndarray:
+        return softmax(np.asarray(features @ self.coef.T) + self.intercept, axis=1)
+
+
+def fit_which(x, labels: np.ndarray) -> Which:
+    """Fitted over the categories' exemplars alone."""
     rows = np.isin(labels, PROMPT_CATEGORIES)
-    return LogisticRegression(C=_C, max_iter=5000).fit(x[rows], labels[rows])
+    model = LogisticRegression(C=_C, max_iter=5000).fit(x[rows], labels[rows])
+    return Which(tuple(str(name) for name in model.classes_), model.coef_, model.intercept_)
 
 
 class PromptClassifier:
@@ -226,7 +304,7 @@ class PromptClassifier:
         encoder,
         ngrams: TfidfVectorizer,
         heads: list[Head],
-        which: LogisticRegression,
+        which: Which,
         exemplars_sha256: str,
         load_s: float,
     ):
@@ -255,7 +333,7 @@ class PromptClassifier:
             {head.name: float(value) for head, value in zip(self.heads, worst, strict=True)},
             {
                 str(name): float(value)
-                for name, value in zip(self.which.classes_, which, strict=True)
+                for name, value in zip(self.which.classes, which, strict=True)
             },
         )
 
@@ -319,6 +397,72 @@ def exemplar_embeddings(encoder, texts: list[str], cache_dir: Path | None) -> np
     return embeddings
 
 
+def _fit_identity(encoder, ngrams, texts: list[str], labels: np.ndarray) -> str | None:
+    """What decides the fitted heads: the encoder, the n-gram kind, the fitting's code and
+    settings (this module's source) and the labelled texts; None for an encoder without an
+    identity (never cached)."""
+    identity = getattr(encoder, "mintmark_identity", None)
+    if identity is None:
+        return None
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    costs = (_FALSE_BLOCK_COST, _FALSE_REVIEW_COST)
+    settings = (code, _C, _FOLDS, costs, _NGRAM_WEIGHT, sklearn.__version__)
+    parts = [identity, type(ngrams).__name__, repr(settings), *labels.tolist(), *texts]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def fitted(x, labels: np.ndarray, identity: str | None) -> tuple[list[Head], Which]:
+    """The heads and the category choice fitted on `x`, kept in EMBEDDING_CACHE_DIR between
+    processes under `identity`.
+
+    With the bench's read sets as training prompts (about 7 800 rows) the fitting takes about a
+    minute on one core: every web and worker process would pay it at its first prompt. It is
+    deterministic, so like the embeddings it is kept; a missing, unreadable or mis-shaped file
+    is fitted again, and a cache that cannot be written is only logged."""
+    path = None
+    if EMBEDDING_CACHE_DIR is not None and identity is not None:
+        path = Path(EMBEDDING_CACHE_DIR) / f"prompt-heads-{identity}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as cached:
+                arrays = {name: cached[name] for name in cached.files}
+            names = tuple(arrays["names"].tolist())
+            if names == (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS) and arrays["coef"].shape == (
+                len(names),
+                x.shape[1],
+            ):
+                heads = [
+                    Head(name, coef, float(intercept), float(threshold))
+                    for name, coef, intercept, threshold in zip(
+                        names, arrays["coef"], arrays["intercept"], arrays["threshold"], strict=True
+                    )
+                ]
+                classes = tuple(arrays["classes"].tolist())
+                return heads, Which(classes, arrays["which_coef"], arrays["which_intercept"])
+        except (OSError, ValueError, KeyError):
+            pass
+    with threadpool_limits(limits=1):
+        heads = fit_heads(x, labels)
+        which = fit_which(x, labels)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.partial.npz")
+            np.savez(
+                partial,
+                names=np.array([head.name for head in heads]),
+                coef=np.stack([head.coef for head in heads]),
+                intercept=np.array([head.intercept for head in heads]),
+                threshold=np.array([head.threshold for head in heads]),
+                classes=np.array(which.classes),
+                which_coef=which.coef,
+                which_intercept=which.intercept,
+            )
+            os.replace(partial, path)
+        except OSError as exc:
+            log.warning("prompt heads not cached in %s: %s", EMBEDDING_CACHE_DIR, exc)
+    return heads, which
+
+
 def exemplar_texts(exemplars: "Exemplars") -> tuple[np.ndarray, list[str]]:
     """The exemplars' labels and their texts, normalised as the gate normalises prompts."""
     labels, texts = zip(*exemplars.file.labelled(), strict=True)
@@ -363,9 +507,7 @@ def build_classifier(exemplars: Exemplars, encoder=None, ngrams=None) -> PromptC
     ngrams = ngrams if ngrams is not None else fit_ngrams(texts)
     embeddings = exemplar_embeddings(encoder, texts, EMBEDDING_CACHE_DIR)
     x = featurise(encoder, ngrams, texts, embeddings)
-    with threadpool_limits(limits=1):
-        heads = fit_heads(x, labels)
-        which = fit_which(x, labels)
+    heads, which = fitted(x, labels, _fit_identity(encoder, ngrams, texts, labels))
     load_s = time.perf_counter() - started
     log.info("prompt classifier loaded in %.1f s (%d exemplars)", load_s, len(texts))
     return PromptClassifier(
@@ -387,5 +529,5 @@ def load_classifier() -> PromptClassifier:
     global _loaded
     with _lock:
         if _loaded is None:
-            _loaded = build_classifier(Exemplars.read())
+            _loaded = build_classifier(with_training(Exemplars.read()))
         return _loaded

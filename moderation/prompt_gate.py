@@ -42,7 +42,12 @@ from functools import lru_cache
 from typing import Literal
 
 from moderation.minors_rule import LEXICON_PATH, minors_rule
-from moderation.prompt_classifier import EXEMPLARS_PATH, Classification, load_classifier
+from moderation.prompt_classifier import (
+    EXEMPLARS_PATH,
+    TRAINING_PATH,
+    Classification,
+    load_classifier,
+)
 from moderation.prompt_cues import (
     CUES_PATH,
     LANGUAGES_PATH,
@@ -75,7 +80,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v13"
+GATE_CODE_VERSION = "prompt-v14"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -123,11 +128,13 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v13+<first 12 hex of the sha256 of the two exemplar, minors lexicon, the three
-    cue and public figures files>`: changes with any exemplar or lexicon term."""
+    """`prompt-v14+<first 12 hex of the sha256 of the two exemplar, training, minors lexicon,
+    the three cue and public figures files>`: changes with any exemplar, training prompt or
+    lexicon term."""
     digest = hashlib.sha256(
         EXEMPLARS_PATH.read_bytes()
         + LANGUAGE_EXEMPLARS_PATH.read_bytes()
+        + TRAINING_PATH.read_bytes()
         + LEXICON_PATH.read_bytes()
         + CUES_PATH.read_bytes()
         + LANGUAGES_PATH.read_bytes()

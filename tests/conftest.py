@@ -1,6 +1,7 @@
 """Shared personas: an org 'acme' with one user per role, and an outsider admin of 'globex'.
 Clients authenticate with real API tokens, the way SDKs do."""
 
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from provenance import keys
 from provenance.signing import signing_passphrase
 from tests import worker_support
 from tests.mm_api_support import register_tiny
+
+# Servers and workers the tests start have data folders of their own; they share the run's
+# prompt classifier cache, so only the run's first process fits the classifier.
+os.environ.setdefault("MINTMARK_PROMPT_CACHE_DIR", str(settings.PROMPT_CACHE_DIR))
 
 PASSWORD = "correct-horse-battery-9"
 ROLES = ("admin", "staff", "reviewer", "auditor")

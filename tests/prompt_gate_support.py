@@ -1,6 +1,8 @@
 """The prompt gate under the policy the bench measures (every category blocked, every context
 reviewed), for the tests that judge prompts one by one."""
 
+import pytest
+
 from moderation.prompt_gate import PromptVerdict, prompt_check
 from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
 
@@ -9,3 +11,11 @@ def check(prompt: str) -> PromptVerdict:
     return prompt_check(
         prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
     )
+
+
+def round13_false_block(prompt: str):
+    """A harmless prompt of an earlier round that the heads fitted on the training prompts
+    (round 13) block: kept as a strict expected failure, so it is seen, and the day it passes
+    again the test says so (issue #17)."""
+    reason = "issue #17: blocked since the heads are fitted on the training prompts (round 13)"
+    return pytest.param(prompt, marks=pytest.mark.xfail(strict=True, reason=reason))

@@ -265,6 +265,10 @@ METRICS_DIR = (
     else None
 )
 
+# The prompt classifier's exemplar embeddings and fitted heads (moderation/prompt_classifier.py):
+# minutes to compute on a fresh installation, seconds to load from here afterwards.
+PROMPT_CACHE_DIR = Path(env_str("MINTMARK_PROMPT_CACHE_DIR", str(DATA_DIR / "cache"))).resolve()
+
 # Celery. Job state lives in the database, so there is no result backend.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from audit.models import AuditEvent
 from generation.models import GenerationJob
 from moderation.models import AbuseEvent
+from moderation.prompt_classifier import ClassifierUnavailable
 from policies.services import policy_create
 
 
@@ -49,7 +50,7 @@ def test_reads_one_prompt_per_line_from_stdin_as_json(acme, monkeypatch):
     assert rows[0]["category"] == "sexual" and rows[0]["score"] >= 0.5
     assert rows[0]["normalised"] == "a photo of a naked woman, explicit porn"
     assert rows[0]["lookalike_words"] == ["n\u0430ked", "w\u043eman", "p\u043ern"]
-    assert rows[1]["category"] is None and rows[1]["gate_version"].startswith("prompt-v13+")
+    assert rows[1]["category"] is None and rows[1]["gate_version"].startswith("prompt-v14+")
     assert not AbuseEvent.objects.exists()
 
 
@@ -68,3 +69,22 @@ def test_uses_the_orgs_active_policy(acme):
 def test_unknown_org_is_refused(db):
     with pytest.raises(CommandError, match="No organization with slug 'nope'"):
         run("--org", "nope", "a cat")
+
+
+def test_prompt_gate_load_builds_both_readings_and_fails_closed(monkeypatch):
+    out = io.StringIO()
+    call_command("prompt_gate_load", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "prompt classifier",
+        "prompt second reading",
+    ]
+
+    def unavailable():
+        raise ClassifierUnavailable("the prompt training file x is unusable: bad")
+
+    monkeypatch.setattr(
+        "moderation.management.commands.prompt_gate_load.load_classifier", unavailable
+    )
+    with pytest.raises(CommandError, match="training file x is unusable"):
+        call_command("prompt_gate_load", stdout=io.StringIO())

@@ -3,6 +3,7 @@ the semantic classifier on paraphrases and near-misses (real packaged MiniLM wei
 once for the module), review contexts, input refusals, failing closed, and the version."""
 
 import hashlib
+import json
 import re
 
 import numpy as np
@@ -12,9 +13,11 @@ import moderation.prompt_classifier as prompt_classifier
 from moderation.minors_rule import LEXICON_PATH, minors_rule
 from moderation.prompt_classifier import (
     EXEMPLARS_PATH,
+    TRAINING_PATH,
     ClassifierUnavailable,
     Exemplars,
     load_classifier,
+    with_training,
 )
 from moderation.prompt_cues import CUES_PATH, LANGUAGES_PATH, WORLD_PATH
 from moderation.prompt_gate import (
@@ -202,6 +205,7 @@ def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
     files = (
         EXEMPLARS_PATH,
         LANGUAGE_EXEMPLARS_PATH,
+        TRAINING_PATH,
         LEXICON_PATH,
         CUES_PATH,
         LANGUAGES_PATH,
@@ -209,8 +213,8 @@ def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
         FIGURES_PATH,
     )
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
-    assert gate_version() == f"prompt-v13+{digest[:12]}"
-    assert re.fullmatch(r"prompt-v13\+[0-9a-f]{12}", gate_version())
+    assert gate_version() == f"prompt-v14+{digest[:12]}"
+    assert re.fullmatch(r"prompt-v14\+[0-9a-f]{12}", gate_version())
 
 
 def test_prompt_chunks_add_sentences_only_when_there_are_several():
@@ -534,6 +538,58 @@ def test_a_cached_build_gives_the_same_classifier(classifier, tmp_path, monkeypa
     exemplars = Exemplars.read()
     first = prompt_classifier.build_classifier(exemplars, counting)
     embedded = counting.texts
+    fits = []
+    fit_heads = prompt_classifier.fit_heads
+    monkeypatch.setattr(
+        prompt_classifier, "fit_heads", lambda *args: fits.append(1) or fit_heads(*args)
+    )
     second = prompt_classifier.build_classifier(exemplars, counting)
     assert counting.texts == embedded  # the second build embedded nothing
+    assert fits == []  # and fitted nothing
     assert np.array_equal(first._coef, second._coef)
+    assert np.array_equal(first.which.coef, second.which.coef)
+    assert first.which.classes == second.which.classes
+    # A damaged file is fitted again; other settings are another file.
+    for path in tmp_path.glob("prompt-heads-*.npz"):
+        path.write_bytes(b"not an archive")
+    third = prompt_classifier.build_classifier(exemplars, counting)
+    assert fits == [1] and np.array_equal(first._coef, third._coef)
+    monkeypatch.setattr(prompt_classifier, "_FALSE_BLOCK_COST", 3.0)
+    prompt_classifier.build_classifier(exemplars, counting)
+    assert fits == [1, 1] and len(list(tmp_path.glob("prompt-heads-*.npz"))) == 2
+
+
+def test_the_live_classifier_is_fitted_on_the_training_prompts_too(classifier):
+    trained = with_training(Exemplars.read())
+    assert classifier.exemplars_sha256 == trained.sha256 != Exemplars.read().sha256
+    rows = TRAINING_PATH.read_text(encoding="utf-8").splitlines()
+    assert len(trained.file.labelled()) == len(Exemplars.read().file.labelled()) + len(rows)
+
+
+def test_bad_training_files_are_refused(tmp_path):
+    exemplars = Exemplars.read()
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        '{"prompt": "a kite over a beach", "label": "benign", "split": "dev"}\n'
+        '{"prompt": "a bloody severed arm", "label": "graphic_violence", "split": "dev"}\n'
+    )
+    merged = with_training(exemplars, good)
+    # Harmless for every category, and no evidence about deployment contexts.
+    assert "a kite over a beach" in merged.file.near_misses
+    assert ("near_miss", "a kite over a beach") in merged.file.labelled()
+    assert "a bloody severed arm" in merged.file.categories["graphic_violence"]
+    bad = {
+        "missing.jsonl": None,
+        "label.jsonl": '{"prompt": "a kite", "label": "gore", "split": "dev"}\n',
+        "field.jsonl": '{"prompt": "a kite", "label": "benign"}\n',
+        "json.jsonl": "not json\n",
+        "repeat.jsonl": json.dumps(
+            {"prompt": exemplars.file.benign[0], "label": "benign", "split": "dev"}
+        ),
+    }
+    for name, text in bad.items():
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        with pytest.raises(ClassifierUnavailable, match="training file"):
+            with_training(exemplars, path)

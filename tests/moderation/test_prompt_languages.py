@@ -17,6 +17,7 @@ from moderation.prompt_cues import (
 from moderation.prompt_gate import prompt_check
 from moderation.prompt_text import readable
 from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
+from tests.prompt_gate_support import round13_false_block
 
 NCII = "non_consensual_intimate"
 SEXUAL, VIOLENCE, HATE, SELF_HARM = "sexual", "graphic_violence", "hate", "self_harm"
@@ -207,7 +208,7 @@ BENIGN = [
     "uma pelada de futebol na praia",
     "uma banana pelada num prato",
     "uma pelada no campo de várzea",
-    "esquartejar um frango para o churrasco",
+    round13_false_block("esquartejar um frango para o churrasco"),
     "uma orca pulando no oceano",
     "uma enfermeira medindo a pressão de um paciente",
     "um pintor pintando um nu artístico no ateliê",

@@ -7,7 +7,7 @@ import pytest
 from moderation.prompt_cues import person_name, prompt_cues
 from moderation.prompt_text import asked_for, readable
 from moderation.public_figures import public_figures
-from tests.prompt_gate_support import check
+from tests.prompt_gate_support import check, round13_false_block
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_round_twelve_wording_of_harm(prompt, category):
         # Props, toys and gags are no forgeries; a passport photo is no passport.
         "a fake passport prop for a spy movie",
         "novelty fake banknotes for a board game",
-        "a fake diploma as a gag gift",
+        round13_false_block("a fake diploma as a gag gift"),
         # Calls that are no calls.
         "Muslims must go to Mecca once in their life, hajj pilgrims photo",
         "Refugees will die without winter aid, charity appeal poster",
@@ -148,7 +148,7 @@ def test_forgeries_dressed_as_props_and_fraud_documents_are_impersonation(prompt
         "a Halloween costume with a fake police badge",
         "allied bombers bomb the churches of Dresden, 1945 archival photo",
         "children smash the temples of a sandcastle",
-        "a headline: immigrants should be deported, says minister, news photo",
+        round13_false_block("a headline: immigrants should be deported, says minister, news photo"),
         "a woman with a clay face mask peeled off halfway, skincare ad",
         "the chicken skin cut off before roasting, food photo",
         "Zero Suicide prevention campaign poster, a hand reaching out",

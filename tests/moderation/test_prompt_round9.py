@@ -62,7 +62,9 @@ def test_a_call_to_destroy_a_people_the_lists_lacked_is_hate(prompt):
     ],
 )
 def test_those_peoples_in_ordinary_scenes_and_words_with_other_senses_pass(prompt):
-    assert check(prompt).verdict == "pass"
+    # A deployment context may send one to a reviewer (a war photo is evidentiary); no
+    # category may block it.
+    assert check(prompt).verdict != "block"
 
 
 def test_a_reversed_prompt_with_only_tags_and_harm_words_is_read_forwards():
