@@ -209,7 +209,7 @@ def check_disjoint(rows: list[dict], exemplars: pc.Exemplars) -> None:
 
 
 def trained_splits() -> list[str]:
-    lines = pc.TRAINING_PATH.read_text(encoding="utf-8").splitlines()
+    lines = pc.TRAINING_PATH.read_bytes().splitlines()  # as the classifier reads it
     return sorted({json.loads(line)["split"] for line in lines if line.strip()})
 
 
@@ -307,9 +307,10 @@ def cross_validation() -> dict:
     labels, texts = pc.exemplar_texts(pc.with_training(pc.Exemplars.read()))
     # The n-gram vocabulary is the deployed one (fitted on all exemplars): a small optimism.
     x = pc.featurise(classifier.encoder, classifier.ngrams, texts)
-    benign = np.isin(labels, (pc.BENIGN, pc.NEAR_MISS))
     heads, shifted = {}, {}
     for head in classifier.heads:
+        # As fit_heads counts them: near misses are no false flags of a context.
+        benign = pc._training_rows(head.name, labels) & np.isin(labels, (pc.BENIGN, pc.NEAR_MISS))
         scores = np.clip(pc.cross_validated_scores(x, labels, head.name), 1e-9, 1 - 1e-9)
         shifted[head.name] = expit(logit(scores) - logit(head.threshold))
         heads[head.name] = {
@@ -321,7 +322,7 @@ def cross_validation() -> dict:
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     for train, test in folds.split(x, labels):
         model = pc.fit_which(x[train], labels[train])
-        columns = [list(model.classes_).index(name) for name in PROMPT_CATEGORIES]
+        columns = [list(model.classes).index(name) for name in PROMPT_CATEGORIES]
         which[test] = model.predict_proba(x[test])[:, columns]
     decisions = {"named by the multinomial head": [], "most severe flagged": []}
     for i, text in enumerate(texts):
@@ -347,7 +348,8 @@ def cross_validation() -> dict:
             }
             for name in PROMPT_CATEGORIES
         }
-        decision[rule]["benign_blocked"] = float(np.mean(named[benign] != ""))
+        harmless = np.isin(labels, (pc.BENIGN, pc.NEAR_MISS))
+        decision[rule]["benign_blocked"] = float(np.mean(named[harmless] != ""))
     return {"heads": heads, "decision": decision}
 
 

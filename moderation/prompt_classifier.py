@@ -44,15 +44,18 @@ those flagged (`bench/prompt_gate.py --cv` cross-validates that choice on the ex
 
 Fitting is deterministic (lbfgs, fixed folds); loading happens once per process, lazily."""
 
+import contextlib
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy
 import sklearn
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -170,6 +173,8 @@ def with_training(exemplars: Exemplars, path: Path = TRAINING_PATH) -> Exemplars
     try:
         raw = Path(path).read_bytes()
         rows = [TrainingRow.model_validate_json(line) for line in raw.splitlines() if line.strip()]
+        if not rows:
+            raise ValueError("it has no prompts")
         file = exemplars.file
         categories = {name: list(lines) for name, lines in file.categories.items()}
         contexts = {name: list(lines) for name, lines in file.contexts.items()}
@@ -366,6 +371,44 @@ def featurise(
     return sparse.hstack([sparse.csr_matrix(embeddings.astype(np.float64)), grams], format="csr")
 
 
+def _cached_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None when it is missing or unreadable in any way (empty,
+    cut short, not an archive, pickled objects)."""
+    try:
+        cached = np.load(path, allow_pickle=False)
+        if isinstance(cached, np.ndarray):
+            return {"": cached}
+        with cached:
+            return {name: cached[name] for name in cached.files}
+    except Exception:  # noqa: BLE001 - any damage is a cache miss, never an error of the gate
+        return None
+
+
+def _cache_write(path: Path, arrays: dict[str, np.ndarray], what: str) -> None:
+    """Writes `arrays` to `path` whole or not at all: through a temporary file in the same
+    folder (named uniquely, so processes of other hosts sharing the folder cannot collide),
+    synced, then renamed; a failure is only logged."""
+    partial = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(handle, "wb") as file:
+            if "" in arrays:
+                np.save(file, arrays[""], allow_pickle=False)
+            else:
+                np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        partial = None
+    except OSError as exc:
+        log.warning("%s not cached in %s: %s", what, path.parent, exc)
+    finally:
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+
+
 def exemplar_embeddings(encoder, texts: list[str], cache_dir: Path | None) -> np.ndarray:
     """The exemplars' embeddings, kept in `cache_dir` between processes.
 
@@ -379,87 +422,82 @@ def exemplar_embeddings(encoder, texts: list[str], cache_dir: Path | None) -> np
         return embed(encoder, texts)
     digest = hashlib.sha256("\0".join([identity, *texts]).encode()).hexdigest()[:32]
     path = Path(cache_dir) / f"prompt-exemplars-{digest}.npy"
-    try:
-        cached = np.load(path, allow_pickle=False)
-        if cached.ndim == 2 and cached.shape[0] == len(texts) and cached.dtype == np.float32:
-            return cached
-    except (OSError, ValueError):
-        pass
+    cached = (_cached_arrays(path) or {}).get("")
+    if (
+        cached is not None
+        and cached.ndim == 2
+        and cached.shape[0] == len(texts)
+        and cached.dtype == np.float32
+    ):
+        return cached
     embeddings = embed(encoder, texts).astype(np.float32)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        with open(partial, "wb") as handle:
-            np.save(handle, embeddings, allow_pickle=False)
-        os.replace(partial, path)
-    except OSError as exc:
-        log.warning("prompt exemplar embeddings not cached in %s: %s", cache_dir, exc)
+    _cache_write(path, {"": embeddings}, "prompt exemplar embeddings")
     return embeddings
 
 
-def _fit_identity(encoder, ngrams, texts: list[str], labels: np.ndarray) -> str | None:
-    """What decides the fitted heads: the encoder, the n-gram kind, the fitting's code and
-    settings (this module's source) and the labelled texts; None for an encoder without an
-    identity (never cached)."""
-    identity = getattr(encoder, "mintmark_identity", None)
-    if identity is None:
-        return None
+def _fit_identity(x: sparse.csr_matrix, labels: np.ndarray) -> str:
+    """What decides the fitted heads: the features they are fitted on (whatever encoder and
+    n-grams made them), the labels, and the fitting's code and settings (this module's source,
+    the library versions)."""
+    digest = hashlib.sha256()
+    for array in (x.data, x.indices, x.indptr, np.array(x.shape)):
+        digest.update(np.ascontiguousarray(array).tobytes())
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     costs = (_FALSE_BLOCK_COST, _FALSE_REVIEW_COST)
-    settings = (code, _C, _FOLDS, costs, _NGRAM_WEIGHT, sklearn.__version__)
-    parts = [identity, type(ngrams).__name__, repr(settings), *labels.tolist(), *texts]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    versions = (sklearn.__version__, np.__version__, scipy.__version__)
+    settings = (code, _C, _FOLDS, costs, _NGRAM_WEIGHT, versions)
+    digest.update("\0".join([repr(settings), *labels.tolist()]).encode())
+    return digest.hexdigest()[:32]
 
 
-def fitted(x, labels: np.ndarray, identity: str | None) -> tuple[list[Head], Which]:
+def fitted(x, labels: np.ndarray) -> tuple[list[Head], Which]:
     """The heads and the category choice fitted on `x`, kept in EMBEDDING_CACHE_DIR between
-    processes under `identity`.
+    processes under `_fit_identity`.
 
     With the bench's read sets as training prompts (about 7 800 rows) the fitting takes about a
     minute on one core: every web and worker process would pay it at its first prompt. It is
     deterministic, so like the embeddings it is kept; a missing, unreadable or mis-shaped file
     is fitted again, and a cache that cannot be written is only logged."""
     path = None
-    if EMBEDDING_CACHE_DIR is not None and identity is not None:
-        path = Path(EMBEDDING_CACHE_DIR) / f"prompt-heads-{identity}.npz"
-        try:
-            with np.load(path, allow_pickle=False) as cached:
-                arrays = {name: cached[name] for name in cached.files}
-            names = tuple(arrays["names"].tolist())
-            if names == (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS) and arrays["coef"].shape == (
-                len(names),
-                x.shape[1],
-            ):
-                heads = [
-                    Head(name, coef, float(intercept), float(threshold))
-                    for name, coef, intercept, threshold in zip(
-                        names, arrays["coef"], arrays["intercept"], arrays["threshold"], strict=True
-                    )
-                ]
-                classes = tuple(arrays["classes"].tolist())
-                return heads, Which(classes, arrays["which_coef"], arrays["which_intercept"])
-        except (OSError, ValueError, KeyError):
-            pass
+    if EMBEDDING_CACHE_DIR is not None:
+        path = Path(EMBEDDING_CACHE_DIR) / f"prompt-heads-{_fit_identity(x, labels)}.npz"
+        if (restored := _restored(_cached_arrays(path), x.shape[1])) is not None:
+            return restored
     with threadpool_limits(limits=1):
         heads = fit_heads(x, labels)
         which = fit_which(x, labels)
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{os.getpid()}.partial.npz")
-            np.savez(
-                partial,
-                names=np.array([head.name for head in heads]),
-                coef=np.stack([head.coef for head in heads]),
-                intercept=np.array([head.intercept for head in heads]),
-                threshold=np.array([head.threshold for head in heads]),
-                classes=np.array(which.classes),
-                which_coef=which.coef,
-                which_intercept=which.intercept,
+        arrays = {
+            "names": np.array([head.name for head in heads]),
+            "coef": np.stack([head.coef for head in heads]),
+            "intercept": np.array([head.intercept for head in heads]),
+            "threshold": np.array([head.threshold for head in heads]),
+            "classes": np.array(which.classes),
+            "which_coef": which.coef,
+            "which_intercept": which.intercept,
+        }
+        _cache_write(path, arrays, "prompt heads")
+    return heads, which
+
+
+def _restored(arrays: dict[str, np.ndarray] | None, width: int) -> tuple[list[Head], Which] | None:
+    """The heads and category choice of a cache file's arrays; None unless every head is there
+    with `width` weights."""
+    names = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS)
+    try:
+        if tuple(arrays["names"].tolist()) != names or arrays["coef"].shape != (len(names), width):
+            return None
+        heads = [
+            Head(name, coef, float(intercept), float(threshold))
+            for name, coef, intercept, threshold in zip(
+                names, arrays["coef"], arrays["intercept"], arrays["threshold"], strict=True
             )
-            os.replace(partial, path)
-        except OSError as exc:
-            log.warning("prompt heads not cached in %s: %s", EMBEDDING_CACHE_DIR, exc)
+        ]
+        which = Which(
+            tuple(arrays["classes"].tolist()), arrays["which_coef"], arrays["which_intercept"]
+        )
+    except (TypeError, KeyError, ValueError):
+        return None
     return heads, which
 
 
@@ -507,7 +545,7 @@ def build_classifier(exemplars: Exemplars, encoder=None, ngrams=None) -> PromptC
     ngrams = ngrams if ngrams is not None else fit_ngrams(texts)
     embeddings = exemplar_embeddings(encoder, texts, EMBEDDING_CACHE_DIR)
     x = featurise(encoder, ngrams, texts, embeddings)
-    heads, which = fitted(x, labels, _fit_identity(encoder, ngrams, texts, labels))
+    heads, which = fitted(x, labels)
     load_s = time.perf_counter() - started
     log.info("prompt classifier loaded in %.1f s (%d exemplars)", load_s, len(texts))
     return PromptClassifier(

@@ -193,6 +193,9 @@ def test_compose_migrates_and_creates_buckets_before_the_platform_starts(compose
     services = compose["services"]
     migrate = services["migrate"]
     assert "migrate" in _command(migrate) or "migrate" in " ".join(_command(migrate))
+    # The prompt classifier is built once into the shared volume's cache, before the web and
+    # worker processes start (each would otherwise fit it at once after an upgrade).
+    assert "manage.py prompt_gate_load" in " ".join(_command(migrate))
     buckets = [name for name, svc in services.items() if "minio/mc" in str(svc.get("image"))]
     assert len(buckets) == 1, "one one-shot minio/mc service creates the buckets"
     script = " ".join(_command(services[buckets[0]])) + str(services[buckets[0]].get("entrypoint"))

@@ -522,7 +522,7 @@ def test_exemplar_embeddings_are_cached_by_text_and_encoder(classifier, tmp_path
     prompt_classifier.exemplar_embeddings(other, texts, tmp_path)
     assert other.texts == 2
     for path in tmp_path.glob("prompt-exemplars-*.npy"):
-        path.write_bytes(b"not an array")
+        path.write_bytes(path.read_bytes()[:100])  # cut short
     assert np.array_equal(prompt_classifier.exemplar_embeddings(counting, texts, tmp_path), first)
     assert counting.texts == 7
     # Without a cache folder, or for an encoder this module did not load, nothing is kept.
@@ -549,14 +549,19 @@ def test_a_cached_build_gives_the_same_classifier(classifier, tmp_path, monkeypa
     assert np.array_equal(first._coef, second._coef)
     assert np.array_equal(first.which.coef, second.which.coef)
     assert first.which.classes == second.which.classes
-    # A damaged file is fitted again; other settings are another file.
-    for path in tmp_path.glob("prompt-heads-*.npz"):
-        path.write_bytes(b"not an archive")
-    third = prompt_classifier.build_classifier(exemplars, counting)
-    assert fits == [1] and np.array_equal(first._coef, third._coef)
+    # A damaged file (not an archive, cut short, empty) is fitted again and replaced.
+    [path] = tmp_path.glob("prompt-heads-*.npz")
+    whole = path.read_bytes()
+    for damaged in (b"not an archive", whole[: len(whole) // 2], b""):
+        path.write_bytes(damaged)
+        again = prompt_classifier.build_classifier(exemplars, counting)
+        assert np.array_equal(first._coef, again._coef)
+    assert len(fits) == 3 and path.read_bytes() == whole
+    # Other settings are another file; no temporary file is left behind.
     monkeypatch.setattr(prompt_classifier, "_FALSE_BLOCK_COST", 3.0)
     prompt_classifier.build_classifier(exemplars, counting)
-    assert fits == [1, 1] and len(list(tmp_path.glob("prompt-heads-*.npz"))) == 2
+    assert len(fits) == 4 and len(list(tmp_path.glob("prompt-heads-*.npz"))) == 2
+    assert not list(tmp_path.glob(".*"))
 
 
 def test_the_live_classifier_is_fitted_on_the_training_prompts_too(classifier):
@@ -583,6 +588,7 @@ def test_bad_training_files_are_refused(tmp_path):
         "label.jsonl": '{"prompt": "a kite", "label": "gore", "split": "dev"}\n',
         "field.jsonl": '{"prompt": "a kite", "label": "benign"}\n',
         "json.jsonl": "not json\n",
+        "empty.jsonl": "\n",
         "repeat.jsonl": json.dumps(
             {"prompt": exemplars.file.benign[0], "label": "benign", "split": "dev"}
         ),
