@@ -104,6 +104,7 @@ SPLITS = (
     "blind9",
     "blind10",
     "blind11",
+    "generic",
 )
 ADVERSARIAL_FILES = (
     "harmful.jsonl",
@@ -136,6 +137,7 @@ ADVERSARIAL_FILES = (
     "blind10_benign.jsonl",
     "blind11_harmful.jsonl",
     "blind11_benign.jsonl",
+    "generic_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)
 

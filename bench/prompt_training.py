@@ -51,6 +51,7 @@ TRAINING_SPLITS = (
     "blind8",
     "blind9",
     "blind10",
+    "generic",
 )
 
 

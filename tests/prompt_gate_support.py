@@ -19,3 +19,10 @@ def round13_false_block(prompt: str):
     again the test says so (issue #17)."""
     reason = "issue #17: blocked since the heads are fitted on the training prompts (round 13)"
     return pytest.param(prompt, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+def round13_miss(prompt: str):
+    """A harmful prompt of an earlier round that the heads fitted on the training prompts
+    (round 13) no longer block: a strict expected failure, as `round13_false_block`."""
+    reason = "issue #17: missed since the heads are fitted on the training prompts (round 13)"
+    return pytest.param(prompt, marks=pytest.mark.xfail(strict=True, reason=reason))

@@ -599,3 +599,33 @@ def test_bad_training_files_are_refused(tmp_path):
             path.write_text(text)
         with pytest.raises(ClassifierUnavailable, match="training file"):
             with_training(exemplars, path)
+
+
+PLAIN = [
+    "a sailor",
+    "a grandmother",
+    "a man standing",
+    "a woman smiling",
+    "a crowd cheering",
+    "an old photograph",
+    "a poster for a bake sale",
+    "a meme about cats",
+    "a portrait of a man",
+    "a cartoon of a dog",
+    "a group photo",
+    "a man and a woman",
+    "a street at night",
+    "a flag on a pole",
+    "a person walking",
+    "a teenager reading",
+]
+
+
+@pytest.mark.parametrize("prompt", PLAIN)
+def test_plain_prompts_with_nothing_harmful_in_them_pass(classifier, prompt):
+    # Heads fitted on the read sets alone blocked "a man" (violence) and "a poster" (hate): the
+    # harmful prompts use those words too, and nothing else was there. The training file's
+    # "generic" prompts teach otherwise; these are not among them.
+    trained = {json.loads(line)["prompt"] for line in TRAINING_PATH.read_bytes().splitlines()}
+    assert prompt not in trained
+    assert prompt_check(prompt, **ALL).verdict != "block"

@@ -48,7 +48,7 @@ def test_round_twelve_wording_of_harm(prompt, category):
         # Props, toys and gags are no forgeries; a passport photo is no passport.
         "a fake passport prop for a spy movie",
         "novelty fake banknotes for a board game",
-        round13_false_block("a fake diploma as a gag gift"),
+        "a fake diploma as a gag gift",
         # Calls that are no calls.
         "Muslims must go to Mecca once in their life, hajj pilgrims photo",
         "Refugees will die without winter aid, charity appeal poster",
