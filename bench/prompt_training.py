@@ -6,7 +6,7 @@ the bench's sets that have been read (issue #17).
 The heads were fitted on the hand-written exemplars alone (1 260 lines) until round 13; each
 outsider set was then measured blind, read, and its lessons written as rules. Fitting on the
 read sets themselves (7 841 labelled prompts in the attackers' and the near-misses' own
-wording) generalised better to the next unseen set than any round of rules (bench/README,
+wording, and 388 plain harmless ones) generalised better to the next unseen set than any round of rules (bench/README,
 "Round 13"). The splits named here are training data from then on and are reported as such;
 the held-out thirds ("held_out", "fresh") and every later outsider set stay out, and no
 prompt that any other split or the labelled set also holds is taken (a prompt written twice
@@ -18,12 +18,20 @@ taken, is taken once.
 measures instead (writing nothing into the repository): the gate with heads fitted on the
 exemplars and the training splits up to and including --through (none: the exemplars alone),
 on the --measure splits; per category the prompts blocked under it, and the harmless prompts
-blocked. Round 13 chose the training prompts with it (bench/README.md)."""
+blocked. Round 13 chose the training prompts with it (bench/README.md).
+
+    python bench/prompt_training.py --latency blind11
+
+times the classifier fitted with the training prompts against the one fitted on the exemplars
+alone, alternately on each prompt of the split (same process, same load): the cost of the
+larger n-gram vocabulary."""
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -33,7 +41,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform"), str(ROOT / "bench")]
 import prompt_gate as bench  # noqa: E402
 
 from moderation import prompt_classifier as pc  # noqa: E402
-from moderation.prompt_text import normalise  # noqa: E402
+from moderation.prompt_gate import prompt_chunks  # noqa: E402
+from moderation.prompt_text import normalise, readable  # noqa: E402
 
 TRAINING_SPLITS = (
     "tune",
@@ -111,12 +120,35 @@ def measure(splits: list[str], through: str | None) -> dict:
     return out
 
 
+def latency(split: str) -> None:
+    trained = pc.build_classifier(pc.with_training(pc.Exemplars.read()))
+    alone = pc.build_classifier(pc.Exemplars.read(), trained.encoder)
+    prompts = [row["prompt"] for row in bench.adversarial_rows() if row["split"] == split]
+    timings = {"trained": [], "exemplars alone": []}
+    for prompt in prompts:
+        chunks = prompt_chunks(readable(prompt).text or prompt)
+        for name, classifier in (("trained", trained), ("exemplars alone", alone)):
+            started = time.perf_counter()
+            classifier.classify(chunks)
+            timings[name].append((time.perf_counter() - started) * 1000)
+    for name, values in timings.items():
+        values.sort()
+        p95 = values[int(0.95 * (len(values) - 1))]
+        print(f"{name}: p50 {statistics.median(values):.1f} ms, p95 {p95:.1f} ms a prompt")
+    ratio = statistics.median(timings["trained"]) / statistics.median(timings["exemplars alone"])
+    print(f"{len(prompts)} prompts of {split}; trained / exemplars alone, p50: {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", help="with --measure: the JSON file to write")
     parser.add_argument("--measure", help="comma-separated splits to measure")
     parser.add_argument("--through", choices=TRAINING_SPLITS, help="last training split fitted")
+    parser.add_argument("--latency", metavar="SPLIT", help="time the classifiers on a split")
     args = parser.parse_args()
+    if args.latency:
+        latency(args.latency)
+        return
     if args.measure:
         result = measure(args.measure.split(","), args.through)
         if args.out:
