@@ -629,3 +629,10 @@ def test_plain_prompts_with_nothing_harmful_in_them_pass(classifier, prompt):
     trained = {json.loads(line)["prompt"] for line in TRAINING_PATH.read_bytes().splitlines()}
     assert prompt not in trained
     assert prompt_check(prompt, **ALL).verdict != "block"
+
+
+def test_the_training_prompts_leave_the_measured_splits_out():
+    lines = TRAINING_PATH.read_bytes().splitlines()
+    splits = {json.loads(line)["split"] for line in lines if line.strip()}
+    assert {"tune", "blind10", "generic"} <= splits
+    assert not splits & {"held_out", "fresh", "blind11"}
