@@ -182,8 +182,10 @@ def with_training(exemplars: Exemplars, path: Path = TRAINING_PATH) -> Exemplars
         for row in rows:
             if row.label == BENIGN:
                 near_misses.append(row.prompt)
-            elif row.label in categories or row.label in contexts:
-                (categories.get(row.label) or contexts[row.label]).append(row.prompt)
+            elif row.label in categories:
+                categories[row.label].append(row.prompt)
+            elif row.label in contexts:
+                contexts[row.label].append(row.prompt)
             else:
                 raise ValueError(f"unknown label {row.label!r}")
         merged = ExemplarFile(
@@ -226,11 +228,13 @@ def _fit(x, labels: np.ndarray, name: str) -> LogisticRegression:
 
 
 def _threshold(
-    scores: np.ndarray, positive: np.ndarray, benign: np.ndarray, flag_cost: float | None = None
+    scores: np.ndarray,
+    positive: np.ndarray,
+    benign: np.ndarray,
+    flag_cost: float = _FALSE_BLOCK_COST,
 ) -> float:
-    """The cut minimising missed positives plus benign flags weighted by `flag_cost`
-    (_FALSE_BLOCK_COST unless given; ties: the higher cut)."""
-    flag_cost = _FALSE_BLOCK_COST if flag_cost is None else flag_cost
+    """The cut minimising missed positives plus benign flags weighted by `flag_cost` (ties: the
+    higher cut)."""
     candidates = np.unique(scores[positive | benign])
     best, best_cost = 0.5, np.inf
     for cut in candidates:
@@ -454,8 +458,8 @@ def fitted(x, labels: np.ndarray) -> tuple[list[Head], Which]:
     """The heads and the category choice fitted on `x`, kept in EMBEDDING_CACHE_DIR between
     processes under `_fit_identity`.
 
-    With the bench's read sets as training prompts (about 7 800 rows) the fitting takes about a
-    minute on one core: every web and worker process would pay it at its first prompt. It is
+    With the training prompts (about 9 500 rows with the exemplars) the fitting takes one to
+    two minutes on one core: every web and worker process would pay it at its first prompt. It is
     deterministic, so like the embeddings it is kept; a missing, unreadable or mis-shaped file
     is fitted again, and a cache that cannot be written is only logged."""
     path = None

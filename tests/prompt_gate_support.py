@@ -17,12 +17,14 @@ def round13_false_block(prompt: str):
     """A harmless prompt of an earlier round that the heads fitted on the training prompts
     (round 13) block: kept as a strict expected failure, so it is seen, and the day it passes
     again the test says so (issue #17)."""
-    reason = "issue #17: blocked since the heads are fitted on the training prompts (round 13)"
-    return pytest.param(prompt, marks=pytest.mark.xfail(strict=True, reason=reason))
+    return _round13(prompt, "blocked")
 
 
 def round13_miss(prompt: str):
-    """A harmful prompt of an earlier round that the heads fitted on the training prompts
-    (round 13) no longer block: a strict expected failure, as `round13_false_block`."""
-    reason = "issue #17: missed since the heads are fitted on the training prompts (round 13)"
+    """A harmful prompt of an earlier round that those heads no longer block: the same."""
+    return _round13(prompt, "missed")
+
+
+def _round13(prompt: str, what: str):
+    reason = f"issue #17: {what} since the heads are fitted on the training prompts (round 13)"
     return pytest.param(prompt, marks=pytest.mark.xfail(strict=True, reason=reason))
