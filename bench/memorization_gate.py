@@ -253,6 +253,10 @@ def _check(job: tuple) -> tuple:
     named = [c.candidate.key for c in report.copies]
     hit = str(item) in named if item >= 0 else bool(named)
     best = report.compared[0] if report.compared else None
+    nearest = [
+        (c.candidate.key, round(c.similarity, 4), round(c.neighbour_ratio, 3))
+        for c in report.compared[:6]
+    ]
     return (
         split,
         group,
@@ -261,6 +265,8 @@ def _check(job: tuple) -> tuple:
         best.similarity if best else None,
         best.neighbour_ratio if best else None,
         len(report.compared),
+        item,
+        nearest,
     )
 
 
@@ -374,6 +380,12 @@ def evaluate(args) -> None:
     results["load_after"] = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    if args.records:
+        # One line an image: what a rule is tuned on (each image's nearest items compared).
+        with args.records.open("w") as out:
+            for split, group, hit, _, _, _, _, item, nearest in rows:
+                record = {"split": split, "group": group, "item": item, "hit": hit}
+                out.write(json.dumps({**record, "nearest": nearest}) + "\n")
 
 
 def ten_million(args, images: list, rules) -> dict:
@@ -433,6 +445,7 @@ def main() -> None:
     ev = sub.add_parser("evaluate")
     ev.add_argument("--images", type=Path, required=True)
     ev.add_argument("--json", type=Path)
+    ev.add_argument("--records", type=Path, help="JSON lines: every image's nearest items")
     ev.add_argument("--workers", type=int, default=2)
     ev.add_argument("--synthetic", type=int, default=10_000_000)
     args = parser.parse_args()
