@@ -34,6 +34,7 @@ LEXICON_PATH = Path(__file__).resolve().parent / "data" / "minors_lexicon.yaml"
 _NOT_LETTER_BEFORE = r"(?<![^\W\d_])"
 _NOT_LETTER_AFTER = r"(?![^\W\d_])"
 _GAP = r"[\s-]*"
+_SPACED_GAP = r"[\s-]+"
 # Scripts written without spaces between words (Japanese, Chinese, Thai, Lao, Khmer, Burmese),
 # and Korean, whose particles are written onto the word ("초등학생이"): their terms match anywhere.
 _UNSPACED = re.compile(
@@ -125,9 +126,21 @@ class LexiconEntry:
     unless_next: re.Pattern | None
     unless_before: re.Pattern | None
     only_next: re.Pattern | None
+    # A written pattern's words with real gaps between them: see `find`.
+    spaced: re.Pattern | None = None
 
     def find(self, text: str) -> str | None:
         for match in self.bounded.finditer(text):
+            # A pattern's gaps may be empty so that words run together to hide them are still
+            # read ("deathtojews"), but a match that is spaced somewhere and glued elsewhere is
+            # a different word of ordinary text: "burning across" is not "burning a cross",
+            # "the therapist" not "the rapist".
+            if (
+                self.spaced
+                and re.search(r"\s", match.group())
+                and not self.spaced.match(text, match.start())
+            ):
+                continue
             if self.unless_next and self.unless_next.match(text, match.end()):
                 continue
             if self.only_next and not self.only_next.match(text, match.end()):
@@ -154,6 +167,11 @@ def lexicon_entry(item: "str | Term") -> LexiconEntry:
     before = None
     if term.unless_before:
         before = re.compile("(?:" + "|".join(map(_loose, term.unless_before)) + r")\s*$")
+    spaced = None
+    if "(" in term.term:
+        # A space the pattern makes optional (" ?") stays optional.
+        written = re.sub(r" (?![?*{])", lambda _: _SPACED_GAP, term.term.strip()).replace(" ", _GAP)
+        spaced = re.compile(_bounded(written, term.term))
     return LexiconEntry(
         term.term,
         re.compile(_bounded(pattern, term.term)),
@@ -161,6 +179,7 @@ def lexicon_entry(item: "str | Term") -> LexiconEntry:
         after(term.unless_next),
         before,
         after(term.only_next),
+        spaced,
     )
 
 
