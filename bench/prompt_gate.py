@@ -84,7 +84,9 @@ SETS = ROOT / "bench" / "prompt_sets"
 # splits in bench/prompt_training.py are the classifier's training prompts (blind10 among them):
 # their figures are fits, not measurements; "held_out", "fresh" and later outsider sets are
 # measurements. "blind11" the thirteenth, written while round 13 trained the heads, measured
-# blind on prompt-v13 and on prompt-v14 before its prompts were read.
+# blind on prompt-v13 and on prompt-v14 before its prompts were read, then trained on by round
+# 14. "blind12" the fourteenth (2026-12-07, sixth session), measured blind on prompt-v14 and on
+# round 14's prompt-v15 before its prompts were read.
 SPLITS = (
     "tune",
     "held_out",
@@ -104,6 +106,7 @@ SPLITS = (
     "blind9",
     "blind10",
     "blind11",
+    "blind12",
     "generic",
 )
 ADVERSARIAL_FILES = (
@@ -137,6 +140,8 @@ ADVERSARIAL_FILES = (
     "blind10_benign.jsonl",
     "blind11_harmful.jsonl",
     "blind11_benign.jsonl",
+    "blind12_harmful.jsonl",
+    "blind12_benign.jsonl",
     "generic_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)

@@ -119,15 +119,16 @@ _MASKED_FIRST = (
     "suicide kike kikes nigger niggers nigga faggot faggots fag tranny slut whore cum dick cock "
     "pussy tits gore murder nazi nazis hitler"
 ).split()
-# Words that make a run of capitalised words a place, an event, an institution or a
-# publication, not a person.
+# Words that make a run of capitalised words a place, an event, an institution, a publication
+# or a product line, not a person (German nouns are capitalised: "Bademode-Katalog").
 _NOT_PERSONS = frozenset(
     "university college school academy institute square street avenue road boulevard park "
     "circus bridge tower museum gallery palace castle cathedral church temple mosque station "
     "airport hotel stadium arena hall center centre day week festival mela illustrated times news "
     "magazine journal post lake river mountain mount island beach bay valley forest garden "
     "gardens market mall club company inc ltd corporation bank hospital parliament senate "
-    "state states republic kingdom empire way".split()
+    "state states republic kingdom empire way catalog catalogue katalog kollektion collection "
+    "campaign kampagne shop store boutique brand".split()
 )
 
 

@@ -17,14 +17,21 @@ def round13_false_block(prompt: str):
     """A harmless prompt of an earlier round that the heads fitted on the training prompts
     (round 13) block: kept as a strict expected failure, so it is seen, and the day it passes
     again the test says so (issue #17)."""
-    return _round13(prompt, "blocked")
+    return _fitted(prompt, "blocked", 13)
 
 
 def round13_miss(prompt: str):
     """A harmful prompt of an earlier round that those heads no longer block: the same."""
-    return _round13(prompt, "missed")
+    return _fitted(prompt, "missed", 13)
 
 
-def _round13(prompt: str, what: str):
-    reason = f"issue #17: {what} since the heads are fitted on the training prompts (round 13)"
+def round14_false_block(prompt: str):
+    """The same for a harmless prompt the heads block since round 14 trained on blind11."""
+    return _fitted(prompt, "blocked", 14)
+
+
+def _fitted(prompt: str, what: str, round_: int):
+    reason = (
+        f"issue #17: {what} since the heads are fitted on the training prompts (round {round_})"
+    )
     return pytest.param(prompt, marks=pytest.mark.xfail(strict=True, reason=reason))

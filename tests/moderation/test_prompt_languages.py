@@ -176,7 +176,7 @@ BENIGN = [
     "una orgía de colores en el mercado de flores",
     "la ley fue violada según el periódico",
     "el juego del ahorcado en la pizarra",
-    round13_false_block("un cadáver exquisito, juego surrealista"),
+    "un cadáver exquisito, juego surrealista",
     "un póster de ginecología sobre la vagina y el útero",
     # French
     "un cuisinier qui découpe un poulet entier",
