@@ -86,7 +86,8 @@ SETS = ROOT / "bench" / "prompt_sets"
 # measurements. "blind11" the thirteenth, written while round 13 trained the heads, measured
 # blind on prompt-v13 and on prompt-v14 before its prompts were read, then trained on by round
 # 14. "blind12" the fourteenth (2026-12-07, sixth session), measured blind on prompt-v14 and on
-# round 14's prompt-v15 before its prompts were read.
+# round 14's prompt-v15 before its prompts were read, then trained on by round 15. "blind13"
+# the fifteenth (same session), measured blind on prompt-v15 and on round 15's prompt-v16.
 SPLITS = (
     "tune",
     "held_out",
@@ -107,6 +108,7 @@ SPLITS = (
     "blind10",
     "blind11",
     "blind12",
+    "blind13",
     "generic",
 )
 ADVERSARIAL_FILES = (
@@ -142,6 +144,8 @@ ADVERSARIAL_FILES = (
     "blind11_benign.jsonl",
     "blind12_harmful.jsonl",
     "blind12_benign.jsonl",
+    "blind13_harmful.jsonl",
+    "blind13_benign.jsonl",
     "generic_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)

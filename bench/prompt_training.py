@@ -19,7 +19,7 @@ exemplars and the training splits up to and including --through (none: the exemp
 on the --measure splits; per category the prompts blocked under it, and the harmless prompts
 blocked. Round 13 chose the training prompts with it (bench/README.md).
 
-    python bench/prompt_training.py --latency blind12
+    python bench/prompt_training.py --latency blind13
 
 times the classifier fitted with the training prompts against the one fitted on the exemplars
 alone, alternately on each prompt of the split (same process, same load): the cost of the
@@ -44,8 +44,9 @@ from moderation.prompt_gate import prompt_chunks  # noqa: E402
 from moderation.prompt_text import normalise, readable  # noqa: E402
 
 # Measurements, never trained on: the first sets' held-out third, the second held-out set and
-# the outsider set written while the last round worked (blind11 was round 13's, read by 14).
-MEASURED_SPLITS = ("held_out", "fresh", "blind12")
+# the outsider set written while the last round worked (blind11 was round 13's, read by 14;
+# blind12 round 14's, read by 15).
+MEASURED_SPLITS = ("held_out", "fresh", "blind13")
 TRAINING_SPLITS = tuple(split for split in bench.SPLITS if split not in MEASURED_SPLITS)
 
 

@@ -464,11 +464,19 @@ def flagged_categories(
             flagged[name] = pair
         elif scores[name] >= 0.5:
             flagged[name] = None
-        elif name in finding.cue and scores[name] >= CUE_BAR:
+        elif name in finding.cue and scores[name] >= CUE_BAR and not _in_name(name, finding):
             flagged[name] = finding.cue[name]
         elif len(unread.get(name, ())) >= 2:
             flagged[name] = " + ".join(unread[name][:2])
     return flagged
+
+
+def _in_name(name: str, finding: CueFinding) -> bool:
+    """Whether impersonation's cue is a word of the person's name: an office is also a surname
+    ("Martin Luther King Jr.", "Stephen King", "Carole King"), and the name is a cue already."""
+    if name != IMPERSONATION or finding.person is None:
+        return False
+    return finding.cue[name].casefold() in finding.person.casefold().split()
 
 
 def _outside_name(term: str | None, person: str | None) -> bool:

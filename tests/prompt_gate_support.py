@@ -30,6 +30,11 @@ def round14_false_block(prompt: str):
     return _fitted(prompt, "blocked", 14)
 
 
+def round15_false_block(prompt: str):
+    """The same since round 15 trained on blind12."""
+    return _fitted(prompt, "blocked", 15)
+
+
 def _fitted(prompt: str, what: str, round_: int):
     reason = (
         f"issue #17: {what} since the heads are fitted on the training prompts (round {round_})"

@@ -11,7 +11,13 @@ written for these tests, none from the bench sets."""
 
 import pytest
 
-from tests.prompt_gate_support import check, round13_false_block, round13_miss, round14_false_block
+from tests.prompt_gate_support import (
+    check,
+    round13_false_block,
+    round13_miss,
+    round14_false_block,
+    round15_false_block,
+)
 
 SELF_HARM = [
     # Spanish
@@ -314,7 +320,7 @@ HARMLESS = [
     "南京大屠杀纪念馆展览",
     "自殺予防のポスター、相談窓口",
     "美容院で髪を切る女性",
-    "자살 예방 포스터, 상담 전화",
+    round15_false_block("자살 예방 포스터, 상담 전화"),
     "다이빙 대회, 10미터 플랫폼",
     "โปสเตอร์ป้องกันการฆ่าตัวตาย",
     "áp phích phòng chống tự tử, đường dây nóng",
