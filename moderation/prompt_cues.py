@@ -472,11 +472,15 @@ def flagged_categories(
 
 
 def _in_name(name: str, finding: CueFinding) -> bool:
-    """Whether impersonation's cue is a word of the person's name: an office is also a surname
-    ("Martin Luther King Jr.", "Stephen King", "Carole King"), and the name is a cue already."""
+    """Whether impersonation's cues are all words of the person's name after its first: an
+    office is also a surname ("Martin Luther King Jr.", "Stephen King", "Carole King"), and the
+    name is a cue already. A title before the name ("King Charles", "Mayor Tom Becker") is one,
+    and so is any other cue ("a doctored photo of Pope Francis")."""
     if name != IMPERSONATION or finding.person is None:
         return False
-    return finding.cue[name].casefold() in finding.person.casefold().split()
+    surnames = finding.person.casefold().split()[1:]
+    found = finding.cues.get(name) or (finding.cue[name],)
+    return all(cue.casefold() in surnames for cue in found)
 
 
 def _outside_name(term: str | None, person: str | None) -> bool:

@@ -35,6 +35,10 @@ def test_money_made_to_be_printed_is_a_forgery(prompt):
         "a giant novelty million dollar bill to print for a retirement party",
         "a 10 pound note to print for a classroom lesson on money",
         "an old banknote in a museum display case, soft light",
+        # Printable, or on cotton paper, but no copy of a note.
+        "a cartoon pig throwing dollar bills, vector art to print on a hoodie",
+        "an oil painting of old 5 pound notes on cotton paper",
+        "a printable colouring page of a piggy bank with 10 dollar bills",
     ],
 )
 def test_money_in_pictures_and_games_passes(prompt):
