@@ -472,15 +472,18 @@ def flagged_categories(
 
 
 def _in_name(name: str, finding: CueFinding) -> bool:
-    """Whether impersonation's cues are all words of the person's name after its first: an
-    office is also a surname ("Martin Luther King Jr.", "Stephen King", "Carole King"), and the
-    name is a cue already. A title before the name ("King Charles", "Mayor Tom Becker") is one,
-    and so is any other cue ("a doctored photo of Pope Francis")."""
+    """Whether impersonation's cues are all words of the person's name: an office is also a
+    surname ("Martin Luther King Jr.", "Stephen King"), and the name is a cue already. A title
+    the name starts with ("Pope Francis waving to the crowds") is exempt too, unless the
+    prompt claims a real picture ("King Charles ..., leaked phone video"), as the office alone
+    would be; and any other cue beside them counts ("a doctored photo of Pope Francis")."""
     if name != IMPERSONATION or finding.person is None:
         return False
-    surnames = finding.person.casefold().split()[1:]
-    found = finding.cues.get(name) or (finding.cue[name],)
-    return all(cue.casefold() in surnames for cue in found)
+    words = finding.person.casefold().split()
+    found = [cue.casefold() for cue in finding.cues.get(name) or (finding.cue[name],)]
+    if words[0] in found and name in finding.realism:
+        return False
+    return all(cue in words for cue in found)
 
 
 def _outside_name(term: str | None, person: str | None) -> bool:

@@ -80,7 +80,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v17"
+GATE_CODE_VERSION = "prompt-v18"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -128,7 +128,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v17+<first 12 hex of the sha256 of the two exemplar, training, minors lexicon,
+    """`prompt-v18+<first 12 hex of the sha256 of the two exemplar, training, minors lexicon,
     the three cue and public figures files>`: changes with any exemplar, training prompt or
     lexicon term."""
     digest = hashlib.sha256(

@@ -30,7 +30,7 @@ def test_counts_blocks_per_category_disguised_ones_and_harmless_ones(tmp_path, m
     monkeypatch.setattr("sys.argv", ["prompt_blind.py", str(out), str(sets)])
     script.main()
     result = json.loads(out.read_text())
-    assert result["gate_version"].startswith("prompt-v17+") and result["n"] == 4
+    assert result["gate_version"].startswith("prompt-v18+") and result["n"] == 4
     assert result["labels"]["graphic_violence"] == {
         "n": 2, "right_category": 2, "blocked_any": 2, "disguised_n": 1, "disguised_right": 1,
     }  # fmt: skip
