@@ -62,6 +62,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the JSON file to write")
     parser.add_argument("sets", nargs="+", type=Path, help="JSON Lines sets (prompt, label, ...)")
+    parser.add_argument(
+        "--split",
+        help="only this split's prompts labelled with a category or harmless (the bench's "
+        "held-out splits: python bench/prompt_blind.py OUT.json bench/prompt_sets/*.jsonl "
+        "--split held_out)",
+    )
     args = parser.parse_args()
     rows = [
         json.loads(line)
@@ -69,6 +75,13 @@ def main() -> None:
         for line in path.read_text().splitlines()
         if line.strip()
     ]
+    if args.split:
+        labels = {*bench.PROMPT_CATEGORIES, bench.pc.BENIGN}
+        rows = [
+            {**row, "evasion": row.get("evasion") or "none"}
+            for row in rows
+            if row.get("split") == args.split and row["label"] in labels
+        ]
     result = measure(rows)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result["labels"], indent=1))
