@@ -154,7 +154,7 @@ class LexiconEntry:
             # A pattern's gaps may be empty so that words run together to hide them are still
             # read ("deathtojews", "death tojews"), but a match that is spaced somewhere and
             # glued elsewhere into words of ordinary English is ordinary text: "burning
-            # across" is not "burning a cross", "the therapist" not "the rapist".
+            # across" is not "burning a cross".
             if (
                 self.spaced
                 and re.search(r"\s", match.group())
