@@ -41,19 +41,12 @@ def foreground_difference(image: np.ndarray, item: int) -> float | None:
     source = cd.canonical(scenes.training_item(item).image)
     found = cd.compare(shown, source)
     shown = cd.mirrored(shown) if found.mirrored else shown
-    a = found.alignment
-    zoomed = cd._zoomed(source, a.zoom[0])
-    n = shown.shape[0]
-    height, width = zoomed.shape[:2]
-    left, top = a.shift[0] + (width - n) // 2, a.shift[1] + (height - n) // 2
-    x0, y0 = max(0, -left), max(0, -top)
-    x1, y1 = min(n, width - left), min(n, height - top)
-    part = zoomed[top + y0 : top + y1, left + x0 : left + x1]
+    shown, part = cd.aligned(shown, source, found.alignment)
     deviation = np.sqrt(((part - np.median(part.reshape(-1, 3), axis=0)) ** 2).sum(axis=2))
     foreground = deviation > FOREGROUND
     if foreground.sum() < 4:
         return None
-    difference = np.sqrt(((shown[y0:y1, x0:x1] - part) ** 2).sum(axis=2))[foreground]
+    difference = np.sqrt(((shown - part) ** 2).sum(axis=2))[foreground]
     return float(np.sqrt((difference**2).mean()) / np.sqrt((deviation[foreground] ** 2).mean()))
 
 

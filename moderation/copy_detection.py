@@ -182,8 +182,7 @@ def _try(
     _, _, (mx, my), _ = cv2.minMaxLoc(scores)
     # The image's top-left corner sits at (left, top) in the zoomed item's coordinates.
     left, top = mx0 + mx - shift, my0 + my - shift
-    x0, y0 = max(0, -left), max(0, -top)
-    x1, y1 = min(n, width - left), min(n, height - top)
+    x0, y0, x1, y1 = _overlap(n, width, height, left, top)
     if x1 <= x0 or y1 <= y0:
         return best
     overlap = (x1 - x0) * (y1 - y0) / (n * n)
@@ -195,6 +194,26 @@ def _try(
     if distance < best.distance:
         return Alignment(distance, (zoom, zoom), (left - mx0, top - my0), overlap)
     return best
+
+
+def _overlap(n: int, width: int, height: int, left: int, top: int) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) of an n x n image that a width x height item covers when the
+    image's top-left corner sits at (left, top) in the item's coordinates."""
+    return max(0, -left), max(0, -top), min(n, width - left), min(n, height - top)
+
+
+def aligned(
+    image: np.ndarray, item: np.ndarray, alignment: Alignment
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part of `image` (canonical) that `item` (canonical) covers at `alignment`, and that
+    part of the item, zoomed: the pixels the alignment's distance was measured on."""
+    zoomed = _zoomed(item, alignment.zoom[0])
+    n = image.shape[0]
+    height, width = zoomed.shape[:2]
+    left = alignment.shift[0] + (width - n) // 2
+    top = alignment.shift[1] + (height - n) // 2
+    x0, y0, x1, y1 = _overlap(n, width, height, left, top)
+    return image[y0:y1, x0:x1], zoomed[top + y0 : top + y1, left + x0 : left + x1]
 
 
 def coarse_distance(image: np.ndarray, item: np.ndarray, mask: np.ndarray | None = None) -> float:
