@@ -315,7 +315,7 @@ def cross_validation() -> dict:
     block decision (minors rule, flagged heads, the category named by the multinomial head or,
     for comparison, the most severe flagged category)."""
     classifier = pc.load_classifier()
-    labels, texts = pc.exemplar_texts(pc.with_training(pc.Exemplars.read()))
+    labels, texts = pc.exemplar_texts(pc.with_training(pc.Exemplars.read()).file.labelled())
     # The n-gram vocabulary is the deployed one (fitted on all exemplars): a small optimism.
     x = pc.featurise(classifier.encoder, classifier.ngrams, texts)
     heads, shifted = {}, {}

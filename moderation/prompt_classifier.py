@@ -20,7 +20,7 @@ logistic-regression head over both, fitted at load time on the labelled exemplar
 The training prompts came after the exemplars (round 13 of issue #17): the outsider sets were
 measured blind, read, and then fitted on, which generalised to the next unseen set better than
 rules written from them (bench/README.md, "Round 13"). Embedding and fitting them takes minutes
-on a fresh installation, so both are cached (`exemplar_embeddings`, `fitted`).
+on a fresh installation, so both are cached (`exemplar_embeddings`, `_fitted`).
 
 Each head's threshold is chosen by stratified 5-fold cross-validation on those prompts: the
 cut that minimises `missed positives + 4 * benign prompts flagged` over the out-of-fold
@@ -50,15 +50,16 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import sparse
@@ -68,6 +69,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from moderation import prompt_text
 from moderation.prompt_text import readable
 from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
 
@@ -93,7 +95,7 @@ _FALSE_REVIEW_COST = 2.0
 # Weight of the character n-gram block against the (unit-length) embedding.
 _NGRAM_WEIGHT = 1.5
 _BATCH = 64
-# Where `exemplar_embeddings` and `fitted` keep their arrays; None keeps nothing. The Django app
+# Where `exemplar_embeddings` and `_fitted` keep their arrays; None keeps nothing. The Django app
 # sets it to $MINTMARK_PROMPT_CACHE_DIR ($MINTMARK_DATA_DIR/cache).
 EMBEDDING_CACHE_DIR: Path | None = None
 # Encoding and fitting run single-threaded (threadpoolctl limits torch's OpenMP and BLAS). The
@@ -361,9 +363,15 @@ def embed(encoder, texts: list[str]) -> np.ndarray:
         )
 
 
+def _ngrams(vocabulary: dict[str, int] | None = None) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, vocabulary=vocabulary
+    )
+
+
 def fit_ngrams(texts: list[str]) -> TfidfVectorizer:
     """The character n-gram vocabulary and weights of the exemplars."""
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(texts)
+    return _ngrams().fit(texts)
 
 
 def featurise(
@@ -441,75 +449,120 @@ def exemplar_embeddings(encoder, texts: list[str], cache_dir: Path | None) -> np
     return embeddings
 
 
-def _fit_identity(x: sparse.csr_matrix, labels: np.ndarray) -> str:
-    """What decides the fitted heads: the features they are fitted on (whatever encoder and
-    n-grams made them), the labels, and the fitting's code and settings (this module's source,
-    the library versions)."""
-    digest = hashlib.sha256()
-    for array in (x.data, x.indices, x.indptr, np.array(x.shape)):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+def _build_identity(encoder, ngrams, labelled: list[tuple[str, str]]) -> str | None:
+    """What decides a built classifier, computed from its inputs alone: the labelled exemplars
+    as written, the encoder's files, the n-grams (fitted here, or another kind that names
+    itself), the code that normalises and fits them (this module's and `prompt_text`'s sources)
+    with its settings and library versions. None when the encoder or the n-grams cannot be
+    named: such a build is never cached.
+
+    Keyed on the inputs rather than on the features, a warm start skips the exemplars'
+    normalisation and n-grams as well as the fitting: they took about 20 s of a 28 s start with
+    10 800 exemplars, in every web and worker process."""
+    encoder_identity = getattr(encoder, "mintmark_identity", None)
+    ngrams_identity = (
+        _FITTED_NGRAMS if ngrams is None else getattr(ngrams, "mintmark_identity", None)
+    )
+    if encoder_identity is None or ngrams_identity is None:
+        return None
+    code = [
+        hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+        for module in (sys.modules[__name__], prompt_text)
+    ]
+    versions = [metadata.version(name) for name in _LIBRARIES] + [unicodedata.unidata_version]
     costs = (_FALSE_BLOCK_COST, _FALSE_REVIEW_COST)
-    versions = (sklearn.__version__, np.__version__, scipy.__version__)
-    settings = (code, _C, _FOLDS, costs, _NGRAM_WEIGHT, versions)
-    digest.update("\0".join([repr(settings), *labels.tolist()]).encode())
+    settings = (code, versions, _C, _FOLDS, costs, _NGRAM_WEIGHT, encoder_identity, ngrams_identity)
+    digest = hashlib.sha256(repr(settings).encode())
+    for label, text in labelled:
+        digest.update(f"{label}\0{text}\0".encode())
     return digest.hexdigest()[:32]
 
 
-def fitted(x, labels: np.ndarray) -> tuple[list[Head], Which]:
-    """The heads and the category choice fitted on `x`, kept in EMBEDDING_CACHE_DIR between
-    processes under `_fit_identity`.
+# What the fitted classifier depends on besides its own code (normalisation, n-grams, fitting).
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "emoji", "confusable-homoglyphs", "rapidfuzz")
+_FITTED_NGRAMS = "char_wb 3-5, fitted on the exemplars"
 
-    With the training prompts (about 9 500 rows with the exemplars) the fitting takes one to
-    two minutes on one core: every web and worker process would pay it at its first prompt. It is
-    deterministic, so like the embeddings it is kept; a missing, unreadable or mis-shaped file
-    is fitted again, and a cache that cannot be written is only logged."""
-    path = None
-    if EMBEDDING_CACHE_DIR is not None:
-        path = Path(EMBEDDING_CACHE_DIR) / f"prompt-heads-{_fit_identity(x, labels)}.npz"
-        if (restored := _restored(_cached_arrays(path), x.shape[1])) is not None:
-            return restored
-    with threadpool_limits(limits=1):
-        heads = fit_heads(x, labels)
-        which = fit_which(x, labels)
-    if path is not None:
+
+@dataclass(frozen=True)
+class _Built:
+    heads: list[Head]
+    which: Which
+    ngrams: TfidfVectorizer | None  # None: the caller's n-grams were used
+
+    def arrays(self) -> dict[str, np.ndarray]:
         arrays = {
-            "names": np.array([head.name for head in heads]),
-            "coef": np.stack([head.coef for head in heads]),
-            "intercept": np.array([head.intercept for head in heads]),
-            "threshold": np.array([head.threshold for head in heads]),
-            "classes": np.array(which.classes),
-            "which_coef": which.coef,
-            "which_intercept": which.intercept,
+            "names": np.array([head.name for head in self.heads]),
+            "coef": np.stack([head.coef for head in self.heads]),
+            "intercept": np.array([head.intercept for head in self.heads]),
+            "threshold": np.array([head.threshold for head in self.heads]),
+            "classes": np.array(self.which.classes),
+            "which_coef": self.which.coef,
+            "which_intercept": self.which.intercept,
         }
-        _cache_write(path, arrays, "prompt heads")
-    return heads, which
+        if self.ngrams is not None:
+            terms = sorted(self.ngrams.vocabulary_, key=self.ngrams.vocabulary_.__getitem__)
+            arrays |= {"ngram_terms": np.array(terms), "ngram_idf": self.ngrams.idf_}
+        return arrays
 
 
-def _restored(arrays: dict[str, np.ndarray] | None, width: int) -> tuple[list[Head], Which] | None:
-    """The heads and category choice of a cache file's arrays; None unless every head is there
-    with `width` weights."""
+def _restored(arrays: dict[str, np.ndarray] | None, fitted_ngrams: bool) -> _Built | None:
+    """The build a cache file's arrays hold; None unless every head is there, its weights as
+    wide as the category choice's and, with fitted n-grams, wider than their vocabulary."""
     names = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS)
     try:
-        if tuple(arrays["names"].tolist()) != names or arrays["coef"].shape != (len(names), width):
+        coef, which_coef = arrays["coef"], arrays["which_coef"]
+        if tuple(arrays["names"].tolist()) != names or coef.shape[0] != len(names):
             return None
+        if which_coef.ndim != 2 or which_coef.shape[1] != coef.shape[1]:
+            return None
+        ngrams = None
+        if fitted_ngrams:
+            terms, idf = arrays["ngram_terms"], arrays["ngram_idf"]
+            if terms.shape != idf.shape or not 0 < len(terms) < coef.shape[1]:
+                return None
+            ngrams = _ngrams(vocabulary={str(term): i for i, term in enumerate(terms)})
+            ngrams.idf_ = idf
         heads = [
-            Head(name, coef, float(intercept), float(threshold))
-            for name, coef, intercept, threshold in zip(
-                names, arrays["coef"], arrays["intercept"], arrays["threshold"], strict=True
+            Head(name, weights, float(intercept), float(threshold))
+            for name, weights, intercept, threshold in zip(
+                names, coef, arrays["intercept"], arrays["threshold"], strict=True
             )
         ]
-        which = Which(
-            tuple(arrays["classes"].tolist()), arrays["which_coef"], arrays["which_intercept"]
-        )
+        which = Which(tuple(arrays["classes"].tolist()), which_coef, arrays["which_intercept"])
     except (TypeError, KeyError, ValueError):
         return None
-    return heads, which
+    return _Built(heads, which, ngrams)
 
 
-def exemplar_texts(exemplars: "Exemplars") -> tuple[np.ndarray, list[str]]:
-    """The exemplars' labels and their texts, normalised as the gate normalises prompts."""
-    labels, texts = zip(*exemplars.file.labelled(), strict=True)
+def _fitted(encoder, ngrams, labelled: list[tuple[str, str]]) -> _Built:
+    """The heads, the category choice and the n-grams built from `labelled`, kept in
+    EMBEDDING_CACHE_DIR between processes under `_build_identity`.
+
+    With the training prompts (about 10 800 rows with the exemplars) the fitting takes one to
+    two minutes on one core: every web and worker process would pay it at its first prompt. It is
+    deterministic, so like the embeddings it is kept; a missing, unreadable or mis-shaped file
+    is built again, and a cache that cannot be written is only logged."""
+    path = None
+    identity = _build_identity(encoder, ngrams, labelled)
+    if EMBEDDING_CACHE_DIR is not None and identity is not None:
+        path = Path(EMBEDDING_CACHE_DIR) / f"prompt-classifier-{identity}.npz"
+        if (restored := _restored(_cached_arrays(path), ngrams is None)) is not None:
+            return restored
+    labels, texts = exemplar_texts(labelled)
+    used = ngrams if ngrams is not None else fit_ngrams(texts)
+    embeddings = exemplar_embeddings(encoder, texts, EMBEDDING_CACHE_DIR)
+    x = featurise(encoder, used, texts, embeddings)
+    with threadpool_limits(limits=1):
+        built = _Built(fit_heads(x, labels), fit_which(x, labels), used if ngrams is None else None)
+    if path is not None:
+        _cache_write(path, built.arrays(), "prompt classifier")
+    return built
+
+
+def exemplar_texts(labelled: list[tuple[str, str]]) -> tuple[np.ndarray, list[str]]:
+    """The labels and the texts of `labelled` exemplars, the texts normalised as the gate
+    normalises prompts."""
+    labels, texts = zip(*labelled, strict=True)
     return np.array(labels), [readable(text).text for text in texts]
 
 
@@ -559,22 +612,19 @@ def _encoder():
 
 
 def build_classifier(exemplars: Exemplars, encoder=None, ngrams=None) -> PromptClassifier:
-    """Embeds the exemplars and fits the heads (seconds: call once per process). `ngrams`
-    replaces the character n-grams fitted on the exemplars (prompt_multilingual has none)."""
+    """Embeds the exemplars and fits the heads (minutes, seconds from the cache: call once per
+    process). `ngrams` replaces the character n-grams fitted on the exemplars
+    (prompt_multilingual has none)."""
     started = time.perf_counter()
     encoder = encoder if encoder is not None else _encoder()
-    labels, texts = exemplar_texts(exemplars)
-    ngrams = ngrams if ngrams is not None else fit_ngrams(texts)
-    embeddings = exemplar_embeddings(encoder, texts, EMBEDDING_CACHE_DIR)
-    x = featurise(encoder, ngrams, texts, embeddings)
-    heads, which = fitted(x, labels)
+    built = _fitted(encoder, ngrams, exemplars.file.labelled())
     load_s = time.perf_counter() - started
-    log.info("prompt classifier loaded in %.1f s (%d exemplars)", load_s, len(texts))
+    log.info("prompt classifier loaded in %.1f s (%d heads)", load_s, len(built.heads))
     return PromptClassifier(
         encoder=encoder,
-        ngrams=ngrams,
-        heads=heads,
-        which=which,
+        ngrams=built.ngrams if ngrams is None else ngrams,
+        heads=built.heads,
+        which=built.which,
         exemplars_sha256=exemplars.sha256,
         load_s=load_s,
     )

@@ -67,6 +67,8 @@ class _NoNgrams:
     """The second reading has no character n-grams: English ones say nothing about other
     languages, and their vocabulary would be the exemplars' (mostly English)."""
 
+    mintmark_identity = "no n-grams"
+
     def transform(self, texts):
         return sparse.csr_matrix((len(texts), 0))
 

@@ -160,9 +160,9 @@ def test_fifty_open_streams_leave_health_and_submission_answering(
         # do it before the streams, so that what is measured with them open is the request.
         # (Which process takes a connection is the kernel's choice: the log tells when both did.)
         log = tmp_path / f"serve-{port}.log"
-        # Loading it takes about 30 s a process on a quiet 2-core machine (the embeddings and
-        # heads cached; its n-grams are computed again), and both may load at once beside
-        # another test process: those requests get LOAD_DEADLINE_S.
+        # Loading it from the cache takes seconds, but both processes may load at once beside
+        # another test process on a busy machine, or build it when the cache is cold: those
+        # requests get LOAD_DEADLINE_S.
         for _ in range(8):
             answer = call(port, "POST", "/api/generations", staff.token, JOB, LOAD_DEADLINE_S)
             assert answer[0] == 202

@@ -538,30 +538,57 @@ def test_a_cached_build_gives_the_same_classifier(classifier, tmp_path, monkeypa
     exemplars = Exemplars.read()
     first = prompt_classifier.build_classifier(exemplars, counting)
     embedded = counting.texts
-    fits = []
-    fit_heads = prompt_classifier.fit_heads
+    fits, normalised = [], []
+    fit_heads, readable = prompt_classifier.fit_heads, prompt_classifier.readable
     monkeypatch.setattr(
         prompt_classifier, "fit_heads", lambda *args: fits.append(1) or fit_heads(*args)
     )
+    monkeypatch.setattr(
+        prompt_classifier, "readable", lambda text: normalised.append(1) or readable(text)
+    )
     second = prompt_classifier.build_classifier(exemplars, counting)
-    assert counting.texts == embedded  # the second build embedded nothing
-    assert fits == []  # and fitted nothing
+    # The second build embedded, normalised and fitted nothing, and scores alike.
+    assert counting.texts == embedded and fits == [] and normalised == []
     assert np.array_equal(first._coef, second._coef)
+    assert np.array_equal(first._intercept, second._intercept)
     assert np.array_equal(first.which.coef, second.which.coef)
     assert first.which.classes == second.which.classes
-    # A damaged file (not an archive, cut short, empty) is fitted again and replaced.
-    [path] = tmp_path.glob("prompt-heads-*.npz")
+    prompts = ["a killer whale breaching at dawn", "blood-soaked torture scene", "a red kite"]
+    assert (first.ngrams.transform(prompts) != second.ngrams.transform(prompts)).nnz == 0
+    assert [first.classify([p]) for p in prompts] == [second.classify([p]) for p in prompts]
+    # A damaged file (not an archive, cut short, empty) is built again and replaced.
+    [path] = tmp_path.glob("prompt-classifier-*.npz")
     whole = path.read_bytes()
     for damaged in (b"not an archive", whole[: len(whole) // 2], b""):
         path.write_bytes(damaged)
         again = prompt_classifier.build_classifier(exemplars, counting)
         assert np.array_equal(first._coef, again._coef)
     assert len(fits) == 3 and path.read_bytes() == whole
-    # Other settings are another file; no temporary file is left behind.
+    # Other settings, another exemplar or another encoder are another file.
     monkeypatch.setattr(prompt_classifier, "_FALSE_BLOCK_COST", 3.0)
     prompt_classifier.build_classifier(exemplars, counting)
-    assert len(fits) == 4 and len(list(tmp_path.glob("prompt-heads-*.npz"))) == 2
-    assert not list(tmp_path.glob(".*"))
+    assert len(fits) == 4 and len(list(tmp_path.glob("prompt-classifier-*.npz"))) == 2
+    edited = exemplars.file.model_copy(update={"benign": [*exemplars.file.benign, "a red kite"]})
+    prompt_classifier.build_classifier(Exemplars(edited, exemplars.sha256), counting)
+    other = _CountingEncoder(classifier.encoder, "another-encoder")
+    prompt_classifier.build_classifier(exemplars, other)
+    assert len(fits) == 6 and len(list(tmp_path.glob("prompt-classifier-*.npz"))) == 4
+    assert not list(tmp_path.glob(".*"))  # no temporary file is left behind
+
+
+def test_a_build_that_cannot_be_named_is_not_cached(classifier, tmp_path, monkeypatch):
+    monkeypatch.setattr(prompt_classifier, "EMBEDDING_CACHE_DIR", tmp_path)
+    fits = []
+    fit_heads = prompt_classifier.fit_heads
+    monkeypatch.setattr(
+        prompt_classifier, "fit_heads", lambda *args: fits.append(1) or fit_heads(*args)
+    )
+    exemplars = Exemplars.read()
+    unnamed = _CountingEncoder(classifier.encoder, identity=None)
+    ngrams = prompt_classifier.fit_ngrams(["a cat on a sofa", "a red bicycle"])
+    for encoder, grams in ((unnamed, None), (unnamed, None), (classifier.encoder, ngrams)):
+        prompt_classifier.build_classifier(exemplars, encoder, grams)
+    assert len(fits) == 3 and not list(tmp_path.glob("prompt-classifier-*.npz"))
 
 
 def test_the_live_classifier_is_fitted_on_the_training_prompts_too(classifier):
