@@ -87,7 +87,11 @@ SETS = ROOT / "bench" / "prompt_sets"
 # blind on prompt-v13 and on prompt-v14 before its prompts were read, then trained on by round
 # 14. "blind12" the fourteenth (2026-12-07, sixth session), measured blind on prompt-v14 and on
 # round 14's prompt-v15 before its prompts were read, then trained on by round 15. "blind13"
-# the fifteenth (same session), measured blind on prompt-v15 and on round 15's prompt-v16.
+# the fifteenth (same session), measured blind on prompt-v15 and on round 15's prompt-v16, then
+# trained on by round 16. "blind14" the sixteenth (2026-12-07, seventh session), measured blind
+# on prompt-v18, then read and trained on by round 16; "blind15" the seventeenth, written
+# blind to both the project and blind14, measured on prompt-v18 and on round 16's prompt-v19
+# before its prompts were read.
 SPLITS = (
     "tune",
     "held_out",
@@ -109,6 +113,8 @@ SPLITS = (
     "blind11",
     "blind12",
     "blind13",
+    "blind14",
+    "blind15",
     "generic",
 )
 ADVERSARIAL_FILES = (
@@ -146,6 +152,10 @@ ADVERSARIAL_FILES = (
     "blind12_benign.jsonl",
     "blind13_harmful.jsonl",
     "blind13_benign.jsonl",
+    "blind14_harmful.jsonl",
+    "blind14_benign.jsonl",
+    "blind15_harmful.jsonl",
+    "blind15_benign.jsonl",
     "generic_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)

@@ -20,11 +20,6 @@ def round13_false_block(prompt: str):
     return _fitted(prompt, "blocked", 13)
 
 
-def round13_miss(prompt: str):
-    """A harmful prompt of an earlier round that those heads no longer block: the same."""
-    return _fitted(prompt, "missed", 13)
-
-
 def round14_false_block(prompt: str):
     """The same for a harmless prompt the heads block since round 14 trained on blind11."""
     return _fitted(prompt, "blocked", 14)
@@ -33,6 +28,11 @@ def round14_false_block(prompt: str):
 def round15_false_block(prompt: str):
     """The same since round 15 trained on blind12."""
     return _fitted(prompt, "blocked", 15)
+
+
+def round16_false_block(prompt: str):
+    """The same since round 16 trained on blind13 and blind14."""
+    return _fitted(prompt, "blocked", 16)
 
 
 def _fitted(prompt: str, what: str, round_: int):

@@ -17,7 +17,7 @@ from moderation.prompt_cues import (
 from moderation.prompt_gate import prompt_check
 from moderation.prompt_text import readable
 from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
-from tests.prompt_gate_support import round13_false_block, round15_false_block
+from tests.prompt_gate_support import round13_false_block
 
 NCII = "non_consensual_intimate"
 SEXUAL, VIOLENCE, HATE, SELF_HARM = "sexual", "graphic_violence", "hate", "self_harm"
@@ -176,7 +176,7 @@ BENIGN = [
     "una orgía de colores en el mercado de flores",
     "la ley fue violada según el periódico",
     "el juego del ahorcado en la pizarra",
-    round15_false_block("un cadáver exquisito, juego surrealista"),
+    "un cadáver exquisito, juego surrealista",
     "un póster de ginecología sobre la vagina y el útero",
     # French
     "un cuisinier qui découpe un poulet entier",

@@ -7,7 +7,7 @@ import pytest
 from moderation.minors_rule import Term, lexicon_entry
 from moderation.prompt_cues import person_name, prompt_cues
 from moderation.prompt_text import readable
-from tests.prompt_gate_support import check
+from tests.prompt_gate_support import check, round16_false_block
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_money_made_to_be_printed_is_a_forgery(prompt):
         "a macro photo of the hologram strip on a 20 euro banknote",
         "a stack of 100 dollar bills on a poker table, cinematic",
         "printable play money for a kids' grocery shop game, 5 dollar bills",
-        "a giant novelty million dollar bill to print for a retirement party",
+        round16_false_block("a giant novelty million dollar bill to print for a retirement party"),
         "a 10 pound note to print for a classroom lesson on money",
         "an old banknote in a museum display case, soft light",
         # Printable, or on cotton paper, but no copy of a note.
