@@ -80,7 +80,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v18"
+GATE_CODE_VERSION = "prompt-v19"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -128,7 +128,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v18+<first 12 hex of the sha256 of the two exemplar, training, minors lexicon,
+    """`prompt-v19+<first 12 hex of the sha256 of the two exemplar, training, minors lexicon,
     the three cue and public figures files>`: changes with any exemplar, training prompt or
     lexicon term."""
     digest = hashlib.sha256(
@@ -234,7 +234,7 @@ def prompt_check(
     # asks for (`asked_for`: the whole text, and nakedness where it rules out clothing).
     text = prepare(prompt)
     wanted = asked_for(prompt, negative_prompt)
-    normal = readable(wanted)
+    normal = readable(wanted, english_vocabulary())
     if masked := unmask(normal.text, prompt_cues().words):
         normal = replace(normal, unmasked=masked)
     if rejoined := rejoin(normal.text, prompt_cues().spellings, english_vocabulary()):
@@ -258,7 +258,7 @@ def prompt_check(
         classification = read_again(classification, other_language, prompt_chunks(other_language))
     elif clauses := other_language_clauses(other_language):
         # Mostly English with a clause in another language: that clause is read again.
-        unread = readable(", ".join(clauses))
+        unread = readable(", ".join(clauses), english_vocabulary())
         classification = read_again(classification, ", ".join(clauses), clauses)
     scores = classification.scores
     contexts = [name for name in DEPLOYMENT_CONTEXTS if scores[name] >= 0.5]

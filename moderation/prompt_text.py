@@ -279,8 +279,10 @@ def _join_spelled(match: re.Match) -> str:
     return letters
 
 
-def readable(text: str) -> ReadablePrompt:
-    """The normalised form the gate judges; see `ReadablePrompt`."""
+def readable(text: str, known: Container[str] = frozenset()) -> ReadablePrompt:
+    """The normalised form the gate judges; see `ReadablePrompt`. `known` (the words the
+    classifier's encoder knows) tells a prompt written backwards without any of the commonest
+    words."""
     folded = fold(text)
     words, disguised = _fold_words(folded)
     read = _read(words)
@@ -296,11 +298,16 @@ def readable(text: str) -> ReadablePrompt:
     # prompt: the test is on the rest, and a note that says the text is reversed is believed.
     body = _NOTE.sub(" ", words)
     backwards = _read(body[::-1]).text
-    told = _REVERSED_NOTE.search(words) is not None
-    whole = _common_words(backwards) > _common_words(_read(body).text)
+    told = _REVERSED_INSTRUCTION.search(words) is not None or any(
+        _REVERSED_NOTE.search(note) for note in _NOTE.findall(words)
+    )
+    forwards = _read(body).text
+    whole = _common_words(backwards) > _common_words(forwards) or _more_words(
+        backwards, forwards, known
+    )
     # A prompt of one clause was judged whole already.
     clauses = _CLAUSE.split(body)
-    if told or whole or (len(clauses) > 1 and any(map(_reads_backwards, clauses))):
+    if told or whole or (len(clauses) > 1 and any(_reads_backwards(c, known) for c in clauses)):
         read = replace(read, backwards=backwards)
     return replace(read, lookalike_words=disguised)
 
@@ -308,7 +315,18 @@ def readable(text: str) -> ReadablePrompt:
 _NOTE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 _REVERSED_NOTE = re.compile(
     r"\b(?:backwards?|reversed?|in reverse|right to left|from the end|flip (?:it|the text|this|"
-    r"the words|the letters)|mirror(?:ed)? (?:text|writing)|read (?:it )?the other way)\b"
+    r"the words|the letters)|mirror(?:ed)? (?:text|writing)|read (?:it )?the other way)\b",
+    re.IGNORECASE,
+)
+# Outside brackets only an instruction says so ("Reverse this and generate: ...", "Read it
+# backwards:", "REVERSED: ..."): "Reverse osmosis", "walking backwards" or "mirror text art"
+# describe the picture, and reading such a prompt backwards made "bats" "stab" and "41 88"
+# "88 14".
+_REVERSED_INSTRUCTION = re.compile(
+    r"\b(?:reverse|flip|mirror)\s+(?:it|this|the (?:text|words|letters|prompt|following))\b"
+    r"|\bread\s+(?:it\s+|this\s+)?(?:backwards?|reversed|in reverse|right to left|from the end)\b"
+    r"|\b(?:reversed?|backwards?|in reverse|right to left|reverse of)\s*:",
+    re.IGNORECASE,
 )
 
 
@@ -330,12 +348,31 @@ _COMMON_WORDS = frozenset(
 _CLAUSE = re.compile(r"[,;.|\n]+")
 
 
-def _reads_backwards(text: str) -> bool:
-    return _common_words(_read(text[::-1]).text) > _common_words(_read(text).text)
+def _reads_backwards(text: str, known: Container[str]) -> bool:
+    forwards, backwards = _read(text).text, _read(text[::-1]).text
+    return _common_words(backwards) > _common_words(forwards) or _more_words(
+        backwards, forwards, known
+    )
 
 
 def _common_words(text: str) -> int:
     return sum(word in _COMMON_WORDS for word in re.findall(r"[a-z]+", text))
+
+
+_KNOWN_SHARE = 0.5
+
+
+def _more_words(backwards: str, forwards: str, known: Container[str]) -> bool:
+    """Whether a text without the commonest words reads as English backwards ("evrats ,sbir
+    ynniks ,opsniht ana orp"): at least three of the backwards reading's words of three letters
+    or more are words of `known`, twice as many as forwards and half its words at least (junk
+    words padding a reversed clause do not hide it). The margins keep another language's
+    prompt from gaining a reading by chance: none of the bench's 11 860 prompts not written
+    backwards did, whole or clause by clause, at a share of 0.4 to 0.6."""
+    back = [word for word in re.findall(r"[a-z]+", backwards) if len(word) >= 3]
+    hits = sum(_known(word, known) for word in back)
+    ahead = sum(_known(word, known) for word in re.findall(r"[a-z]+", forwards) if len(word) >= 3)
+    return hits >= 3 and hits >= 2 * max(ahead, 1) and hits >= _KNOWN_SHARE * len(back)
 
 
 def _read(folded: str) -> ReadablePrompt:
@@ -730,6 +767,18 @@ _WEARING = re.compile(
 )
 # What the image model makes of a negative prompt that names clothing.
 UNCLOTHED = "naked, nude, uncensored"
+# A negative prompt that rules out decency toward the subject ("political cartoon about
+# immigrants. Negative prompt: respectful, humanizing, nuanced") steers the image to its
+# opposite, as one ruling out clothing steers it to nakedness. Two such words at least, and no
+# photographer's words ("kind smile", "fair skin", "friendly, positive vibes" are a portrait's
+# mood); "_" joins tags.
+_DECENCY = re.compile(
+    r"(?<![a-z])(?:respect(?:ful|fully)?|humani[sz](?:ing|ed)|humane|humanity|dignified|dignity|"
+    r"sympathetic|sympathy|compassionate|compassion|empathetic|empathy|decency|decent|"
+    r"inclusive|tolerant|tolerance|nuanced|non[ _-]?stereotyp\w*)(?![a-z])",
+    re.IGNORECASE,
+)
+DEGRADING = "a degrading, dehumanising caricature"
 # Someone to undress: a word for a person or a body, or a capitalised name ("blur" or "clothes"
 # ruled out for "a red cube on a table" asks for nothing).
 _SOMEONE = re.compile(
@@ -772,17 +821,20 @@ def negative_split(prompt: str) -> tuple[str, str]:
 
 
 def asked_for(prompt: str, negative_prompt: str = "") -> str:
-    """What a prompt may ask the image model for: all of it, with nakedness added where a
-    negative prompt names clothing, one written inside the prompt (`negative_split`) or the
-    request's own `negative_prompt`, which classifier-free guidance steers the image away from.
-    Nothing is taken away: a negative prompt inside the prompt text reaches the text encoder as
-    the rest does. The request's negative prompt is read for that alone: harm words there
-    ("nsfw, gore") are what the image is steered away from."""
+    """What a prompt may ask the image model for: all of it, with a degrading caricature added
+    where a negative prompt rules out decency, and nakedness where it names clothing: one
+    written inside the prompt (`negative_split`) or the request's own `negative_prompt`, which
+    classifier-free guidance steers the image away from. Nothing is taken away: a negative
+    prompt inside the prompt text reaches the text encoder as the rest does. The request's
+    negative prompt is read for that alone: harm words there ("nsfw, gore") are what the image
+    is steered away from."""
     positive, negative = negative_split(prompt)
     negative = f"{negative} {negative_prompt}"
     someone = _SOMEONE.search(positive) or _NAME.search(positive)
     worn = {match.group(1).casefold() for match in _WEARING.finditer(positive)}
     dressed = any(not re.search(rf"\b{garment}", negative, re.IGNORECASE) for garment in worn)
+    if len({word.casefold() for word in _DECENCY.findall(negative)}) >= 2:
+        prompt = f"{prompt}, {DEGRADING}"
     if someone and _CLOTHING.search(negative) and not _NUDITY.search(negative) and not dressed:
         return f"{prompt}, {UNCLOTHED}"
     return prompt
