@@ -538,8 +538,9 @@ def _fitted(encoder, ngrams, labelled: list[tuple[str, str]]) -> _Built:
     """The heads, the category choice and the n-grams built from `labelled`, kept in
     EMBEDDING_CACHE_DIR between processes under `_build_identity`.
 
-    With the training prompts (about 10 800 rows with the exemplars) the fitting takes one to
-    two minutes on one core: every web and worker process would pay it at its first prompt. It is
+    With the training prompts (about 12 200 rows with the exemplars) normalising and fitting
+    take under a minute on one core (embedding them two more, cached apart): every web and
+    worker process would pay it at its first prompt. It is
     deterministic, so like the embeddings it is kept; a missing, unreadable or mis-shaped file
     is built again, and a cache that cannot be written is only logged."""
     path = None
