@@ -301,10 +301,7 @@ def readable(text: str, known: Container[str] = frozenset()) -> ReadablePrompt:
     told = _REVERSED_INSTRUCTION.search(words) is not None or any(
         _REVERSED_NOTE.search(note) for note in _NOTE.findall(words)
     )
-    forwards = _read(body).text
-    whole = _common_words(backwards) > _common_words(forwards) or _more_words(
-        backwards, forwards, known
-    )
+    whole = _more_english(backwards, _read(body).text, known)
     # A prompt of one clause was judged whole already.
     clauses = _CLAUSE.split(body)
     if told or whole or (len(clauses) > 1 and any(_reads_backwards(c, known) for c in clauses)):
@@ -349,7 +346,12 @@ _CLAUSE = re.compile(r"[,;.|\n]+")
 
 
 def _reads_backwards(text: str, known: Container[str]) -> bool:
-    forwards, backwards = _read(text).text, _read(text[::-1]).text
+    return _more_english(_read(text[::-1]).text, _read(text).text, known)
+
+
+def _more_english(backwards: str, forwards: str, known: Container[str]) -> bool:
+    """Whether a text's backwards reading is the English one: more of the commonest words, or
+    of `known` words by `_more_words`' margins."""
     return _common_words(backwards) > _common_words(forwards) or _more_words(
         backwards, forwards, known
     )
@@ -369,10 +371,14 @@ def _more_words(backwards: str, forwards: str, known: Container[str]) -> bool:
     words padding a reversed clause do not hide it). The margins keep another language's
     prompt from gaining a reading by chance: none of the bench's 11 860 prompts not written
     backwards did, whole or clause by clause, at a share of 0.4 to 0.6."""
-    back = [word for word in re.findall(r"[a-z]+", backwards) if len(word) >= 3]
+    back = _long_words(backwards)
     hits = sum(_known(word, known) for word in back)
-    ahead = sum(_known(word, known) for word in re.findall(r"[a-z]+", forwards) if len(word) >= 3)
+    ahead = sum(_known(word, known) for word in _long_words(forwards))
     return hits >= 3 and hits >= 2 * max(ahead, 1) and hits >= _KNOWN_SHARE * len(back)
+
+
+def _long_words(text: str) -> list[str]:
+    return [word for word in re.findall(r"[a-z]+", text) if len(word) >= 3]
 
 
 def _read(folded: str) -> ReadablePrompt:
