@@ -69,11 +69,29 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# The cache as the run configures it, which the servers and workers tests start use.
+RUN_CACHES = settings.CACHES
+
+
 @pytest.fixture(autouse=True)
-def fresh_rate_limits(settings):
-    """Rate-limit counts live in the shared cache, which on Redis outlives a test: each test
-    counts from zero, against the real limits, under a key prefix of its own."""
-    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+def own_cache_keys(settings):
+    """Rate-limit counts and event-stream leases live in the shared cache, which on Redis
+    outlives a test and is shared with the other test processes: each test keeps its keys under
+    a prefix of its own, so it counts from zero against the real limits and starts with no
+    leases. Nothing may clear the cache instead: on Redis that flushes the database, which is
+    the broker's by default (a parallel test's counter vanished between its add and its incr,
+    and its Celery messages with it)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
+    }
+
+
+@pytest.fixture
+def run_cache_keys(settings):
+    """For a test that reads what a server process it started keeps in the cache: the run's
+    keys, without a prefix of the test's own."""
+    settings.CACHES = RUN_CACHES
 
 
 @pytest.fixture(autouse=True)

@@ -136,8 +136,8 @@ def submit(persona) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _committed(live_db):
-    """The server process sees only committed data."""
+def _committed(live_db, run_cache_keys):
+    """The server process sees only committed data; the test counts its leases in the cache."""
 
 
 @pytest.fixture

@@ -188,6 +188,10 @@ RATE_VERIFY = env_str("MINTMARK_RATE_VERIFY", "20/m")
 RATE_LOGIN = env_str("MINTMARK_RATE_LOGIN", "30/m")
 RATE_PUBLIC = env_str("MINTMARK_RATE_PUBLIC", "60/m")
 RATE_BAD_TOKEN = env_str("MINTMARK_RATE_BAD_TOKEN", "30/5m")
+# A count that vanished from the cache between django-ratelimit's add and its incr (the cache
+# flushed or evicting) is no evidence of too many requests: serve the request rather than a
+# 429 with no wait to name. An unreachable cache still raises.
+RATELIMIT_FAIL_OPEN = True
 TRUSTED_PROXIES = env_list("MINTMARK_TRUSTED_PROXIES")
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"

@@ -9,7 +9,6 @@ import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.core.cache import cache
 from django.test import AsyncClient
 
 from generation import events
@@ -59,12 +58,6 @@ def parse(text: str) -> list[dict]:
     ]
 
 
-@pytest.fixture
-def clean_leases(settings):
-    yield
-    cache.clear()
-
-
 def test_an_ended_job_answers_its_state_at_once(personas, model):
     job_id = submit(personas["staff"])
     personas["staff"].client().post(f"/api/generations/{job_id}/cancel")
@@ -97,7 +90,7 @@ def test_refusals_hold_for_the_async_view(personas, model):
         assert events.leases_held(persona.user.pk) == 0
 
 
-def test_leases_cap_each_user_and_come_free(settings, personas, clean_leases):
+def test_leases_cap_each_user_and_come_free(settings, personas):
     settings.EVENT_STREAMS_PER_USER = 2
     staff, admin = personas["staff"].user.pk, personas["admin"].user.pk
     first, second = events.lease_acquire(staff), events.lease_acquire(staff)
@@ -114,7 +107,7 @@ def test_leases_cap_each_user_and_come_free(settings, personas, clean_leases):
     assert events.leases_held(staff) == 2
 
 
-def test_a_lease_not_renewed_expires(settings, personas, monkeypatch, clean_leases):
+def test_a_lease_not_renewed_expires(settings, personas, monkeypatch):
     """What frees the slots of a web process that died without releasing them."""
     settings.EVENT_STREAMS_PER_USER = 1
     monkeypatch.setattr(events, "lease_ttl_s", lambda: 1)
@@ -133,9 +126,7 @@ def test_a_lease_not_renewed_expires(settings, personas, monkeypatch, clean_leas
     assert events.lease_renew(taken) is True
 
 
-def test_a_stream_follows_the_job_to_its_end_and_frees_its_slot(
-    settings, live_db, personas, model, clean_leases
-):
+def test_a_stream_follows_the_job_to_its_end_and_frees_its_slot(settings, live_db, personas, model):
     settings.EVENT_STREAM_POLL_S = 0.1
     settings.EVENT_STREAM_KEEPALIVE_S = 1
     staff = personas["staff"]
@@ -170,7 +161,7 @@ def test_a_stream_follows_the_job_to_its_end_and_frees_its_slot(
 
 
 def test_a_stream_closed_early_frees_its_slot_and_the_cap_answers_429(
-    settings, live_db, personas, model, clean_leases
+    settings, live_db, personas, model
 ):
     settings.EVENT_STREAMS_PER_USER = 1
     staff = personas["staff"]

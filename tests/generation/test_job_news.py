@@ -11,7 +11,6 @@ import os
 import pytest
 import redis
 from asgiref.sync import async_to_sync, sync_to_async
-from django.core.cache import cache
 
 from generation import job_news
 from generation.models import GenerationJob
@@ -29,12 +28,6 @@ DEADLINE_S = 60
 def model(personas, tmp_path):
     dataset, _ = make_dataset(personas["admin"].org, seeds=(1, 2))
     return make_model(personas["admin"].org, tmp_path, name="tiny", datasets=[dataset])
-
-
-@pytest.fixture
-def clean_leases():
-    yield
-    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -73,9 +66,7 @@ async def stream(persona, job_id: str):
     return chunks, await next_event(chunks)
 
 
-def test_a_stream_hears_each_change_when_it_commits(
-    settings, live_db, personas, model, clean_leases, redis_url
-):
+def test_a_stream_hears_each_change_when_it_commits(settings, live_db, personas, model, redis_url):
     settings.CACHE_URL = redis_url
     settings.EVENT_STREAM_POLL_S = POLL_NEVER_S
     settings.EVENT_STREAM_KEEPALIVE_S = POLL_NEVER_S
@@ -140,9 +131,7 @@ def test_news_is_sent_after_the_commit_and_never_for_a_rolled_back_change(
     assert heard == [job_id, "end"]
 
 
-def test_with_redis_away_changes_commit_and_streams_poll(
-    settings, live_db, personas, model, clean_leases
-):
+def test_with_redis_away_changes_commit_and_streams_poll(settings, live_db, personas, model):
     # A port nothing listens on: publishing fails fast, the stream's listener retries, and the
     # polling brings the change.
     settings.CACHE_URL = "redis://127.0.0.1:9/0"

@@ -7,6 +7,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_ratelimit import core
@@ -59,6 +60,21 @@ def test_verify_answers_429_over_its_limit_per_address(db, settings, steady_cloc
     page = Client(HTTP_HOST="localhost").post("/verify/", {"image": upload})
     assert page.status_code == 429 and "Too many images verified" in page.text
     assert page["Retry-After"]
+
+
+def test_a_count_that_vanishes_mid_request_is_no_reason_to_refuse(db, monkeypatch):
+    """The count deleted between django-ratelimit's add and its incr (another process flushed
+    the cache): the library's fail-closed answer would be a 429 with no wait to name."""
+    assert verify().status_code == 200
+    cache = caches["default"]
+    incr = cache.incr
+
+    def vanished_then_incr(key, *args, **kwargs):
+        cache.delete(key)
+        return incr(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "incr", vanished_then_incr)
+    assert verify().status_code == 200
 
 
 def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(db, settings, steady_clock):
