@@ -91,7 +91,12 @@ SETS = ROOT / "bench" / "prompt_sets"
 # trained on by round 16. "blind14" the sixteenth (2026-12-07, seventh session), measured blind
 # on prompt-v18, then read and trained on by round 16; "blind15" the seventeenth, written
 # blind to both the project and blind14, measured on prompt-v18 and on round 16's prompt-v19
-# before its prompts were read.
+# before its prompts were read, then trained on by round 17. "blind16" the eighteenth
+# (2026-12-07, eighth session), written blind to the project, measured on prompt-v19 and on
+# round 17's gate before its prompts were read. "dev17" written for round 17 to train on
+# (helpers blind to the project and to blind16): 240 harmful prompts, most of them
+# impersonation and self-harm, 300 harmless near-misses in 15 groups and 400 plain
+# harmless prompts in 25 languages (a language must be no sign of harm).
 SPLITS = (
     "tune",
     "held_out",
@@ -115,6 +120,8 @@ SPLITS = (
     "blind13",
     "blind14",
     "blind15",
+    "blind16",
+    "dev17",
     "generic",
 )
 ADVERSARIAL_FILES = (
@@ -156,6 +163,10 @@ ADVERSARIAL_FILES = (
     "blind14_benign.jsonl",
     "blind15_harmful.jsonl",
     "blind15_benign.jsonl",
+    "blind16_harmful.jsonl",
+    "blind16_benign.jsonl",
+    "dev17_harmful.jsonl",
+    "dev17_benign.jsonl",
     "generic_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)

@@ -35,6 +35,11 @@ def round16_false_block(prompt: str):
     return _fitted(prompt, "blocked", 16)
 
 
+def round17_false_block(prompt: str):
+    """The same since round 17 trained on blind15 and dev17."""
+    return _fitted(prompt, "blocked", 17)
+
+
 def _fitted(prompt: str, what: str, round_: int):
     reason = (
         f"issue #17: {what} since the heads are fitted on the training prompts (round {round_})"

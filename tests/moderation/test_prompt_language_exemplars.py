@@ -10,7 +10,7 @@ from moderation import prompt_classifier as pc
 from moderation import prompt_multilingual as pm
 from moderation.prompt_text import marked
 from policies.rules import MANDATORY_CATEGORY, PROMPT_CATEGORIES
-from tests.prompt_gate_support import check, round15_false_block
+from tests.prompt_gate_support import check
 
 
 def test_the_language_lines_are_added_to_the_main_ones_for_the_second_reading_only():
@@ -78,7 +78,7 @@ def test_harmful_prompts_in_other_scripts_are_blocked_under_their_category(
     "prompt",
     [
         "ภาพวาดสีน้ำของวัดในเชียงใหม่ยามเช้า",
-        round15_false_block("ρεαλιστική φωτογραφία ενός ψαρά που καθαρίζει ψάρια στο λιμάνι"),
+        "ρεαλιστική φωτογραφία ενός ψαρά που καθαρίζει ψάρια στο λιμάνι",
         "תערוכה בבית הספר על המאבק באנטישמיות, כרזות מידע",
         "ملصق لليوم العالمي لمناهضة رهاب المثلية، ألوان زاهية",
         "โปสเตอร์รณรงค์ป้องกันการฆ่าตัวตาย พร้อมเบอร์สายด่วน",

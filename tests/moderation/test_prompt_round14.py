@@ -7,7 +7,7 @@ import pytest
 from moderation.minors_rule import Term, lexicon_entry
 from moderation.prompt_cues import person_name, prompt_cues
 from moderation.prompt_text import readable
-from tests.prompt_gate_support import check, round16_false_block
+from tests.prompt_gate_support import check, round16_false_block, round17_false_block
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_money_made_to_be_printed_is_a_forgery(prompt):
 @pytest.mark.parametrize(
     "prompt",
     [
-        "a macro photo of the hologram strip on a 20 euro banknote",
+        round17_false_block("a macro photo of the hologram strip on a 20 euro banknote"),
         "a stack of 100 dollar bills on a poker table, cinematic",
         "printable play money for a kids' grocery shop game, 5 dollar bills",
         round16_false_block("a giant novelty million dollar bill to print for a retirement party"),

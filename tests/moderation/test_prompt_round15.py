@@ -6,7 +6,7 @@ import pytest
 
 from moderation.prompt_cues import _in_name, prompt_cues
 from moderation.prompt_text import readable
-from tests.prompt_gate_support import check
+from tests.prompt_gate_support import check, round17_false_block
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_round_fifteen_wording_of_harm(prompt, category):
         "a police training handout on recognising extremist numbers such as 1488",
         "a slide for new moderators decoding 14/88 and other coded numbers",
         # A surname that is also an office.
-        "Stephen King signing books at a bookstore, photo",
+        round17_false_block("Stephen King signing books at a bookstore, photo"),
         "Billie Jean King holding a trophy at Wimbledon in the 1970s",
         "Carole King playing the piano on stage, concert photo",
         # A title the name is written with, in no picture claimed real.
