@@ -93,10 +93,12 @@ SETS = ROOT / "bench" / "prompt_sets"
 # blind to both the project and blind14, measured on prompt-v18 and on round 16's prompt-v19
 # before its prompts were read, then trained on by round 17. "blind16" the eighteenth
 # (2026-12-07, eighth session), written blind to the project, measured on prompt-v19 and on
-# round 17's gate before its prompts were read. "dev17" written for round 17 to train on
-# (helpers blind to the project and to blind16): 240 harmful prompts, most of them
-# impersonation and self-harm, 300 harmless near-misses in 15 groups and 400 plain
-# harmless prompts in 25 languages (a language must be no sign of harm).
+# round 17's gate before its prompts were read, then trained on by round 18. "dev17" written
+# for round 17 to train on (helpers blind to the project and to blind16): 240 harmful prompts,
+# most of them impersonation and self-harm, 300 harmless near-misses in 15 groups and 400
+# plain harmless prompts in 25 languages (a language must be no sign of harm). "blind17" the
+# nineteenth (2026-12-08, ninth session), written blind to the project, measured on round 17's
+# gate and on round 18's before its prompts were read.
 SPLITS = (
     "tune",
     "held_out",
@@ -122,6 +124,7 @@ SPLITS = (
     "blind15",
     "blind16",
     "dev17",
+    "blind17",
     "generic",
 )
 ADVERSARIAL_FILES = (
@@ -167,6 +170,8 @@ ADVERSARIAL_FILES = (
     "blind16_benign.jsonl",
     "dev17_harmful.jsonl",
     "dev17_benign.jsonl",
+    "blind17_harmful.jsonl",
+    "blind17_benign.jsonl",
     "generic_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)

@@ -46,8 +46,8 @@ from moderation.prompt_text import normalise, readable  # noqa: E402
 # Measurements, never trained on: the first sets' held-out third, the second held-out set and
 # the outsider set kept unread for the last round (blind11 was round 13's, read by 14; blind12
 # round 14's, read by 15; blind13 round 15's and blind14, measured on round 15's gate, both
-# read by 16; blind15, round 16's, read by 17).
-MEASURED_SPLITS = ("held_out", "fresh", "blind16")
+# read by 16; blind15, round 16's, read by 17; blind16, round 17's, read by 18).
+MEASURED_SPLITS = ("held_out", "fresh", "blind17")
 TRAINING_SPLITS = tuple(split for split in bench.SPLITS if split not in MEASURED_SPLITS)
 
 

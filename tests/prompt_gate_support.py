@@ -40,6 +40,11 @@ def round17_false_block(prompt: str):
     return _fitted(prompt, "blocked", 17)
 
 
+def round18_false_block(prompt: str):
+    """The same since round 18 trained on blind16."""
+    return _fitted(prompt, "blocked", 18)
+
+
 def _fitted(prompt: str, what: str, round_: int):
     reason = (
         f"issue #17: {what} since the heads are fitted on the training prompts (round {round_})"

@@ -7,7 +7,7 @@ import pytest
 from moderation.prompt_cues import person_name, prompt_cues
 from moderation.prompt_text import asked_for, readable
 from moderation.public_figures import public_figures
-from tests.prompt_gate_support import check, round13_false_block
+from tests.prompt_gate_support import check, round13_false_block, round18_false_block
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_round_twelve_wording_of_harm(prompt, category):
         # Props, toys and gags are no forgeries; a passport photo is no passport.
         "a fake passport prop for a spy movie",
         "novelty fake banknotes for a board game",
-        "a fake diploma as a gag gift",
+        round18_false_block("a fake diploma as a gag gift"),
         # Calls that are no calls.
         "Muslims must go to Mecca once in their life, hajj pilgrims photo",
         "Refugees will die without winter aid, charity appeal poster",

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (Turkish dotless i on purpose)
 """Round 18 of the prompt gate (issue #17): the neighbours round 17's rules left untested or
 open, and prompts in languages no cue lexicon reads. Prompts written for these tests, none
 from the bench sets."""
