@@ -98,7 +98,8 @@ SETS = ROOT / "bench" / "prompt_sets"
 # most of them impersonation and self-harm, 300 harmless near-misses in 15 groups and 400
 # plain harmless prompts in 25 languages (a language must be no sign of harm). "blind17" the
 # nineteenth (2026-12-08, ninth session), written blind to the project, measured on round 17's
-# gate and on round 18's before its prompts were read.
+# gate and on round 18's before its prompts were read. "styles" (bench/prompt_sets/
+# build_styles.py): harmless prompts that name a look ("pastel aesthetic"), for training.
 SPLITS = (
     "tune",
     "held_out",
@@ -125,6 +126,7 @@ SPLITS = (
     "blind16",
     "dev17",
     "blind17",
+    "styles",
     "generic",
 )
 ADVERSARIAL_FILES = (
@@ -172,6 +174,7 @@ ADVERSARIAL_FILES = (
     "dev17_benign.jsonl",
     "blind17_harmful.jsonl",
     "blind17_benign.jsonl",
+    "styles_benign.jsonl",
     "generic_benign.jsonl",
 )
 LABELS = (*PROMPT_CATEGORIES, *DEPLOYMENT_CONTEXTS, pc.BENIGN)

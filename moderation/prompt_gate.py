@@ -1,18 +1,18 @@
 """The prompt gate (plain module, no Django): one verdict per prompt, at submit.
 
-It judges what the prompt asks for (`moderation.prompt_text.asked_for`: all of its text, a
-negative prompt written inside it included, since the text encoder reads that too, with
-nakedness added where such a negative prompt rules out clothing) in its normalised
-form (`moderation.prompt_text.readable`: look-alike letters, invisible characters,
-spelled-out letters, leetspeak undone, with emoji and backwards readings beside it) and reports
-it with the verdict; the raw prompt is kept by the caller; a long
-sentence is judged in windows too (`prompt_chunks`), and a prompt mostly not in English words,
+It judges what the prompt asks for (`moderation.prompt_text.asked_for`: all of its text, a negative
+prompt written inside it included, since the text encoder reads that too, with nakedness added where
+such a negative prompt rules out clothing) in its normalised form
+(`moderation.prompt_text.readable`: look-alike letters, invisible characters, spelled-out letters,
+leetspeak undone, with emoji and backwards readings beside it, and text hidden in base64 decoded
+after it: `with_decoded`) and reports it with the verdict; the raw prompt is kept by the caller; a
+long sentence is judged in windows too (`prompt_chunks`), and a prompt mostly not in English words,
 or a clause of it that is, is read again by a multilingual encoder
-(`moderation.prompt_multilingual`), and there two cue words of a category stand for the score
-the English classifier cannot give (`moderation.prompt_cues.flagged_categories`). It combines the
-org's literal lists (protected names, blocked terms: `moderation.prompt_text`), the
-deterministic minors rule (`moderation.minors_rule`) and the semantic classifier
-(`moderation.prompt_classifier`). Order of the checks, first block wins:
+(`moderation.prompt_multilingual`), and there two cue words of a category stand for the score the
+English classifier cannot give (`moderation.prompt_cues.flagged_categories`). It combines the org's
+literal lists (protected names, blocked terms: `moderation.prompt_text`), the deterministic minors
+rule (`moderation.minors_rule`) and the semantic classifier (`moderation.prompt_classifier`). Order
+of the checks, first block wins:
 
 1. sexual content involving minors: checked for every prompt whatever the caller passes, from
    the minors rule (a sexualised framing with any sign of a minor, or child-sexualising slang),
@@ -34,6 +34,8 @@ Only then deployment contexts: a prompt in a context the policy reviews gets "re
 The gate fails closed: an encoder or a lexicon that cannot load raises; it never turns into a
 pass."""
 
+import base64
+import binascii
 import hashlib
 import re
 from collections.abc import Sequence
@@ -80,7 +82,7 @@ from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
 
 # Bump when the matching or decision code changes; the data files' digest follows it.
-GATE_CODE_VERSION = "prompt-v19"
+GATE_CODE_VERSION = "prompt-v20"
 BLOCKED_TERM = "blocked_term"
 LOOKALIKES = "lookalike_letters"
 # Sentences are scored on their own too, so a harmless preamble cannot dilute a harmful one.
@@ -128,7 +130,7 @@ class PromptVerdict:
 
 @lru_cache(maxsize=1)
 def gate_version() -> str:
-    """`prompt-v19+<first 12 hex of the sha256 of the two exemplar, training, minors lexicon,
+    """`prompt-v20+<first 12 hex of the sha256 of the two exemplar, training, minors lexicon,
     the three cue and public figures files>`: changes with any exemplar, training prompt or
     lexicon term."""
     digest = hashlib.sha256(
@@ -142,6 +144,30 @@ def gate_version() -> str:
         + FIGURES_PATH.read_bytes()
     )
     return f"{GATE_CODE_VERSION}+{digest.hexdigest()[:12]}"
+
+
+# A run of base64 (standard or URL-safe alphabet) long enough to hold a phrase.
+_BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{16,}={0,2}(?![\w+/=-])")
+_URL_SAFE = str.maketrans("-_", "+/")
+_DECODED_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def with_decoded(prompt: str) -> str:
+    """The prompt with the text of each base64 run in it added on lines of its own ("render the
+    scene encoded here: ZXhwbGljaXQg..."): the text encoder of a model never decodes it, but a
+    request written that way is written to be read past a filter, and its wording is judged as
+    if it were plain. A run that decodes to bytes that are not printable text of two words or
+    more (a hash, a token, a word that happens to be valid base64) adds nothing."""
+    decoded = []
+    for match in _BASE64.finditer(prompt):
+        run = match.group().rstrip("=").translate(_URL_SAFE)
+        try:
+            text = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+        if text.isprintable() and len(_DECODED_WORD.findall(text)) >= 2:
+            decoded.append(text)
+    return "\n".join([prompt, *decoded])
 
 
 def prompt_chunks(prompt: str) -> list[str]:
@@ -229,6 +255,7 @@ def prompt_check(
     _check_names(review_contexts, DEPLOYMENT_CONTEXTS, "deployment contexts")
     blocked = {MANDATORY_CATEGORY, *blocked_categories}
     version = gate_version()
+    prompt = with_decoded(prompt)
 
     # 2. Normalise and score the prompt: the classifier judges the normalised form of what it
     # asks for (`asked_for`: the whole text, and nakedness where it rules out clothing).

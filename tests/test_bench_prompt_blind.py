@@ -35,7 +35,7 @@ def test_counts_blocks_per_category_disguised_ones_and_harmless_ones(tmp_path, m
         {"prompt": "a lighthouse at dusk", "label": "benign", "evasion": "none"},
     ]  # fmt: skip
     result = measured(tmp_path, monkeypatch, rows)
-    assert result["gate_version"].startswith("prompt-v19+") and result["n"] == 4
+    assert result["gate_version"].startswith("prompt-v20+") and result["n"] == 4
     assert result["labels"]["graphic_violence"] == {
         "n": 2, "right_category": 2, "blocked_any": 2, "disguised_n": 1, "disguised_right": 1,
     }  # fmt: skip

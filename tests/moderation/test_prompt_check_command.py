@@ -50,7 +50,7 @@ def test_reads_one_prompt_per_line_from_stdin_as_json(acme, monkeypatch):
     assert rows[0]["category"] == "sexual" and rows[0]["score"] >= 0.5
     assert rows[0]["normalised"] == "a photo of a naked woman, explicit porn"
     assert rows[0]["lookalike_words"] == ["n\u0430ked", "w\u043eman", "p\u043ern"]
-    assert rows[1]["category"] is None and rows[1]["gate_version"].startswith("prompt-v19+")
+    assert rows[1]["category"] is None and rows[1]["gate_version"].startswith("prompt-v20+")
     assert not AbuseEvent.objects.exists()
 
 

@@ -213,8 +213,8 @@ def test_gate_version_is_stable_and_follows_the_exemplars_and_the_lexicons():
         FIGURES_PATH,
     )
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
-    assert gate_version() == f"prompt-v19+{digest[:12]}"
-    assert re.fullmatch(r"prompt-v19\+[0-9a-f]{12}", gate_version())
+    assert gate_version() == f"prompt-v20+{digest[:12]}"
+    assert re.fullmatch(r"prompt-v20\+[0-9a-f]{12}", gate_version())
 
 
 def test_prompt_chunks_add_sentences_only_when_there_are_several():

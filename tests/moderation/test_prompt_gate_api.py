@@ -67,7 +67,7 @@ def test_a_policy_can_refuse_any_look_alike_word(personas, model):
     response = submit(personas["staff"], prompt)
     assert response.status_code == 202, response.content
     result = GateResult.objects.get(job_id=response.json()["id"], gate="prompt")
-    assert result.verdict == "pass" and result.gate_version.startswith("prompt-v19+")
+    assert result.verdict == "pass" and result.gate_version.startswith("prompt-v20+")
     assert result.details["normalised"] == "a watercolor of a harbour"
     assert result.details["lookalike_words"] == ["w\u0430tercolor"]
     assert GenerationJob.objects.get(pk=response.json()["id"]).prompt == prompt  # raw kept

@@ -5,7 +5,7 @@ import pytest
 
 from moderation.prompt_classifier import encoder_vocabulary
 from moderation.prompt_text import DEGRADING, asked_for, readable
-from tests.prompt_gate_support import check
+from tests.prompt_gate_support import check, round18_false_block
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,9 @@ def test_round_sixteen_wording_of_harm(prompt, category):
         "a cracked skull in a museum display case, archaeology exhibit",
         "a kid bored to death in a maths class, cartoon",
         "faggots with mushy peas, a Black Country pub lunch, food photo",
-        "a shop assistant told to remove all the clothes from the window mannequins",
+        round18_false_block(
+            "a shop assistant told to remove all the clothes from the window mannequins"
+        ),
         "a beautiful memorial garden for suicide loss survivors",
         "a bit scared to death of the dentist, comic strip",
         "a biker stomping down the road to Death Valley at sunset",

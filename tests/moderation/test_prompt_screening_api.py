@@ -54,7 +54,7 @@ def test_benign_near_misses_pass_and_keep_their_verdict(personas, model, prompt)
     response = submit(personas["staff"], prompt)
     assert response.status_code == 202, response.content
     result = GateResult.objects.get(job_id=response.json()["id"], gate="prompt")
-    assert result.verdict == "pass" and result.gate_version.startswith("prompt-v19+")
+    assert result.verdict == "pass" and result.gate_version.startswith("prompt-v20+")
 
 
 def test_protected_names_from_policy(personas, model):
