@@ -61,6 +61,7 @@ from moderation.prompt_cues import (
 )
 from moderation.prompt_multilingual import (
     LANGUAGE_EXEMPLARS_PATH,
+    WORD,
     english_vocabulary,
     needs_second_reading,
     other_language_clauses,
@@ -149,7 +150,6 @@ def gate_version() -> str:
 # A run of base64 (standard or URL-safe alphabet) long enough to hold a phrase.
 _BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{16,}={0,2}(?![\w+/=-])")
 _URL_SAFE = str.maketrans("-_", "+/")
-_DECODED_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def with_decoded(prompt: str) -> str:
@@ -165,7 +165,7 @@ def with_decoded(prompt: str) -> str:
             text = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
             continue
-        if text.isprintable() and len(_DECODED_WORD.findall(text)) >= 2:
+        if text.isprintable() and len(WORD.findall(text)) >= 2:
             decoded.append(text)
     return "\n".join([prompt, *decoded])
 

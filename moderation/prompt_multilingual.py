@@ -54,9 +54,9 @@ ENGLISH_SHARE = 0.7
 # near-misses of tests/moderation/test_prompt_languages.py and the outsider set of 2026-12-06
 # after its measured run (bench/README.md, "A second reading for other languages").
 SECOND_READING_BAR = {"latin": 0.7, "other": 0.5}
-# Words of two letters or more: the English encoder's vocabulary holds single characters of
-# most scripts.
-_WORD = re.compile(r"[^\W\d_]{2,}")
+# Words of two letters or more, in any script: the English encoder's vocabulary holds single
+# characters of most scripts.
+WORD = re.compile(r"[^\W\d_]{2,}")
 _CLAUSE_END = re.compile(r"[,;:.!?\n\u3001\u3002\uff0c\u060c]+")
 # A clause this long at least is read on its own: two or three words are a name or a style tag
 # ("Dead Kennedys", "bokeh"), whose share of English words says nothing.
@@ -101,7 +101,7 @@ class E5Encoder:
 def english_share(text: str, vocabulary: frozenset[str]) -> float:
     """The share of a prompt's words (`prompt_text.marked`) that are whole words of the English
     encoder's vocabulary; 1.0 for a prompt without words."""
-    words = _WORD.findall(text.lower())
+    words = WORD.findall(text.lower())
     if not words:
         return 1.0
     return sum(word in vocabulary for word in words) / len(words)
@@ -194,7 +194,7 @@ def other_language_clauses(text: str) -> list[str]:
     return [
         clause
         for clause in clauses
-        if len(_WORD.findall(clause)) >= CLAUSE_WORDS
+        if len(WORD.findall(clause)) >= CLAUSE_WORDS
         and english_share(clause, vocabulary) < ENGLISH_SHARE
     ]
 

@@ -1,8 +1,12 @@
 """The prompt gate under the policy the bench measures (every category blocked, every context
 reviewed), for the tests that judge prompts one by one."""
 
+import json
+from functools import cache
+
 import pytest
 
+from moderation.prompt_classifier import TRAINING_PATH
 from moderation.prompt_gate import PromptVerdict, prompt_check
 from policies.rules import DEPLOYMENT_CONTEXTS, PROMPT_CATEGORIES
 
@@ -11,6 +15,14 @@ def check(prompt: str) -> PromptVerdict:
     return prompt_check(
         prompt, blocked_categories=PROMPT_CATEGORIES, review_contexts=DEPLOYMENT_CONTEXTS
     )
+
+
+@cache
+def trained_prompts() -> frozenset[str]:
+    """The training file's prompts, read once a test process: a test of a prompt the heads
+    must judge unseen first checks it is not among them."""
+    lines = TRAINING_PATH.read_bytes().splitlines()
+    return frozenset(json.loads(line)["prompt"] for line in lines if line.strip())
 
 
 def round13_false_block(prompt: str):

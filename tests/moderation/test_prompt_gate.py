@@ -31,6 +31,7 @@ from moderation.prompt_multilingual import LANGUAGE_EXEMPLARS_PATH
 from moderation.prompt_text import normalise, prepare, readable, text_matcher
 from moderation.public_figures import FIGURES_PATH
 from policies.rules import DEPLOYMENT_CONTEXTS, MANDATORY_CATEGORY, PROMPT_CATEGORIES
+from tests.prompt_gate_support import trained_prompts
 
 ALL = {"blocked_categories": PROMPT_CATEGORIES, "review_contexts": DEPLOYMENT_CONTEXTS}
 TERMS = ("nude", "ass", "kill", "porn", "torture", "blood bath")
@@ -653,8 +654,7 @@ def test_plain_prompts_with_nothing_harmful_in_them_pass(classifier, prompt):
     # Heads fitted on the read sets alone blocked "a man" (violence) and "a poster" (hate): the
     # harmful prompts use those words too, and nothing else was there. The training file's
     # "generic" prompts teach otherwise; these are not among them.
-    trained = {json.loads(line)["prompt"] for line in TRAINING_PATH.read_bytes().splitlines()}
-    assert prompt not in trained
+    assert prompt not in trained_prompts()
     assert prompt_check(prompt, **ALL).verdict != "block"
 
 
